@@ -1,0 +1,190 @@
+//! The seam between the relay and whoever decides calls (the gate).
+//!
+//! The relay forwards every JSON-RPC message as it is. It asks the [`Interceptor`] about exactly three
+//! things: who an agent is ([`Interceptor::authenticate`]), what to do with a `tools/call`
+//! ([`Interceptor::tool_call`]), and which tools a `tools/list` result may show
+//! ([`Interceptor::tools_list`]).
+//!
+//! Cancellation contract: the future returned by [`Interceptor::tool_call`] may be dropped at any
+//! await point. The relay drops it when the agent sends `notifications/cancelled` for that request,
+//! when the agent disconnects (HTTP stream closed, stdio bridge closed), or when the session ends.
+//! Dropping means "the agent withdrew": implementations put their clean-up in `Drop` guards.
+//! Likewise a [`CallTicket`] that is dropped without [`CallTicket::finish`] means the forwarded call
+//! never completed (the upstream died, the agent cancelled it): limits roll back, history says so.
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+/// The identity an agent authenticated as: the name of its grant, e.g. `default`, `cli`,
+/// `claude-code`. Never carries the token itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AgentIdentity {
+    pub grant: String,
+}
+
+/// How the agent reached Airlock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DownstreamKind {
+    /// Streamable HTTP at `/mcp/<server>`.
+    StreamableHttp,
+    /// The legacy HTTP+SSE transport at `/sse/<server>`.
+    LegacySse,
+}
+
+/// The `clientInfo` the agent sent in `initialize` (or in a stateless request's `_meta`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClientInfo {
+    pub name: String,
+    pub version: String,
+}
+
+/// One agent session as the interceptor sees it.
+#[derive(Clone, Debug)]
+pub struct SessionInfo {
+    /// The configured upstream name (the `<server>` of the URL).
+    pub server: Arc<str>,
+    /// Airlock's own id for this agent session. Stateless (2026-07-28) requests get a fresh id each.
+    pub session_id: Arc<str>,
+    pub agent: AgentIdentity,
+    pub client: Option<ClientInfo>,
+    /// The protocol version negotiated in `initialize`, or carried by a stateless request.
+    pub protocol_version: Option<String>,
+    pub transport: DownstreamKind,
+}
+
+/// A `tools/call` request, borrowed from the message the agent sent.
+#[derive(Debug)]
+pub struct ToolCall<'a> {
+    pub session: &'a SessionInfo,
+    /// The JSON-RPC id of the request.
+    pub request_id: &'a Value,
+    /// `params.name`.
+    pub name: &'a str,
+    /// `params.arguments`, or `Value::Null` when absent.
+    pub arguments: &'a Value,
+    /// `params._meta.progressToken`, when the agent asked for progress.
+    pub progress_token: Option<&'a Value>,
+    /// True when `params.task` is present (task-augmented call, 2025-11-25).
+    pub task_augmented: bool,
+}
+
+/// What the relay does with a `tools/call`.
+pub enum CallDecision {
+    /// Forward the request upstream unchanged. The ticket hears how it ended.
+    Forward(Box<dyn CallTicket>),
+    /// Answer the agent with this JSON-RPC `result` object (e.g. an `isError` denial); nothing goes
+    /// upstream.
+    Respond(Value),
+}
+
+impl std::fmt::Debug for CallDecision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CallDecision::Forward(_) => f.write_str("Forward(..)"),
+            CallDecision::Respond(v) => f.debug_tuple("Respond").field(v).finish(),
+        }
+    }
+}
+
+/// How a forwarded call ended.
+#[derive(Debug)]
+pub enum CallOutcome<'a> {
+    /// The upstream answered with a `result` (which may itself be `isError: true`).
+    Result(&'a Value),
+    /// The upstream answered with a JSON-RPC `error`.
+    Error(&'a Value),
+}
+
+/// Told the outcome of one forwarded call. Dropping it without `finish` means the call never
+/// completed.
+pub trait CallTicket: Send + 'static {
+    fn finish(self: Box<Self>, outcome: CallOutcome<'_>);
+}
+
+/// Why an agent was refused at the door.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// No token was sent, and grants are configured (HTTP 401).
+    #[error("this gate requires a grant token: send `Authorization: Bearer <token>`")]
+    MissingToken,
+    /// The token matches no grant (HTTP 401).
+    #[error("unknown grant token")]
+    UnknownToken,
+    /// The grant exists but may not use this server (HTTP 403).
+    #[error("grant `{grant}` has no access to server `{server}`")]
+    NoAccess { grant: String, server: String },
+}
+
+/// A way to send messages to the agent while a call is held: progress keep-alives and the like.
+/// On Streamable HTTP they travel on the held request's own SSE stream; on the legacy SSE transport
+/// on the session's stream.
+#[derive(Clone, Debug)]
+pub struct AgentChannel {
+    tx: mpsc::UnboundedSender<Value>,
+}
+
+impl AgentChannel {
+    pub fn new(tx: mpsc::UnboundedSender<Value>) -> Self {
+        Self { tx }
+    }
+
+    /// Sends a JSON-RPC notification to the agent. Returns false when the agent is gone.
+    pub fn notify(&self, method: &str, params: Value) -> bool {
+        self.tx
+            .send(serde_json::json!({"jsonrpc": "2.0", "method": method, "params": params}))
+            .is_ok()
+    }
+
+    /// True once the agent's side of the channel is closed.
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+}
+
+/// Decides what the relay does with tool traffic. Implemented by the gate.
+pub trait Interceptor: Send + Sync + 'static {
+    /// Maps the `Authorization: Bearer` token (if any) to an identity, for a request to `server`.
+    fn authenticate(&self, server: &str, bearer: Option<&str>) -> Result<AgentIdentity, AuthError>;
+
+    /// Decides one `tools/call`. May take as long as a human needs; see the module docs for
+    /// cancellation.
+    fn tool_call<'a>(&'a self, call: ToolCall<'a>, agent: AgentChannel)
+    -> BoxFuture<'a, CallDecision>;
+
+    /// Edits a `tools/list` result in place (removes hidden tools). `result` is the JSON-RPC
+    /// `result` object, with its `tools` array.
+    fn tools_list(&self, session: &SessionInfo, result: &mut Value);
+
+    /// A session ended (DELETE, disconnect, expiry). Default: nothing.
+    fn session_closed(&self, _session: &SessionInfo) {}
+}
+
+/// Lets everything through: the relay without a gate (used by `airlock connect` and tests).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PassThrough;
+
+/// A ticket that ignores the outcome.
+struct NoTicket;
+
+impl CallTicket for NoTicket {
+    fn finish(self: Box<Self>, _outcome: CallOutcome<'_>) {}
+}
+
+impl Interceptor for PassThrough {
+    fn authenticate(&self, _server: &str, _bearer: Option<&str>) -> Result<AgentIdentity, AuthError> {
+        Ok(AgentIdentity { grant: "default".into() })
+    }
+
+    fn tool_call<'a>(
+        &'a self,
+        _call: ToolCall<'a>,
+        _agent: AgentChannel,
+    ) -> BoxFuture<'a, CallDecision> {
+        Box::pin(async { CallDecision::Forward(Box::new(NoTicket)) })
+    }
+
+    fn tools_list(&self, _session: &SessionInfo, _result: &mut Value) {}
+}
