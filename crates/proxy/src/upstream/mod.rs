@@ -9,7 +9,7 @@ use tokio::sync::mpsc;
 ///
 /// Send JSON-RPC messages (requests, notifications, responses to server requests) on `to_server`;
 /// read the server's messages on `from_server`. When the connection fails for good, the transport
-/// task ends and `from_server` yields `None`; `closed_reason` then says why, when known.
+/// task ends and `from_server` yields `None`; the transport logs why.
 #[derive(Debug)]
 pub struct UpstreamLink {
     pub to_server: mpsc::Sender<Value>,
