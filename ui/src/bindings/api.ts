@@ -1,0 +1,551 @@
+// Generated from crates/api/src/types.rs by `UPDATE_BINDINGS=1 cargo test -p airlock-api`.
+// Do not edit: the test `bindings_are_current` fails when this file drifts.
+
+/* eslint-disable */
+export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]?: JsonValue } | null;
+
+export type Status = { 
+/**
+ * Airlock's version.
+ */
+version: string, 
+/**
+ * When true every call is denied "paused by the user".
+ */
+paused: boolean, 
+/**
+ * Approvals waiting for a human.
+ */
+pending: number, 
+/**
+ * Every configured upstream server.
+ */
+servers: Array<ServerStatus>, };
+
+export type ServerStatus = { 
+/**
+ * The name agents use in `/mcp/<name>`.
+ */
+name: string, 
+/**
+ * `stdio`, `streamable-http`, `sse` or `builtin`.
+ */
+transport: string, 
+/**
+ * Agent sessions connected now.
+ */
+sessions: number, 
+/**
+ * The last upstream failure, if any.
+ */
+lastError?: string, 
+/**
+ * How many times the upstream was restarted or reconnected.
+ */
+restarts: number, 
+/**
+ * The policy that governs this server.
+ */
+policy: PolicyState, };
+
+export type PolicyState = { 
+/**
+ * Where the policy comes from (a file path).
+ */
+source: string, 
+/**
+ * Revision (content hash) of the policy in force.
+ */
+revision?: string, 
+/**
+ * Why the last reload failed; the previous good policy stays in force.
+ */
+error?: string, };
+
+export type ApprovalStatus = "pending" | "approved" | "denied" | "expired" | "withdrawn";
+
+export type ClientInfo = { 
+/**
+ * e.g. `claude-code`.
+ */
+name: string, 
+/**
+ * The client's version, when it gave one.
+ */
+version?: string, };
+
+export type Approval = { 
+/**
+ * Stable id, also given to the agent in "approval pending (id …)".
+ */
+id: string, 
+/**
+ * When the request was made.
+ */
+createdMs: number, 
+/**
+ * When it expires unanswered.
+ */
+expiresMs: number, 
+/**
+ * Where it stands.
+ */
+status: ApprovalStatus, 
+/**
+ * The grant (agent identity) that made the call.
+ */
+grant: string, 
+/**
+ * Upstream server name.
+ */
+server: string, 
+/**
+ * Tool name.
+ */
+tool: string, 
+/**
+ * The call's arguments, secrets already redacted by the gate.
+ */
+arguments: JsonValue, 
+/**
+ * JSON Pointer of the policy rule that asked, e.g. `/tools/x/action`.
+ */
+rule: string, 
+/**
+ * The rule's `reason`, shown to the human.
+ */
+reason?: string, 
+/**
+ * The agent's MCP client.
+ */
+client?: ClientInfo, 
+/**
+ * The agent session the call came from.
+ */
+sessionId: string, 
+/**
+ * Agents held on this request right now.
+ */
+waiting: number, 
+/**
+ * The human's note (on a decided request).
+ */
+note?: string, };
+
+export type Decision = "approve" | "deny";
+
+export type Remember = "once" | "minutes" | "session" | "always";
+
+export type DecisionSource = "window" | "browser" | "cli" | "notification" | "api";
+
+export type DecideRequest = { 
+/**
+ * Approve or deny.
+ */
+decision: Decision, 
+/**
+ * How long to remember it; `once` when absent.
+ */
+remember?: Remember, 
+/**
+ * With `remember: "minutes"`: how many (1 to 10080; default 10).
+ */
+minutes?: number, 
+/**
+ * A note the agent reads (on deny) and history keeps.
+ */
+note?: string, 
+/**
+ * Where the human decided; `api` when absent.
+ */
+source?: DecisionSource, };
+
+export type BulkDecideRequest = { 
+/**
+ * Approve or deny.
+ */
+decision: Decision, 
+/**
+ * Tool name.
+ */
+tool: string, 
+/**
+ * Grant name.
+ */
+grant: string, 
+/**
+ * Limit to one server.
+ */
+server?: string, 
+/**
+ * A note the agents read (on deny).
+ */
+note?: string, 
+/**
+ * Where the human decided; `api` when absent.
+ */
+source?: DecisionSource, };
+
+export type BulkDecideResponse = { 
+/**
+ * How many pending requests were decided.
+ */
+decided: number, };
+
+export type Remembered = { 
+/**
+ * Id for `DELETE /api/remembered/{id}`.
+ */
+id: string, 
+/**
+ * Grant it applies to.
+ */
+grant: string, 
+/**
+ * Server it applies to.
+ */
+server: string, 
+/**
+ * Tool it applies to.
+ */
+tool: string, 
+/**
+ * When set, only calls with these exact arguments (canonical hash) match.
+ */
+argsHash?: string, 
+/**
+ * What it decides.
+ */
+effect: Decision, 
+/**
+ * The human's note.
+ */
+note?: string, 
+/**
+ * When it was made.
+ */
+createdMs: number, 
+/**
+ * When it stops applying; never when absent.
+ */
+expiresMs?: number, 
+/**
+ * When set, it applies to this agent session only.
+ */
+sessionId?: string, };
+
+export type DecidedBy = "policy" | "human" | "timeout" | "remembered" | "cancelled" | "error";
+
+export type Call = { 
+/**
+ * History row id.
+ */
+id: number, 
+/**
+ * When the call arrived.
+ */
+timeMs: number, 
+/**
+ * Grant (agent identity).
+ */
+grant: string, 
+/**
+ * Agent session.
+ */
+sessionId: string, 
+/**
+ * The agent's MCP client.
+ */
+client?: ClientInfo, 
+/**
+ * Upstream server.
+ */
+server: string, 
+/**
+ * Tool name.
+ */
+tool: string, 
+/**
+ * Arguments with secrets redacted.
+ */
+arguments: JsonValue, 
+/**
+ * `allow`, `deny` or `require_approval` (the latter while a human decides).
+ */
+decision: string, 
+/**
+ * Finer kind, e.g. `policy`, `rate_limited`, `human_deny`, `paused`.
+ */
+decisionKind: string, 
+/**
+ * JSON Pointer of the rule, or `(default)`, `(hidden)`, `(no grant)`.
+ */
+rule: string, 
+/**
+ * What the agent was told (denials), or the rule's reason.
+ */
+message: string, 
+/**
+ * Who or what decided.
+ */
+decidedBy: DecidedBy, 
+/**
+ * With `decidedBy: "human"`: where.
+ */
+decisionSource?: string, 
+/**
+ * The approval request, when a human was asked.
+ */
+approvalId?: string, 
+/**
+ * Upstream outcome once complete: `ok`, `tool_error`, `rpc_error`, `failed`, `cancelled`.
+ */
+outcome?: string, 
+/**
+ * Time from arrival to answer.
+ */
+latencyUs?: number, };
+
+export type HistoryQuery = { 
+/**
+ * From this time (inclusive, ms).
+ */
+from?: number, 
+/**
+ * Up to this time (exclusive, ms).
+ */
+to?: number, 
+/**
+ * Server name.
+ */
+server?: string, 
+/**
+ * Tool name.
+ */
+tool?: string, 
+/**
+ * Grant name.
+ */
+grant?: string, 
+/**
+ * `allow`, `deny` or `require_approval`.
+ */
+decision?: string, 
+/**
+ * Who decided.
+ */
+decidedBy?: DecidedBy, 
+/**
+ * Full-text search over tool and arguments.
+ */
+q?: string, 
+/**
+ * From `nextCursor` of the previous page.
+ */
+cursor?: string, 
+/**
+ * Page size (1 to 500; default 50).
+ */
+limit?: number, 
+/**
+ * Only for stats: bucket width in seconds (default 3600).
+ */
+bucketSeconds?: number, 
+/**
+ * Only for export: `jsonl` (default) or `csv`.
+ */
+format?: ExportFormat, };
+
+export type ExportFormat = "jsonl" | "csv";
+
+export type CallPage = { 
+/**
+ * The calls.
+ */
+items: Array<Call>, 
+/**
+ * Pass as `cursor` for the next page; absent on the last page.
+ */
+nextCursor?: string, };
+
+export type Stats = { 
+/**
+ * Buckets, oldest first; a bucket without calls is absent.
+ */
+buckets: Array<StatsBucket>, };
+
+export type StatsBucket = { 
+/**
+ * Bucket start.
+ */
+startMs: number, 
+/**
+ * Tool name.
+ */
+tool: string, 
+/**
+ * Calls in the bucket.
+ */
+calls: number, 
+/**
+ * Of which denied.
+ */
+denials: number, };
+
+export type PolicyDoc = { 
+/**
+ * Id for `PUT /api/policies/{id}`.
+ */
+id: string, 
+/**
+ * The server it governs, when bound to one.
+ */
+server?: string, 
+/**
+ * The grant it governs, when bound to one.
+ */
+grant?: string, 
+/**
+ * File path.
+ */
+source: string, 
+/**
+ * The file's text as on disk.
+ */
+text: string, 
+/**
+ * Revision in force.
+ */
+revision?: string, 
+/**
+ * Why the file on disk is not in force.
+ */
+error?: string, };
+
+export type PolicyText = { 
+/**
+ * The whole policy JSON.
+ */
+text: string, };
+
+export type Validation = { 
+/**
+ * True when the text is a valid policy.
+ */
+ok: boolean, 
+/**
+ * Problems found, in text order.
+ */
+diagnostics: Array<Diagnostic>, };
+
+export type Diagnostic = { 
+/**
+ * 1-based line.
+ */
+line: number, 
+/**
+ * 1-based column.
+ */
+column: number, 
+/**
+ * JSON Pointer of the offending value.
+ */
+pointer: string, 
+/**
+ * What is wrong.
+ */
+message: string, 
+/**
+ * The likely fix, e.g. the intended word.
+ */
+hint?: string, };
+
+export type ToolDecision = "allow" | "deny" | "require_approval";
+
+export type ToolPreview = { 
+/**
+ * Tool name.
+ */
+name: string, 
+/**
+ * The tool's description from the upstream.
+ */
+description?: string, 
+/**
+ * Removed from `tools/list` by `hide`.
+ */
+hidden: boolean, 
+/**
+ * What a call with no arguments-based conditions would get.
+ */
+decision: ToolDecision, 
+/**
+ * The rule that decides it.
+ */
+rule: string, };
+
+export type Grant = { 
+/**
+ * Name shown in history.
+ */
+name: string, 
+/**
+ * Servers it may use; all when absent.
+ */
+servers?: Array<string>, 
+/**
+ * When it was created.
+ */
+createdMs?: number, 
+/**
+ * Revoked grants keep their history but authenticate nobody.
+ */
+revoked: boolean, };
+
+export type CreateGrant = { 
+/**
+ * Name: letters, digits, `-`, `_`, `.`.
+ */
+name: string, 
+/**
+ * Servers it may use; all when absent.
+ */
+servers?: Array<string>, };
+
+export type GrantToken = { 
+/**
+ * Grant name.
+ */
+name: string, 
+/**
+ * The bearer token; Airlock keeps only its hash.
+ */
+token: string, };
+
+export type PauseRequest = { 
+/**
+ * True to deny every call "paused by the user".
+ */
+paused: boolean, };
+
+export type Event = { "event": "approval", "data": Approval } | { "event": "call", "data": Call } | { "event": "status", "data": Status };
+
+export type ErrorBody = { 
+/**
+ * The error.
+ */
+error: ErrorDetail, };
+
+export type ErrorDetail = { 
+/**
+ * Stable machine code, e.g. `not_found`, `conflict`, `invalid_policy`.
+ */
+code: string, 
+/**
+ * A sentence for people.
+ */
+message: string, 
+/**
+ * With `invalid_policy`: where the policy is wrong.
+ */
+diagnostics?: Array<Diagnostic>, };
