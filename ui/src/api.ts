@@ -1,0 +1,55 @@
+// Typed calls of the local API (the routes of crates/api; types from the generated bindings).
+
+import type {
+  Approval,
+  BulkDecideRequest,
+  BulkDecideResponse,
+  CallPage,
+  Call,
+  CreateGrant,
+  DecideRequest,
+  Grant,
+  GrantToken,
+  HistoryQuery,
+  PolicyDoc,
+  Remembered,
+  Stats,
+  Status,
+  ToolPreview,
+  Validation,
+} from "./bindings/api";
+import { request } from "./transport";
+
+/** `?a=1&b=2` from the defined, non-empty fields of `q`. */
+export function queryString(q: Record<string, unknown>): string {
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(q)) {
+    if (v === undefined || v === null || v === "") continue;
+    params.set(k, String(v));
+  }
+  const s = params.toString();
+  return s ? `?${s}` : "";
+}
+
+const enc = encodeURIComponent;
+
+export const api = {
+  status: () => request<Status>("GET", "/api/status"),
+  pause: (paused: boolean) => request<Status>("POST", "/api/pause", { paused }),
+  approvals: () => request<Approval[]>("GET", "/api/approvals"),
+  decide: (id: string, body: DecideRequest) => request<Approval>("POST", `/api/approvals/${enc(id)}/decide`, body),
+  bulk: (body: BulkDecideRequest) => request<BulkDecideResponse>("POST", "/api/approvals/bulk", body),
+  remembered: () => request<Remembered[]>("GET", "/api/remembered"),
+  revokeRemembered: (id: string) => request<void>("DELETE", `/api/remembered/${enc(id)}`),
+  history: (q: HistoryQuery) => request<CallPage>("GET", `/api/history${queryString(q)}`),
+  call: (id: number) => request<Call>("GET", `/api/history/${id}`),
+  stats: (q: HistoryQuery) => request<Stats>("GET", `/api/history/stats${queryString(q)}`),
+  policies: () => request<PolicyDoc[]>("GET", "/api/policies"),
+  validate: (text: string) => request<Validation>("POST", "/api/policies/validate", { text }),
+  savePolicy: (id: string, text: string) => request<PolicyDoc>("PUT", `/api/policies/${enc(id)}`, { text }),
+  tools: (server: string) => request<ToolPreview[]>("GET", `/api/servers/${enc(server)}/tools`),
+  grants: () => request<Grant[]>("GET", "/api/grants"),
+  createGrant: (body: CreateGrant) => request<GrantToken>("POST", "/api/grants", body),
+  rotateGrant: (name: string) => request<GrantToken>("POST", `/api/grants/${enc(name)}/rotate`),
+  revokeGrant: (name: string) => request<void>("DELETE", `/api/grants/${enc(name)}`),
+};

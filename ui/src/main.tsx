@@ -1,0 +1,185 @@
+// Airlock's window: the header (pending count, pause switch, connection), the hash router and the
+// live state every view shares (status and pending approvals, kept current by the event stream).
+
+import { render } from "preact";
+import { useCallback, useEffect, useRef, useState } from "preact/hooks";
+import type { Approval, Call, Status } from "./bindings/api";
+import { api } from "./api";
+import { followEvents, hasToken, type StreamState } from "./transport";
+import { Approvals } from "./views/Approvals";
+import { History } from "./views/History";
+import { Policies } from "./views/Policies";
+import { Servers } from "./views/Servers";
+import "./styles.css";
+
+type Route = "approvals" | "history" | "policies" | "servers";
+const ROUTES: { id: Route; label: string }[] = [
+  { id: "approvals", label: "Approvals" },
+  { id: "history", label: "History" },
+  { id: "policies", label: "Policies" },
+  { id: "servers", label: "Servers & grants" },
+];
+
+function currentRoute(): Route {
+  const m = /^#\/(\w+)/.exec(window.location.hash);
+  const r = m?.[1] as Route | undefined;
+  return r && ROUTES.some((x) => x.id === r) ? r : "approvals";
+}
+
+export interface Live {
+  status: Status | null;
+  approvals: Approval[];
+  /** The latest call event (for History's "new calls" notice). */
+  lastCall: Call | null;
+  callEvents: number;
+  reload: () => void;
+}
+
+function useLive(): Live & { stream: StreamState } {
+  const [status, setStatus] = useState<Status | null>(null);
+  const [approvals, setApprovals] = useState<Approval[]>([]);
+  const [lastCall, setLastCall] = useState<Call | null>(null);
+  const [callEvents, setCallEvents] = useState(0);
+  const [stream, setStream] = useState<StreamState>("connecting");
+
+  const reload = useCallback(() => {
+    api.status().then(setStatus, (e) => console.warn("status", e));
+    api.approvals().then(setApprovals, (e) => console.warn("approvals", e));
+  }, []);
+
+  useEffect(() => {
+    return followEvents({
+      onState: (s) => {
+        setStream(s);
+        if (s === "open") reload();
+      },
+      onEvent: (ev) => {
+        if (ev.event === "approval") {
+          const a = ev.data;
+          setApprovals((list) => {
+            const rest = list.filter((x) => x.id !== a.id);
+            if (a.status !== "pending") return rest;
+            return [...rest, a].sort((x, y) => x.createdMs - y.createdMs);
+          });
+          api.status().then(setStatus, () => undefined);
+        } else if (ev.event === "status") {
+          setStatus(ev.data);
+        } else if (ev.event === "call") {
+          setLastCall(ev.data);
+          setCallEvents((n) => n + 1);
+        }
+      },
+    });
+  }, [reload]);
+
+  return { status, approvals, lastCall, callEvents, reload, stream };
+}
+
+function PauseSwitch({ status, onChange }: { status: Status | null; onChange: (s: Status) => void }) {
+  const [busy, setBusy] = useState(false);
+  const paused = status?.paused ?? false;
+  const toggle = async () => {
+    setBusy(true);
+    try {
+      onChange(await api.pause(!paused));
+    } catch (e) {
+      alert(`Could not ${paused ? "resume" : "pause"}: ${(e as Error).message}`);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <button
+      type="button"
+      role="switch"
+      aria-checked={paused}
+      aria-label="Pause all calls"
+      class={`pause ${paused ? "is-paused" : ""}`}
+      disabled={busy || !status}
+      onClick={toggle}
+      title={paused ? "Every call is denied “paused by the user”. Click to resume." : "Deny every call until resumed"}
+    >
+      <span class="pause-knob" aria-hidden="true" />
+      {paused ? "Paused" : "Running"}
+    </button>
+  );
+}
+
+function NoToken() {
+  return (
+    <main class="view">
+      <div class="empty" role="alert">
+        <p class="empty-title">This page needs Airlock's API token.</p>
+        <div class="empty-body">
+          Open the link that <code>airlock serve</code> printed (it ends in <code>#token=…</code>), or read the token from{" "}
+          <code>&lt;data dir&gt;/api-token</code> and open <code>{window.location.origin}/#token=&lt;token&gt;</code>.
+        </div>
+      </div>
+    </main>
+  );
+}
+
+function App() {
+  const [route, setRoute] = useState<Route>(currentRoute());
+  const [tokenKnown, setTokenKnown] = useState<boolean | null>(null);
+  const live = useLive();
+  const [status, setStatus] = useState<Status | null>(null);
+  const mainRef = useRef<HTMLElement>(null);
+
+  useEffect(() => setStatus(live.status), [live.status]);
+  useEffect(() => {
+    void hasToken().then(setTokenKnown);
+    const onHash = () => setRoute(currentRoute());
+    window.addEventListener("hashchange", onHash);
+    return () => window.removeEventListener("hashchange", onHash);
+  }, []);
+
+  const pending = live.approvals.length;
+  useEffect(() => {
+    document.title = pending > 0 ? `(${pending}) Airlock` : "Airlock";
+  }, [pending]);
+
+  if (tokenKnown === false || live.stream === "unauthorized") return <NoToken />;
+
+  return (
+    <>
+      <header class="top">
+        <div class="brand">
+          <span class="logo" aria-hidden="true">⛨</span> Airlock
+        </div>
+        <nav aria-label="Views">
+          {ROUTES.map((r) => (
+            <a key={r.id} href={`#/${r.id}`} class={route === r.id ? "active" : ""} aria-current={route === r.id ? "page" : undefined}>
+              {r.label}
+              {r.id === "approvals" && pending > 0 ? (
+                <span class="count" aria-label={`${pending} pending`} data-testid="pending-count">
+                  {pending}
+                </span>
+              ) : null}
+            </a>
+          ))}
+        </nav>
+        <div class="top-right">
+          <span class={`conn conn-${live.stream}`} title={`Event stream: ${live.stream}`} aria-live="polite">
+            {live.stream === "open" ? "live" : live.stream === "retrying" ? "reconnecting…" : "connecting…"}
+          </span>
+          <PauseSwitch status={status} onChange={setStatus} />
+        </div>
+      </header>
+      {status?.paused ? (
+        <div class="banner banner-deny" role="status">
+          Paused: every call is denied “paused by the user” until you resume.
+        </div>
+      ) : null}
+      <main class="view" ref={mainRef}>
+        {route === "approvals" && <Approvals live={live} />}
+        {route === "history" && <History live={live} />}
+        {route === "policies" && <Policies />}
+        {route === "servers" && <Servers status={status} />}
+      </main>
+    </>
+  );
+}
+
+const root = document.getElementById("app");
+if (root) render(<App />, root);

@@ -1,0 +1,356 @@
+// Approvals: every pending request, oldest first, with what a human needs to decide (agent, server,
+// tool, redacted arguments, the rule and its reason, time left, how many agents wait), the remember
+// choices, a note for the agent, bulk decisions for bursts, keyboard control (j/k/a/d), and the
+// remembered decisions with one-click revoke.
+
+import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
+import type { Approval, Decision, Remember, Remembered } from "../bindings/api";
+import { api } from "../api";
+import { Empty, ErrorNote } from "../components/Empty";
+import { Json } from "../components/Json";
+import { useNow } from "../components/now";
+import { formatExpiry, formatRemaining, formatTime } from "../format";
+import type { Live } from "../main";
+import { apiInfo } from "../transport";
+
+interface Choice {
+  remember: Remember;
+  minutes: number;
+  note: string;
+}
+
+const DEFAULT_CHOICE: Choice = { remember: "once", minutes: 10, note: "" };
+
+function isTyping(target: EventTarget | null): boolean {
+  if (!(target instanceof HTMLElement)) return false;
+  return target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName);
+}
+
+function ApprovalCard(props: {
+  approval: Approval;
+  focused: boolean;
+  choice: Choice;
+  onChoice: (c: Choice) => void;
+  onFocus: () => void;
+  onDecide: (d: Decision) => void;
+  busy: boolean;
+  error: unknown;
+}) {
+  const { approval: a, choice } = props;
+  const now = useNow();
+  const left = a.expiresMs - now;
+  const total = Math.max(1, a.expiresMs - a.createdMs);
+  const urgent = left < 60_000;
+  const ref = useRef<HTMLElement>(null);
+  useEffect(() => {
+    if (props.focused) ref.current?.scrollIntoView({ block: "nearest" });
+  }, [props.focused]);
+  const id = `appr-${a.id}`;
+  return (
+    <article
+      ref={ref}
+      class={`card approval ${props.focused ? "focused" : ""}`}
+      data-approval-id={a.id}
+      aria-labelledby={`${id}-title`}
+      aria-current={props.focused ? "true" : undefined}
+      onClick={props.onFocus}
+    >
+      <header class="approval-head">
+        <div>
+          <h3 id={`${id}-title`}>
+            <span class="tool">{a.tool}</span> <span class="muted">on</span> <span class="server">{a.server}</span>
+          </h3>
+          <p class="who">
+            <span class="badge">{a.grant}</span>
+            {a.client ? (
+              <span class="muted">
+                {" "}
+                via {a.client.name}
+                {a.client.version ? ` ${a.client.version}` : ""}
+              </span>
+            ) : null}
+            <span class="muted"> · asked {formatTime(a.createdMs)}</span>
+            {a.waiting > 0 ? (
+              <span class="muted" data-testid="waiting">
+                {" "}
+                · {a.waiting} {a.waiting === 1 ? "agent waits" : "agents wait"}
+              </span>
+            ) : (
+              <span class="muted"> · agent will retry</span>
+            )}
+          </p>
+        </div>
+        <div class={`countdown ${urgent ? "urgent" : ""}`} title={`Expires at ${new Date(a.expiresMs).toLocaleTimeString()}`}>
+          <span class="countdown-value" aria-label="time left">
+            {formatRemaining(left)}
+          </span>
+          <span class="countdown-bar" aria-hidden="true">
+            <span style={{ width: `${Math.max(0, Math.min(100, (left / total) * 100))}%` }} />
+          </span>
+        </div>
+      </header>
+      <p class="rule">
+        {a.reason ? <strong>{a.reason}</strong> : <strong>Needs approval</strong>} <code class="pointer">{a.rule}</code>
+      </p>
+      <Json value={a.arguments} label={`arguments of ${a.tool}`} />
+      <div class="decide">
+        <label class="field">
+          <span>Remember</span>
+          <select
+            value={choice.remember}
+            onChange={(e) => props.onChoice({ ...choice, remember: (e.currentTarget as HTMLSelectElement).value as Remember })}
+            aria-label="Remember this decision"
+          >
+            <option value="once">Just this call</option>
+            <option value="minutes">For {choice.minutes} minutes</option>
+            <option value="session">For this agent session</option>
+            <option value="always">Always</option>
+          </select>
+        </label>
+        {choice.remember === "minutes" ? (
+          <label class="field narrow">
+            <span>Minutes</span>
+            <input
+              type="number"
+              min={1}
+              max={10080}
+              value={choice.minutes}
+              aria-label="Minutes to remember"
+              onInput={(e) => props.onChoice({ ...choice, minutes: Math.max(1, Number((e.currentTarget as HTMLInputElement).value) || 10) })}
+            />
+          </label>
+        ) : null}
+        <label class="field grow">
+          <span>Note for the agent (on deny)</span>
+          <input
+            type="text"
+            value={choice.note}
+            placeholder="e.g. use the staging app instead"
+            aria-label="Note for the agent"
+            onInput={(e) => props.onChoice({ ...choice, note: (e.currentTarget as HTMLInputElement).value })}
+          />
+        </label>
+        <div class="buttons">
+          <button type="button" class="btn deny" disabled={props.busy} onClick={() => props.onDecide("deny")} aria-label="Deny" title="Deny (d)">
+            Deny
+          </button>
+          <button type="button" class="btn approve" disabled={props.busy} onClick={() => props.onDecide("approve")} aria-label="Approve" title="Approve (a)">
+            Approve
+          </button>
+        </div>
+      </div>
+      <ErrorNote error={props.error} />
+    </article>
+  );
+}
+
+function RememberedList({ items, onRevoke, error }: { items: Remembered[]; onRevoke: (id: string) => void; error: unknown }) {
+  const now = useNow();
+  return (
+    <section class="section" aria-labelledby="remembered-title">
+      <h2 id="remembered-title">Remembered decisions</h2>
+      <ErrorNote error={error} />
+      {items.length === 0 ? (
+        <p class="muted">
+          None. Choose “For 10 minutes”, “For this agent session” or “Always” when you approve or deny, and the decision shows here until
+          it expires or you revoke it.
+        </p>
+      ) : (
+        <table class="table" data-testid="remembered">
+          <thead>
+            <tr>
+              <th>Effect</th>
+              <th>Agent</th>
+              <th>Server · tool</th>
+              <th>Applies to</th>
+              <th>Expires</th>
+              <th>
+                <span class="sr-only">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {items.map((r) => (
+              <tr key={r.id} data-remembered-id={r.id}>
+                <td>
+                  <span class={`pill ${r.effect === "approve" ? "pill-allow" : "pill-deny"}`}>{r.effect === "approve" ? "approve" : "deny"}</span>
+                </td>
+                <td>{r.grant}</td>
+                <td>
+                  {r.server} · <code>{r.tool}</code>
+                </td>
+                <td class="muted">
+                  {r.argsHash ? "these exact arguments" : "any arguments"}
+                  {r.sessionId ? ", this session" : ""}
+                  {r.note ? ` — “${r.note}”` : ""}
+                </td>
+                <td>{formatExpiry(r.expiresMs, now)}</td>
+                <td>
+                  <button type="button" class="btn small" aria-label={`Revoke ${r.effect} of ${r.tool} for ${r.grant}`} onClick={() => onRevoke(r.id)}>
+                    Revoke
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
+
+export function Approvals({ live }: { live: Live }) {
+  const list = live.approvals;
+  const [focus, setFocus] = useState(0);
+  const [choices, setChoices] = useState<Record<string, Choice>>({});
+  const [busy, setBusy] = useState<Record<string, boolean>>({});
+  const [errors, setErrors] = useState<Record<string, unknown>>({});
+  const [remembered, setRemembered] = useState<Remembered[]>([]);
+  const [rememberedError, setRememberedError] = useState<unknown>(null);
+  const [bulkError, setBulkError] = useState<unknown>(null);
+  const [agentUrl, setAgentUrl] = useState("http://127.0.0.1:4141");
+
+  useEffect(() => {
+    void apiInfo().then((i) => setAgentUrl(i.baseUrl));
+  }, []);
+
+  const loadRemembered = useCallback(() => {
+    api.remembered().then(
+      (r) => {
+        setRemembered(r);
+        setRememberedError(null);
+      },
+      setRememberedError,
+    );
+  }, []);
+  useEffect(loadRemembered, [loadRemembered, list.length]);
+
+  useEffect(() => {
+    if (focus >= list.length) setFocus(Math.max(0, list.length - 1));
+  }, [list.length, focus]);
+
+  const choiceOf = (id: string) => choices[id] ?? DEFAULT_CHOICE;
+
+  const decide = useCallback(
+    async (a: Approval, decision: Decision) => {
+      const c = choices[a.id] ?? DEFAULT_CHOICE;
+      setBusy((b) => ({ ...b, [a.id]: true }));
+      setErrors((e) => ({ ...e, [a.id]: null }));
+      try {
+        await api.decide(a.id, {
+          decision,
+          remember: c.remember,
+          minutes: c.remember === "minutes" ? c.minutes : undefined,
+          note: c.note.trim() || undefined,
+          source: window.__TAURI__ ? "window" : "browser",
+        });
+        live.reload();
+        if (c.remember !== "once") loadRemembered();
+      } catch (e) {
+        setErrors((x) => ({ ...x, [a.id]: e }));
+        live.reload();
+      } finally {
+        setBusy((b) => ({ ...b, [a.id]: false }));
+      }
+    },
+    [choices, live, loadRemembered],
+  );
+
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.ctrlKey || e.metaKey || e.altKey || isTyping(e.target) || list.length === 0) return;
+      const current = list[Math.min(focus, list.length - 1)];
+      if (e.key === "j") setFocus((f) => Math.min(f + 1, list.length - 1));
+      else if (e.key === "k") setFocus((f) => Math.max(f - 1, 0));
+      else if (e.key === "a" && current) void decide(current, "approve");
+      else if (e.key === "d" && current) void decide(current, "deny");
+      else return;
+      e.preventDefault();
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [list, focus, decide]);
+
+  const groups = useMemo(() => {
+    const m = new Map<string, { tool: string; grant: string; server: string; count: number }>();
+    for (const a of list) {
+      const k = `${a.grant}\u0000${a.server}\u0000${a.tool}`;
+      const g = m.get(k) ?? { tool: a.tool, grant: a.grant, server: a.server, count: 0 };
+      g.count++;
+      m.set(k, g);
+    }
+    return [...m.values()].filter((g) => g.count > 1);
+  }, [list]);
+
+  const bulk = async (g: { tool: string; grant: string; server: string }, decision: Decision) => {
+    setBulkError(null);
+    try {
+      await api.bulk({ decision, tool: g.tool, grant: g.grant, server: g.server, source: window.__TAURI__ ? "window" : "browser" });
+    } catch (e) {
+      setBulkError(e);
+    }
+    live.reload();
+  };
+
+  const revoke = async (id: string) => {
+    try {
+      await api.revokeRemembered(id);
+      loadRemembered();
+    } catch (e) {
+      setRememberedError(e);
+    }
+  };
+
+  const server = live.status?.servers[0]?.name ?? "pusher";
+  return (
+    <div class="approvals">
+      <div class="view-head">
+        <h1>Approvals</h1>
+        <p class="muted keys" aria-hidden="true">
+          <kbd>j</kbd>/<kbd>k</kbd> move · <kbd>a</kbd> approve · <kbd>d</kbd> deny
+        </p>
+      </div>
+      {groups.map((g) => (
+        <div class="bulk" role="group" aria-label={`Bulk decision for ${g.tool} by ${g.grant}`} key={`${g.grant}/${g.server}/${g.tool}`}>
+          <span>
+            <strong>{g.count}</strong> pending calls of <code>{g.tool}</code> on {g.server} by <span class="badge">{g.grant}</span>
+          </span>
+          <span class="buttons">
+            <button type="button" class="btn deny small" onClick={() => bulk(g, "deny")} aria-label={`Deny all ${g.count} ${g.tool} calls`}>
+              Deny all {g.count}
+            </button>
+            <button type="button" class="btn approve small" onClick={() => bulk(g, "approve")} aria-label={`Approve all ${g.count} ${g.tool} calls`}>
+              Approve all {g.count}
+            </button>
+          </span>
+        </div>
+      ))}
+      <ErrorNote error={bulkError} />
+      {list.length === 0 ? (
+        <Empty title="No agent is waiting.">
+          <p>
+            Point an agent at <code>{`${agentUrl}/mcp/${server}`}</code> or run{" "}
+            <code>airlock call {server} terminate_user_connections userId=u-42</code>. Calls that need a human appear here.
+          </p>
+        </Empty>
+      ) : (
+        <div class="cards" data-testid="approvals">
+          {list.map((a, i) => (
+            <ApprovalCard
+              key={a.id}
+              approval={a}
+              focused={i === focus}
+              choice={choiceOf(a.id)}
+              onChoice={(c) => setChoices((x) => ({ ...x, [a.id]: c }))}
+              onFocus={() => setFocus(i)}
+              onDecide={(d) => void decide(a, d)}
+              busy={busy[a.id] ?? false}
+              error={errors[a.id]}
+            />
+          ))}
+        </div>
+      )}
+      <RememberedList items={remembered} onRevoke={revoke} error={rememberedError} />
+    </div>
+  );
+}

@@ -1,0 +1,157 @@
+// Policies: each policy file in an editor, validated as you type by the gate's own parser
+// (debounced `POST /api/policies/validate`), errors at their line with message and hint, and Save
+// enabled only when the text is valid and changed. A saved file is hot-reloaded by the gate.
+
+import { useEffect, useRef, useState } from "preact/hooks";
+import type { Diagnostic, PolicyDoc } from "../bindings/api";
+import { api } from "../api";
+import { Empty, ErrorNote } from "../components/Empty";
+import { PolicyEditor } from "../components/PolicyEditor";
+import { ApiError } from "../transport";
+
+type Check = { state: "idle" | "checking" | "valid" | "invalid" | "error"; diagnostics: Diagnostic[]; error?: unknown };
+
+function PolicyPane({ doc, onSaved }: { doc: PolicyDoc; onSaved: (d: PolicyDoc) => void }) {
+  const [text, setText] = useState(doc.text);
+  const [check, setCheck] = useState<Check>({ state: "idle", diagnostics: [] });
+  const [saving, setSaving] = useState(false);
+  const [saveError, setSaveError] = useState<unknown>(null);
+  const [savedAt, setSavedAt] = useState<number | null>(null);
+  const seq = useRef(0);
+
+  useEffect(() => {
+    const mine = ++seq.current;
+    setCheck((c) => ({ ...c, state: "checking" }));
+    const t = setTimeout(() => {
+      api.validate(text).then(
+        (v) => mine === seq.current && setCheck({ state: v.ok ? "valid" : "invalid", diagnostics: v.diagnostics }),
+        (e) => mine === seq.current && setCheck({ state: "error", diagnostics: [], error: e }),
+      );
+    }, 300);
+    return () => clearTimeout(t);
+  }, [text]);
+
+  const dirty = text !== doc.text;
+  const canSave = dirty && check.state === "valid" && !saving;
+
+  const save = async () => {
+    setSaving(true);
+    setSaveError(null);
+    try {
+      const saved = await api.savePolicy(doc.id, text);
+      setSavedAt(Date.now());
+      onSaved(saved);
+    } catch (e) {
+      if (e instanceof ApiError && e.diagnostics.length) setCheck({ state: "invalid", diagnostics: e.diagnostics });
+      setSaveError(e);
+    } finally {
+      setSaving(false);
+    }
+  };
+
+  const statusText = {
+    idle: "",
+    checking: "Checking…",
+    valid: dirty ? "Valid — not saved yet" : "Valid",
+    invalid: `${check.diagnostics.length} ${check.diagnostics.length === 1 ? "problem" : "problems"}`,
+    error: "Could not check",
+  }[check.state];
+
+  return (
+    <section class="policy" data-policy-id={doc.id} aria-label={`Policy ${doc.source}`}>
+      <div class="policy-head">
+        <div>
+          <h2>{doc.server ? `${doc.server}` : doc.id}</h2>
+          <p class="muted">
+            <code>{doc.source}</code>
+            {doc.grant ? ` · grant ${doc.grant}` : ""}
+            {doc.revision ? ` · revision ${doc.revision.slice(0, 12)}` : ""}
+          </p>
+        </div>
+        <div class="buttons">
+          <span class={`check check-${check.state}`} role="status" data-testid="policy-status">
+            {statusText}
+          </span>
+          <button type="button" class="btn" disabled={!dirty || saving} onClick={() => setText(doc.text)}>
+            Revert
+          </button>
+          <button type="button" class="btn approve" disabled={!canSave} onClick={save}>
+            {saving ? "Saving…" : "Save"}
+          </button>
+        </div>
+      </div>
+      {doc.error ? (
+        <p class="error-note" role="alert">
+          The file on disk is not in force: {doc.error}. The last good policy still applies.
+        </p>
+      ) : null}
+      {savedAt && !dirty ? (
+        <p class="ok-note" role="status">
+          Saved; the gate reloaded it.
+        </p>
+      ) : null}
+      <ErrorNote error={saveError ?? check.error} />
+      <PolicyEditor text={text} diagnostics={check.diagnostics} onChange={setText} label={`Policy ${doc.source}`} />
+      {check.diagnostics.length > 0 ? (
+        <ul class="diagnostics" data-testid="diagnostics">
+          {check.diagnostics.map((d, i) => (
+            <li key={i} data-line={d.line}>
+              <span class="loc">
+                line {d.line}:{d.column}
+              </span>{" "}
+              {d.message}
+              {d.pointer ? <code class="pointer">{d.pointer}</code> : null}
+              {d.hint ? <span class="hint"> — {d.hint}</span> : null}
+            </li>
+          ))}
+        </ul>
+      ) : null}
+    </section>
+  );
+}
+
+export function Policies() {
+  const [docs, setDocs] = useState<PolicyDoc[] | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [active, setActive] = useState<string | null>(null);
+
+  useEffect(() => {
+    api.policies().then((d) => {
+      setDocs(d);
+      setActive((a) => a ?? d[0]?.id ?? null);
+    }, setError);
+  }, []);
+
+  const current = docs?.find((d) => d.id === active) ?? null;
+  return (
+    <div class="policies">
+      <div class="view-head">
+        <h1>Policies</h1>
+        <p class="muted">
+          Saved files are validated and hot-reloaded; an invalid file never replaces the policy in force. <code>airlock schema</code> prints a JSON
+          Schema for your own editor.
+        </p>
+      </div>
+      <ErrorNote error={error} />
+      {docs && docs.length === 0 ? (
+        <Empty title="No policy is configured.">
+          Add a server with a policy file to Airlock's config (for example <code>policies/pusher-channels.json</code>), or run{" "}
+          <code>airlock init</code>.
+        </Empty>
+      ) : null}
+      {docs && docs.length > 1 ? (
+        <div class="tabs" role="tablist">
+          {docs.map((d) => (
+            <button key={d.id} role="tab" type="button" aria-selected={d.id === active} class={d.id === active ? "active" : ""} onClick={() => setActive(d.id)}>
+              {d.server ?? d.id}
+              {d.error ? <span class="dot dot-deny" aria-label="has errors" /> : null}
+            </button>
+          ))}
+        </div>
+      ) : null}
+      {current ? (
+        <PolicyPane key={current.id} doc={current} onSaved={(saved) => setDocs((ds) => ds?.map((d) => (d.id === saved.id ? saved : d)) ?? null)} />
+      ) : null}
+    </div>
+  );
+}
