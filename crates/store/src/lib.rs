@@ -1,1 +1,93 @@
-//! airlock-store.
+//! airlock-store: Airlock's SQLite store.
+//!
+//! One file holds the call history (hash-chained, full-text indexed), approval requests,
+//! remembered decisions, limit counter events, grants and tool-definition pins.
+//!
+//! - **One front door.** [`Store::open`] creates the file private (0600, directory 0700), sets
+//!   WAL, `synchronous=NORMAL`, `busy_timeout` and `foreign_keys` on every connection (`db.rs`),
+//!   and applies the embedded migrations (`migrate.rs`, files in `migrations/`; a migration that
+//!   has shipped is **never edited**, a change is a new numbered file). [`Store::open_in_memory`]
+//!   gives tests a private throw-away store. [`default_path`] is the file in the user's data
+//!   directory.
+//! - **One writer.** All writes go to one thread that commits whatever is queued as one
+//!   transaction (group commit) and acknowledges each caller after the commit (`writer.rs`).
+//!   Reads use a small pool of connections on blocking threads. No method blocks the async
+//!   runtime.
+//! - **Fail closed.** [`Store::record_call`] resolves only after the row is committed; the gate
+//!   forwards a call only after it returns `Ok`. Errors that mean "cannot write" (disk full,
+//!   read-only, locked, corrupt, I/O) are told apart by [`StoreError::is_write_failure`].
+//! - **Redaction before storage** (`redact`): secrets are replaced by key name and by value
+//!   pattern before anything reaches the file; [`canonical_args_hash`] identifies identical calls
+//!   from the unredacted arguments.
+//! - **Integrity** (`chain`): calls and completions are two append-only hash chains;
+//!   [`Store::verify`] finds the first edited, inserted or deleted row; [`Store::prune`] keeps
+//!   them verifiable from a stored anchor.
+//!
+//! What it is not: it knows nothing of policies or MCP; it takes and returns plain strings,
+//! numbers and JSON values. Only `airlock-gate` joins it to the rest.
+
+mod chain;
+mod db;
+mod error;
+mod export;
+mod migrate;
+pub mod redact;
+mod store;
+mod types;
+mod writer;
+
+pub use chain::{ChainName, ChainProblem, VerifyReport};
+pub use error::{Result, StoreError};
+pub use migrate::SCHEMA_VERSION;
+pub use redact::{RedactionConfig, Redactor, canonical_args_hash};
+pub use store::{
+    CallFilter, CallPage, ExportFormat, PageRequest, PruneReport, Retention, Store, StoreOptions,
+    ToolBucket,
+};
+pub use types::*;
+
+use sha2::{Digest, Sha256};
+
+/// The store file in the user's data directory (`~/.local/share/airlock/airlock.db` on Linux,
+/// `~/Library/Application Support/dev.airlock.airlock/airlock.db` on macOS).
+pub fn default_path() -> Result<std::path::PathBuf> {
+    directories::ProjectDirs::from("dev", "airlock", "airlock")
+        .map(|dirs| dirs.data_dir().join("airlock.db"))
+        .ok_or(StoreError::NoDataDir)
+}
+
+/// The fingerprint of a call for approvals: identical calls (same grant, server, tool and
+/// canonical arguments, see [`canonical_args_hash`]) have the same fingerprint.
+pub fn fingerprint(grant: Option<&str>, server: &str, tool: &str, args_hash: &str) -> String {
+    let mut h = Sha256::new();
+    for part in [grant, Some(server), Some(tool), Some(args_hash)] {
+        match part {
+            None => h.update([0u8]),
+            Some(s) => {
+                h.update([1u8]);
+                h.update((s.len() as u64).to_le_bytes());
+                h.update(s.as_bytes());
+            }
+        }
+    }
+    hex::encode(h.finalize())
+}
+
+/// The stored form of a grant token (sha256 hex). Tokens are random and long, so no salt is
+/// needed; the token itself is never stored.
+pub fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// A new random approval id.
+pub fn new_approval_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Now, in Unix milliseconds.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}

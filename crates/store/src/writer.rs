@@ -1,0 +1,216 @@
+//! The single writer thread and its group commit.
+//!
+//! All writes go through one thread that owns the only writing connection. Callers send a job
+//! over a bounded channel (awaiting room: back-pressure, no blocking on the async runtime) and
+//! await a oneshot acknowledgment. The thread takes the first job, then everything else already
+//! queued (up to [`MAX_BATCH`]), and runs them in **one transaction**: one commit, one WAL write
+//! for the whole group. Each job runs inside its own savepoint, so a job that fails (a duplicate
+//! grant, an unknown call) is rolled back alone and the others still commit.
+//!
+//! Acknowledgments are sent **after** the commit returns: an `Ok` means the row is in the WAL
+//! file. If the commit fails, every job of the group gets the commit's error, and the in-memory
+//! chain heads are put back so the next group continues from what is really stored.
+
+use std::thread::JoinHandle;
+
+use rusqlite::Connection;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::chain::{self};
+use crate::error::{Result, StoreError};
+
+/// At most this many jobs share one transaction.
+pub(crate) const MAX_BATCH: usize = 2048;
+
+/// In-memory state of one chain's tail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ChainTail {
+    /// Id of the last row written (0 when empty).
+    pub head_id: i64,
+    /// Hash of the last row written (the anchor hash when empty).
+    pub head_hash: String,
+    /// Next id to assign.
+    pub next_id: i64,
+}
+
+/// What a job can touch: the connection (inside the group's transaction) and the chain tails.
+pub(crate) struct WriteCtx<'c> {
+    pub conn: &'c Connection,
+    pub calls: ChainTail,
+    pub completions: ChainTail,
+}
+
+/// A unit of work for the writer.
+pub(crate) trait Job: Send {
+    /// Runs the job; `true` when it succeeded (its savepoint is kept).
+    fn run(&mut self, ctx: &mut WriteCtx<'_>) -> bool;
+    /// Answers the caller once the group's fate is known.
+    fn finish(self: Box<Self>, commit: Result<()>);
+}
+
+struct FnJob<T, F> {
+    f: Option<F>,
+    value: Option<Result<T>>,
+    ack: oneshot::Sender<Result<T>>,
+}
+
+impl<T, F> Job for FnJob<T, F>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut WriteCtx<'_>) -> Result<T> + Send + 'static,
+{
+    fn run(&mut self, ctx: &mut WriteCtx<'_>) -> bool {
+        let Some(f) = self.f.take() else { return false };
+        let out = f(ctx);
+        let ok = out.is_ok();
+        self.value = Some(out);
+        ok
+    }
+
+    fn finish(self: Box<Self>, commit: Result<()>) {
+        let answer = match (self.value, commit) {
+            (Some(Err(e)), _) => Err(e),
+            (Some(Ok(v)), Ok(())) => Ok(v),
+            (_, Err(e)) => Err(e),
+            (None, Ok(())) => Err(StoreError::Closed),
+        };
+        // The caller may have stopped waiting; the write stands either way.
+        let _ = self.ack.send(answer);
+    }
+}
+
+/// The sending side, held by every `Store` clone.
+#[derive(Clone)]
+pub(crate) struct WriterHandle {
+    tx: mpsc::Sender<Box<dyn Job>>,
+}
+
+impl WriterHandle {
+    /// Queues `f` and waits until its group is committed.
+    pub(crate) async fn run<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut WriteCtx<'_>) -> Result<T> + Send + 'static,
+    {
+        let (ack, done) = oneshot::channel();
+        let job: Box<dyn Job> = Box::new(FnJob {
+            f: Some(f),
+            value: None,
+            ack,
+        });
+        self.tx.send(job).await.map_err(|_| StoreError::Closed)?;
+        done.await.map_err(|_| StoreError::Closed)?
+    }
+}
+
+/// Loads the chain tails and starts the writer thread on `conn`.
+pub(crate) fn start(conn: Connection, queue: usize) -> Result<(WriterHandle, JoinHandle<()>)> {
+    let calls = load_tail(&conn, "calls", "calls")?;
+    let completions = load_tail(&conn, "completions", "completions")?;
+    let (tx, rx) = mpsc::channel(queue.max(1));
+    let thread = std::thread::Builder::new()
+        .name("airlock-store-writer".into())
+        .spawn(move || writer_loop(conn, rx, calls, completions))
+        .map_err(|e| StoreError::Io {
+            detail: format!("cannot start the writer thread: {e}"),
+        })?;
+    Ok((WriterHandle { tx }, thread))
+}
+
+fn load_tail(conn: &Connection, chain: &str, table: &str) -> Result<ChainTail> {
+    let ends = chain::load_ends(conn, chain)?;
+    let max_id: Option<i64> =
+        conn.query_row(&format!("SELECT max(id) FROM {table}"), [], |r| r.get(0))?;
+    let next_id = ends.head_id.max(ends.anchor_id).max(max_id.unwrap_or(0)) + 1;
+    Ok(ChainTail {
+        head_id: ends.head_id,
+        head_hash: ends.head_hash,
+        next_id,
+    })
+}
+
+fn writer_loop(
+    conn: Connection,
+    mut rx: mpsc::Receiver<Box<dyn Job>>,
+    mut calls: ChainTail,
+    mut completions: ChainTail,
+) {
+    let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(64);
+    while let Some(first) = rx.blocking_recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let result = run_group(&conn, &mut batch, &mut calls, &mut completions);
+        if let Err(e) = &result {
+            tracing::error!(error = %e, jobs = batch.len(), "store group commit failed");
+        }
+        for job in batch.drain(..) {
+            job.finish(result.clone());
+        }
+    }
+    tracing::debug!("store writer stopped");
+}
+
+/// Runs one group in one transaction. On error nothing of the group is stored and the tails are
+/// unchanged.
+fn run_group(
+    conn: &Connection,
+    batch: &mut [Box<dyn Job>],
+    calls: &mut ChainTail,
+    completions: &mut ChainTail,
+) -> Result<()> {
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let mut ctx = WriteCtx {
+        conn,
+        calls: calls.clone(),
+        completions: completions.clone(),
+    };
+    let outcome = (|| -> Result<()> {
+        for job in batch.iter_mut() {
+            conn.execute_batch("SAVEPOINT job")?;
+            let before = (ctx.calls.clone(), ctx.completions.clone());
+            if job.run(&mut ctx) {
+                conn.execute_batch("RELEASE job")?;
+            } else {
+                conn.execute_batch("ROLLBACK TO job; RELEASE job")?;
+                (ctx.calls, ctx.completions) = before;
+            }
+        }
+        if ctx.calls != *calls {
+            conn.prepare_cached(
+                "UPDATE chains SET head_id = ?1, head_hash = ?2 WHERE name = 'calls'",
+            )?
+            .execute(rusqlite::params![ctx.calls.head_id, ctx.calls.head_hash])?;
+        }
+        if ctx.completions != *completions {
+            conn.prepare_cached(
+                "UPDATE chains SET head_id = ?1, head_hash = ?2 WHERE name = 'completions'",
+            )?
+            .execute(rusqlite::params![
+                ctx.completions.head_id,
+                ctx.completions.head_hash
+            ])?;
+        }
+        conn.execute_batch("COMMIT")?;
+        Ok(())
+    })();
+    match outcome {
+        Ok(()) => {
+            *calls = ctx.calls;
+            *completions = ctx.completions;
+            Ok(())
+        }
+        Err(e) => {
+            if !conn.is_autocommit() {
+                if let Err(rollback) = conn.execute_batch("ROLLBACK") {
+                    tracing::error!(error = %rollback, "store rollback failed");
+                }
+            }
+            Err(e)
+        }
+    }
+}
