@@ -1,0 +1,100 @@
+//! A loaded policy: the checked document plus its compiled form and revision.
+
+use std::fmt;
+
+use sha2::{Digest, Sha256};
+
+use crate::check;
+use crate::compiled::CompiledPolicy;
+use crate::diagnostics::Diagnostics;
+use crate::model::{DefaultAction, PolicyDocument};
+
+/// A valid policy, ready to evaluate. Cheap to share behind an `Arc`; immutable.
+#[derive(Clone)]
+pub struct Policy {
+    origin: String,
+    doc: PolicyDocument,
+    revision: String,
+    pub(crate) compiled: CompiledPolicy,
+}
+
+impl fmt::Debug for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Policy")
+            .field("origin", &self.origin)
+            .field("revision", &self.revision)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Counts shown by `airlock check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Summary {
+    /// Tools listed under `tools`.
+    pub tools: usize,
+    /// The `default` action.
+    pub default: DefaultAction,
+    /// Entries in `hide` (`"*"` counts as one).
+    pub hidden: usize,
+    /// Limits under `all_tools` and all tools.
+    pub limits: usize,
+}
+
+impl Policy {
+    /// Parses and checks a policy. `origin` (usually the file path) is used in
+    /// error messages. On failure, every problem found is returned.
+    pub fn parse(source: &str, origin: &str) -> Result<Policy, Diagnostics> {
+        let (doc, compiled) = check::check(source, origin)?;
+        let revision = revision_of(&doc);
+        Ok(Policy {
+            origin: origin.to_owned(),
+            doc,
+            revision,
+            compiled,
+        })
+    }
+
+    /// Where the policy came from, as given to [`Policy::parse`].
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The policy as written (normalized: defaults omitted, tools sorted).
+    pub fn document(&self) -> &PolicyDocument {
+        &self.doc
+    }
+
+    /// `sha256:<hex>` of the normalized policy. Whitespace, key order and omitted
+    /// defaults do not change it; any change of meaning does.
+    pub fn revision(&self) -> &str {
+        &self.revision
+    }
+
+    /// True if `tool` must be removed from `tools/list` (and is denied if called).
+    pub fn is_hidden(&self, tool: &str) -> bool {
+        self.compiled.hide_all || self.compiled.hidden.contains(tool)
+    }
+
+    /// The approval timeout of `tool`, if its rule sets one.
+    pub fn approval_timeout_ms(&self, tool: &str) -> Option<u64> {
+        self.compiled.tools.get(tool).and_then(|t| t.approval_timeout_ms)
+    }
+
+    /// Counts for a one-line summary.
+    pub fn summary(&self) -> Summary {
+        let tool_limits: usize = self.doc.tools.values().map(|t| t.limits.len()).sum();
+        Summary {
+            tools: self.doc.tools.len(),
+            default: self.doc.default,
+            hidden: self.doc.hide.len(),
+            limits: tool_limits + self.compiled.all_tools_limits.len(),
+        }
+    }
+}
+
+fn revision_of(doc: &PolicyDocument) -> String {
+    // Serializing our own plain data types cannot fail; fall back to Debug anyway
+    // so a revision always exists.
+    let bytes = serde_json::to_vec(doc).unwrap_or_else(|_| format!("{doc:?}").into_bytes());
+    format!("sha256:{}", hex::encode(Sha256::digest(&bytes)))
+}
