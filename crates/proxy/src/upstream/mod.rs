@@ -1,7 +1,20 @@
 //! Connections to MCP servers. Every transport ends up as an [`UpstreamLink`]: a pair of message
 //! channels, so the relay does not care whether the server is a child process, an HTTP endpoint or
 //! an in-process task.
+//!
+//! [`UpstreamSpec`] says how to reach one configured server; [`UpstreamSpec::connect`] opens one
+//! fresh connection. The relay opens one connection per agent session (see `session.rs`), so a
+//! spec is connected many times over the life of the proxy.
 
+pub mod lines;
+pub mod stdio;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
@@ -14,4 +27,105 @@ use tokio::sync::mpsc;
 pub struct UpstreamLink {
     pub to_server: mpsc::Sender<Value>,
     pub from_server: mpsc::Receiver<Value>,
+}
+
+/// Why an upstream connection could not be opened or failed.
+///
+/// This is the crate's error type: everything else the proxy does fails towards the agent as an
+/// HTTP status or a JSON-RPC error, not as a Rust error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum UpstreamError {
+    /// The child process could not be started.
+    #[error("cannot start `{command}`: {source}")]
+    Spawn {
+        command: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A network or HTTP failure talking to an HTTP upstream.
+    #[error("cannot reach `{url}`: {reason}")]
+    Http { url: String, reason: String },
+    /// The upstream answered something that is not MCP.
+    #[error("upstream protocol error: {0}")]
+    Protocol(String),
+    /// The server name is not (or no longer) configured.
+    #[error("unknown server `{0}`")]
+    UnknownServer(String),
+    /// Any other failure of a custom transport.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Opens connections to an upstream that is not one of the built-in transports, e.g. an
+/// in-process server over `tokio::io::duplex` (the gate's demo server).
+pub trait Connect: Send + Sync + 'static {
+    /// Opens one fresh connection. Called once per agent session and again on every reconnect.
+    fn connect(&self) -> BoxFuture<'static, Result<UpstreamLink, UpstreamError>>;
+}
+
+/// How to reach one configured MCP server.
+#[derive(Clone)]
+pub enum UpstreamSpec {
+    /// A child process speaking line-delimited JSON on stdin/stdout. `args` is an argv vector,
+    /// never interpreted by a shell.
+    Stdio {
+        command: String,
+        args: Vec<String>,
+        env: BTreeMap<String, String>,
+        cwd: Option<PathBuf>,
+    },
+    /// A Streamable HTTP endpoint (`upstream/http.rs`).
+    StreamableHttp { url: String, headers: ::http::HeaderMap },
+    /// A legacy HTTP+SSE endpoint (`upstream/sse.rs`).
+    LegacySse { url: String, headers: ::http::HeaderMap },
+    /// Anything else.
+    Custom(Arc<dyn Connect>),
+}
+
+impl fmt::Debug for UpstreamSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            // Env values and headers may hold secrets: print names only.
+            UpstreamSpec::Stdio { command, args, env, cwd } => f
+                .debug_struct("Stdio")
+                .field("command", command)
+                .field("args", args)
+                .field("env", &env.keys().collect::<Vec<_>>())
+                .field("cwd", cwd)
+                .finish(),
+            UpstreamSpec::StreamableHttp { url, headers } => f
+                .debug_struct("StreamableHttp")
+                .field("url", url)
+                .field("headers", &headers.keys().collect::<Vec<_>>())
+                .finish(),
+            UpstreamSpec::LegacySse { url, headers } => f
+                .debug_struct("LegacySse")
+                .field("url", url)
+                .field("headers", &headers.keys().collect::<Vec<_>>())
+                .finish(),
+            UpstreamSpec::Custom(_) => f.write_str("Custom(..)"),
+        }
+    }
+}
+
+impl UpstreamSpec {
+    /// Opens one fresh connection to this server. `name` labels logs (the child's stderr).
+    pub async fn connect(&self, name: &str) -> Result<UpstreamLink, UpstreamError> {
+        match self {
+            UpstreamSpec::Stdio { command, args, env, cwd } => {
+                stdio::spawn(name, command, args, env, cwd.as_deref())
+            }
+            UpstreamSpec::StreamableHttp { url, headers } => connect_unavailable(url),
+            UpstreamSpec::LegacySse { url, headers } => connect_unavailable(url),
+            UpstreamSpec::Custom(c) => c.connect().await,
+        }
+    }
+}
+
+
+// The HTTP client transports (`http.rs`, `sse.rs`) are written separately; until they are
+// declared here, such upstreams fail with a clear error.
+fn connect_unavailable(url: &str) -> Result<UpstreamLink, UpstreamError> {
+    Err(UpstreamError::Http { url: url.to_owned(), reason: "this client transport is not built in yet".into() })
 }

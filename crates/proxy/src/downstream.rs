@@ -1,0 +1,575 @@
+//! The agent-facing HTTP transports.
+//!
+//! **Streamable HTTP** at `/mcp/{server}` (2025-03-26 and later): POST carries one message (or a
+//! batch, in sessions negotiated at 2025-03-26); notifications and responses get 202; requests are
+//! answered as SSE streams, so keep-alives (`: keep-alive` every 15 s), progress and server
+//! requests (sampling, elicitation) can interleave before the response. GET opens the session's
+//! standing stream, resumable with `Last-Event-ID`. `Mcp-Session-Id` is issued on the initialize
+//! response (missing: 400, unknown: 404, DELETE ends the session); `MCP-Protocol-Version` must be
+//! a supported version when present (missing means 2025-03-26).
+//!
+//! Requests of the stateless 2026-07-28 revision (a `_meta` protocol version, or
+//! `server/discover`, and no session header) share one upstream connection per server; closing
+//! their stream cancels them.
+//!
+//! **Legacy HTTP+SSE** (2024-11-05): GET `/sse/{server}` opens the session's stream, whose first
+//! event (`endpoint`) names `/message/{server}?sessionId=...`; POSTs there get 202 and every answer
+//! arrives on the stream as `event: message`. The session ends when the stream closes.
+//!
+//! Every request passes the Host/Origin guard and `Interceptor::authenticate`; a session is bound
+//! to the identity that created it. The bearer token is never forwarded upstream nor logged.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::sse::{KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::Value;
+
+use crate::interceptor::{AgentIdentity, AuthError, ClientInfo, DownstreamKind, SessionInfo};
+use crate::jsonrpc::{self, Kind};
+use crate::proxy::Shared;
+use crate::security;
+use crate::session::Session;
+use crate::stream::{STANDING, SseBody};
+
+const SESSION_HEADER: &str = "mcp-session-id";
+const VERSION_HEADER: &str = "mcp-protocol-version";
+
+/// Protocol versions this relay speaks (the last one stateless).
+pub(crate) const SUPPORTED_VERSIONS: [&str; 5] = [
+    "2024-11-05",
+    "2025-03-26",
+    "2025-06-18",
+    "2025-11-25",
+    "2026-07-28",
+];
+const BATCH_VERSION: &str = "2025-03-26";
+
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    let guard = Arc::new(shared.config.security.clone());
+    Router::new()
+        .route(
+            "/mcp/{server}",
+            post(post_mcp).get(get_mcp).delete(delete_mcp),
+        )
+        .route("/sse/{server}", get(get_sse))
+        .route("/message/{server}", post(post_message))
+        .with_state(shared)
+        .layer(axum::middleware::from_fn_with_state(guard, security::guard))
+}
+
+/// An HTTP error with a JSON-RPC error body.
+fn rpc_error(status: StatusCode, id: Value, code: i64, msg: impl Into<String>) -> Response {
+    (status, axum::Json(jsonrpc::error(id, code, msg))).into_response()
+}
+
+fn bad_request(msg: impl Into<String>) -> Response {
+    rpc_error(
+        StatusCode::BAD_REQUEST,
+        Value::Null,
+        jsonrpc::INVALID_REQUEST,
+        msg,
+    )
+}
+
+fn unknown_server(server: &str) -> Response {
+    rpc_error(
+        StatusCode::NOT_FOUND,
+        Value::Null,
+        jsonrpc::INVALID_REQUEST,
+        format!("unknown server `{server}`"),
+    )
+}
+
+fn unknown_session() -> Response {
+    rpc_error(
+        StatusCode::NOT_FOUND,
+        Value::Null,
+        jsonrpc::INVALID_REQUEST,
+        "unknown or ended session",
+    )
+}
+
+/// Checks the server name and the bearer token.
+fn admit(
+    shared: &Shared,
+    server: &str,
+    headers: &HeaderMap,
+) -> Result<AgentIdentity, Box<Response>> {
+    if !shared.has_server(server) {
+        return Err(Box::new(unknown_server(server)));
+    }
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.get(..7)
+                .filter(|p| p.eq_ignore_ascii_case("bearer "))
+                .map(|_| v[7..].trim())
+        });
+    shared
+        .interceptor
+        .authenticate(server, bearer)
+        .map_err(|e| {
+            let status = match e {
+                AuthError::MissingToken | AuthError::UnknownToken => StatusCode::UNAUTHORIZED,
+                AuthError::NoAccess { .. } => StatusCode::FORBIDDEN,
+            };
+            let mut resp = rpc_error(status, Value::Null, jsonrpc::INVALID_REQUEST, e.to_string());
+            if status == StatusCode::UNAUTHORIZED {
+                resp.headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            Box::new(resp)
+        })
+}
+
+fn accepts(headers: &HeaderMap, wanted: &[&str]) -> bool {
+    let types: Vec<String> = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| {
+            t.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .collect();
+    types.iter().any(|t| t == "*/*") || wanted.iter().all(|w| types.iter().any(|t| t == w))
+}
+
+fn check_version(headers: &HeaderMap) -> Result<(), Box<Response>> {
+    match headers.get(VERSION_HEADER) {
+        None => Ok(()),
+        Some(v) => match v.to_str() {
+            Ok(v) if SUPPORTED_VERSIONS.contains(&v) => Ok(()),
+            Ok(v) => Err(Box::new(bad_request(format!(
+                "unsupported protocol version `{v}`"
+            )))),
+            Err(_) => Err(Box::new(bad_request(
+                "invalid `MCP-Protocol-Version` header",
+            ))),
+        },
+    }
+}
+
+/// Reads and parses the body: 413 when too large, -32700 when not JSON, -32600 when not
+/// JSON-RPC.
+async fn read_messages(shared: &Shared, body: Body) -> Result<(Vec<Value>, bool), Box<Response>> {
+    let limit = shared.config.max_body_bytes;
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let too_large = std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source())
+            .any(|e| e.to_string().contains("length limit"));
+        if too_large {
+            Box::new(rpc_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                Value::Null,
+                jsonrpc::INVALID_REQUEST,
+                format!("request body larger than {limit} bytes"),
+            ))
+        } else {
+            Box::new(bad_request("cannot read the request body"))
+        }
+    })?;
+    let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+        Box::new(rpc_error(
+            StatusCode::BAD_REQUEST,
+            Value::Null,
+            jsonrpc::PARSE_ERROR,
+            format!("parse error: {e}"),
+        ))
+    })?;
+    let (messages, batch) = match value {
+        Value::Array(items) => (items, true),
+        v => (vec![v], false),
+    };
+    if messages.is_empty() {
+        return Err(Box::new(bad_request("empty batch")));
+    }
+    if let Some(bad) = messages
+        .iter()
+        .find(|m| jsonrpc::classify(m) == Kind::Invalid)
+    {
+        let id = bad
+            .get("id")
+            .filter(|i| i.is_string() || i.is_number())
+            .cloned()
+            .unwrap_or(Value::Null);
+        return Err(Box::new(rpc_error(
+            StatusCode::BAD_REQUEST,
+            id,
+            jsonrpc::INVALID_REQUEST,
+            "invalid request: not a JSON-RPC 2.0 message",
+        )));
+    }
+    Ok((messages, batch))
+}
+
+fn sse(shared: &Shared, body: SseBody) -> Response {
+    let mut resp = Sse::new(body)
+        .keep_alive(
+            KeepAlive::new()
+                .interval(shared.config.keep_alive)
+                .text("keep-alive"),
+        )
+        .into_response();
+    resp.headers_mut()
+        .insert("x-accel-buffering", HeaderValue::from_static("no"));
+    resp
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Finds the session named by the request and checks it belongs to this agent and route.
+fn find_session(
+    shared: &Shared,
+    id: &str,
+    server: &str,
+    agent: &AgentIdentity,
+    kind: DownstreamKind,
+) -> Result<Arc<Session>, Box<Response>> {
+    match shared.session(id) {
+        Some(s) if &*s.server == server && &s.agent == agent && s.transport == kind => Ok(s),
+        _ => Err(Box::new(unknown_session())),
+    }
+}
+
+fn batch_allowed(session: &Session) -> Result<(), Box<Response>> {
+    if session.negotiated().as_deref() == Some(BATCH_VERSION) {
+        Ok(())
+    } else {
+        Err(Box::new(bad_request(
+            "JSON-RPC batches are only allowed in sessions negotiated at 2025-03-26",
+        )))
+    }
+}
+
+async fn post_mcp(
+    State(shared): State<Arc<Shared>>,
+    Path(server): Path<String>,
+    req: Request,
+) -> Response {
+    let (parts, body) = req.into_parts();
+    let headers = &parts.headers;
+    let agent = match admit(&shared, &server, headers) {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    if !accepts(headers, &["application/json", "text/event-stream"]) {
+        return rpc_error(
+            StatusCode::NOT_ACCEPTABLE,
+            Value::Null,
+            jsonrpc::INVALID_REQUEST,
+            "the `Accept` header must list `application/json` and `text/event-stream`",
+        );
+    }
+    if let Err(r) = check_version(headers) {
+        return *r;
+    }
+    let (messages, batch) = match read_messages(&shared, body).await {
+        Ok(m) => m,
+        Err(r) => return *r,
+    };
+    let server: Arc<str> = Arc::from(server);
+    let is_init = !batch
+        && jsonrpc::method(&messages[0]) == "initialize"
+        && jsonrpc::classify(&messages[0]) == Kind::Request;
+    let mut new_session = false;
+    let session = match header_str(headers, SESSION_HEADER) {
+        Some(id) => {
+            let s = match find_session(&shared, id, &server, &agent, DownstreamKind::StreamableHttp)
+            {
+                Ok(s) => s,
+                Err(r) => return *r,
+            };
+            if is_init {
+                return bad_request("this session is already initialized");
+            }
+            if batch && let Err(r) = batch_allowed(&s) {
+                return *r;
+            }
+            s
+        }
+        None if is_init => {
+            match Session::start(
+                shared.clone(),
+                server.clone(),
+                agent,
+                DownstreamKind::StreamableHttp,
+                false,
+            )
+            .await
+            {
+                Ok(s) => {
+                    shared.insert_session(s.clone());
+                    new_session = true;
+                    s
+                }
+                Err(e) => {
+                    let id = messages[0].get("id").cloned().unwrap_or(Value::Null);
+                    return rpc_error(StatusCode::BAD_GATEWAY, id, jsonrpc::INTERNAL_ERROR, e);
+                }
+            }
+        }
+        None if !batch
+            && jsonrpc::classify(&messages[0]) == Kind::Request
+            && jsonrpc::is_stateless(&messages[0]) =>
+        {
+            return stateless(
+                shared,
+                server,
+                agent,
+                messages.into_iter().next().unwrap_or(Value::Null),
+            )
+            .await;
+        }
+        None => return bad_request("missing `Mcp-Session-Id` header"),
+    };
+
+    let requests = messages
+        .iter()
+        .filter(|m| jsonrpc::classify(m) == Kind::Request)
+        .count();
+    if requests == 0 {
+        for m in messages {
+            session.on_agent_message(m, STANDING, None);
+        }
+        return StatusCode::ACCEPTED.into_response();
+    }
+    let stream = session.open_stream(requests, batch);
+    let Some(body) = session.attach(stream, None) else {
+        return rpc_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Value::Null,
+            jsonrpc::INTERNAL_ERROR,
+            "stream vanished",
+        );
+    };
+    for m in messages {
+        session.on_agent_message(m, stream, None);
+    }
+    let mut resp = sse(&shared, body);
+    if new_session && let Ok(v) = HeaderValue::from_str(&session.id) {
+        resp.headers_mut().insert(SESSION_HEADER, v);
+    }
+    resp
+}
+
+/// One stateless (2026-07-28) request over the server's shared connection.
+async fn stateless(
+    shared: Arc<Shared>,
+    server: Arc<str>,
+    agent: AgentIdentity,
+    msg: Value,
+) -> Response {
+    let session = match shared.stateless_session(&server).await {
+        Ok(s) => s,
+        Err(e) => {
+            let id = msg.get("id").cloned().unwrap_or(Value::Null);
+            return rpc_error(StatusCode::BAD_GATEWAY, id, jsonrpc::INTERNAL_ERROR, e);
+        }
+    };
+    let meta = msg.get("params").and_then(|p| p.get("_meta"));
+    let client = meta
+        .and_then(|m| m.get("io.modelcontextprotocol/clientInfo"))
+        .map(|c| ClientInfo {
+            name: c
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned(),
+            version: c
+                .get("version")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned(),
+        });
+    let info = Arc::new(SessionInfo {
+        server,
+        session_id: Arc::from(uuid::Uuid::new_v4().simple().to_string()),
+        agent,
+        client,
+        protocol_version: meta
+            .and_then(|m| m.get(jsonrpc::META_VERSION))
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        transport: DownstreamKind::StreamableHttp,
+    });
+    let stream = session.open_stream(1, false);
+    let Some(body) = session.attach(stream, None) else {
+        return rpc_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Value::Null,
+            jsonrpc::INTERNAL_ERROR,
+            "stream vanished",
+        );
+    };
+    let s = session.clone();
+    let body = body.on_close(move |ended| {
+        if !ended {
+            s.stream_closed(stream);
+        }
+    });
+    session.on_agent_message(msg, stream, Some(info));
+    sse(&shared, body)
+}
+
+async fn get_mcp(
+    State(shared): State<Arc<Shared>>,
+    Path(server): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let agent = match admit(&shared, &server, &headers) {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    if !accepts(&headers, &["text/event-stream"]) {
+        return rpc_error(
+            StatusCode::NOT_ACCEPTABLE,
+            Value::Null,
+            jsonrpc::INVALID_REQUEST,
+            "the `Accept` header must list `text/event-stream`",
+        );
+    }
+    if let Err(r) = check_version(&headers) {
+        return *r;
+    }
+    let Some(id) = header_str(&headers, SESSION_HEADER) else {
+        return bad_request("missing `Mcp-Session-Id` header");
+    };
+    let session = match find_session(&shared, id, &server, &agent, DownstreamKind::StreamableHttp) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let (stream, after) = match header_str(&headers, "last-event-id") {
+        None => (STANDING, None),
+        Some(last) => match last
+            .split_once('-')
+            .and_then(|(s, n)| Some((s.parse().ok()?, n.parse().ok()?)))
+        {
+            Some((s, n)) => (s, Some(n)),
+            None => return bad_request(format!("unknown event id `{last}`")),
+        },
+    };
+    match session.attach(stream, after) {
+        Some(body) => sse(&shared, body),
+        None => rpc_error(
+            StatusCode::NOT_FOUND,
+            Value::Null,
+            jsonrpc::INVALID_REQUEST,
+            "that stream can no longer be resumed",
+        ),
+    }
+}
+
+async fn delete_mcp(
+    State(shared): State<Arc<Shared>>,
+    Path(server): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let agent = match admit(&shared, &server, &headers) {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    let Some(id) = header_str(&headers, SESSION_HEADER) else {
+        return bad_request("missing `Mcp-Session-Id` header");
+    };
+    match find_session(&shared, id, &server, &agent, DownstreamKind::StreamableHttp) {
+        Ok(s) => {
+            shared.remove_session(&s.id);
+            s.close();
+            tracing::debug!(server = %server, "session ended by the agent");
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(r) => *r,
+    }
+}
+
+async fn get_sse(
+    State(shared): State<Arc<Shared>>,
+    Path(server): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let agent = match admit(&shared, &server, &headers) {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    let server: Arc<str> = Arc::from(server);
+    let session = match Session::start(
+        shared.clone(),
+        server.clone(),
+        agent,
+        DownstreamKind::LegacySse,
+        false,
+    )
+    .await
+    {
+        Ok(s) => s,
+        Err(e) => {
+            return rpc_error(
+                StatusCode::BAD_GATEWAY,
+                Value::Null,
+                jsonrpc::INTERNAL_ERROR,
+                e,
+            );
+        }
+    };
+    shared.insert_session(session.clone());
+    let Some(body) = session.attach(STANDING, None) else {
+        return rpc_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Value::Null,
+            jsonrpc::INTERNAL_ERROR,
+            "stream vanished",
+        );
+    };
+    session.send_endpoint(format!("/message/{server}?sessionId={}", session.id));
+    let (sh, s) = (shared.clone(), session.clone());
+    let body = body.on_close(move |_| {
+        sh.remove_session(&s.id);
+        s.close();
+    });
+    sse(&shared, body)
+}
+
+async fn post_message(
+    State(shared): State<Arc<Shared>>,
+    Path(server): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    req: Request,
+) -> Response {
+    let (parts, body) = req.into_parts();
+    let agent = match admit(&shared, &server, &parts.headers) {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    let Some(id) = query.get("sessionId") else {
+        return bad_request("missing `sessionId` parameter");
+    };
+    let session = match find_session(&shared, id, &server, &agent, DownstreamKind::LegacySse) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let (messages, batch) = match read_messages(&shared, body).await {
+        Ok(m) => m,
+        Err(r) => return *r,
+    };
+    if batch && let Err(r) = batch_allowed(&session) {
+        return *r;
+    }
+    for m in messages {
+        session.on_agent_message(m, STANDING, None);
+    }
+    StatusCode::ACCEPTED.into_response()
+}

@@ -1,0 +1,302 @@
+//! The [`Proxy`]: the configured servers, the live sessions, and the router agents talk to.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use serde_json::Value;
+
+use crate::interceptor::{AgentIdentity, DownstreamKind, Interceptor};
+use crate::security::SecurityConfig;
+use crate::session::Session;
+use crate::upstream::UpstreamSpec;
+
+/// Settings of the relay. `Default` gives the documented defaults.
+#[derive(Clone, Debug)]
+pub struct ProxyConfig {
+    /// Largest accepted POST body; larger gets 413. Default 4 MiB.
+    pub max_body_bytes: usize,
+    /// Trusted non-loopback `Host`/`Origin` values (DNS-rebinding protection).
+    pub security: SecurityConfig,
+    /// Interval of SSE comment keep-alives (`: keep-alive`). Default 15 s.
+    pub keep_alive: Duration,
+    /// Events each stream keeps for `Last-Event-ID` resumption and for a GET stream not yet
+    /// open. Default 256.
+    pub replay_buffer: usize,
+    /// First delay before reconnecting to a dead upstream; doubles up to `reconnect_max`.
+    pub reconnect_initial: Duration,
+    pub reconnect_max: Duration,
+}
+
+impl Default for ProxyConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 4 * 1024 * 1024,
+            security: SecurityConfig::default(),
+            keep_alive: Duration::from_secs(15),
+            replay_buffer: 256,
+            reconnect_initial: Duration::from_millis(200),
+            reconnect_max: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Health of one configured server, for the app.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ServerStatus {
+    /// Agent sessions currently open to this server.
+    pub sessions: usize,
+    /// The last connection failure, if any.
+    pub last_error: Option<String>,
+    /// How many times a session reconnected after the upstream died.
+    pub restarts: u64,
+}
+
+#[derive(Default)]
+struct Stats {
+    last_error: Option<String>,
+    restarts: u64,
+}
+
+/// State shared by the router, the sessions and the [`Proxy`] handles.
+pub(crate) struct Shared {
+    pub(crate) interceptor: Arc<dyn Interceptor>,
+    pub(crate) config: ProxyConfig,
+    servers: ArcSwap<HashMap<Arc<str>, UpstreamSpec>>,
+    sessions: Mutex<HashMap<Arc<str>, Arc<Session>>>,
+    stateless: tokio::sync::Mutex<HashMap<Arc<str>, Arc<Session>>>,
+    stats: Mutex<HashMap<Arc<str>, Stats>>,
+    next_local: AtomicU64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Shared {
+    pub(crate) fn spec(&self, server: &str) -> Option<UpstreamSpec> {
+        self.servers.load().get(server).cloned()
+    }
+
+    pub(crate) fn has_server(&self, server: &str) -> bool {
+        self.servers.load().contains_key(server)
+    }
+
+    /// A fresh id for a message Airlock originates: `airlock-<n>`.
+    pub(crate) fn local_id(&self) -> String {
+        format!(
+            "airlock-{}",
+            self.next_local.fetch_add(1, Ordering::Relaxed) + 1
+        )
+    }
+
+    pub(crate) fn record_error(&self, server: &str, msg: &str) {
+        lock(&self.stats)
+            .entry(Arc::from(server))
+            .or_default()
+            .last_error = Some(msg.to_owned());
+    }
+
+    pub(crate) fn record_restart(&self, server: &str) {
+        lock(&self.stats)
+            .entry(Arc::from(server))
+            .or_default()
+            .restarts += 1;
+    }
+
+    pub(crate) fn insert_session(&self, s: Arc<Session>) {
+        lock(&self.sessions).insert(s.id.clone(), s);
+    }
+
+    pub(crate) fn session(&self, id: &str) -> Option<Arc<Session>> {
+        lock(&self.sessions).get(id).cloned()
+    }
+
+    pub(crate) fn remove_session(&self, id: &str) -> Option<Arc<Session>> {
+        lock(&self.sessions).remove(id)
+    }
+
+    /// The shared upstream connection for stateless (2026-07-28) requests to `server`.
+    pub(crate) async fn stateless_session(
+        self: &Arc<Self>,
+        server: &Arc<str>,
+    ) -> Result<Arc<Session>, String> {
+        let mut map = self.stateless.lock().await;
+        if let Some(s) = map.get(server)
+            && !s.closed.is_cancelled()
+        {
+            return Ok(s.clone());
+        }
+        let agent = AgentIdentity {
+            grant: "(stateless)".into(),
+        };
+        let s = Session::start(
+            self.clone(),
+            server.clone(),
+            agent,
+            DownstreamKind::StreamableHttp,
+            true,
+        )
+        .await?;
+        map.insert(server.clone(), s.clone());
+        Ok(s)
+    }
+
+    fn close_all(&self) {
+        let all: Vec<Arc<Session>> = lock(&self.sessions).drain().map(|(_, s)| s).collect();
+        for s in all {
+            s.close();
+        }
+        if let Ok(mut map) = self.stateless.try_lock() {
+            for (_, s) in map.drain() {
+                s.close();
+            }
+        }
+    }
+}
+
+/// Closes every session when the last [`Proxy`] handle goes away.
+struct Owner(Arc<Shared>);
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        self.0.close_all();
+    }
+}
+
+/// The relay. Cheap to clone; all clones share the same servers and sessions.
+///
+/// ```no_run
+/// # use std::sync::Arc;
+/// # async fn run() -> std::io::Result<()> {
+/// use airlock_proxy::{PassThrough, Proxy, ProxyConfig, UpstreamSpec};
+/// let proxy = Proxy::new(Arc::new(PassThrough), ProxyConfig::default());
+/// proxy.set_servers([("echo".to_owned(), UpstreamSpec::Stdio {
+///     command: "my-server".into(), args: vec![], env: Default::default(), cwd: None,
+/// })]);
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+/// axum::serve(listener, proxy.router()).await
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Proxy {
+    shared: Arc<Shared>,
+    _owner: Arc<Owner>,
+}
+
+impl std::fmt::Debug for Proxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Proxy")
+            .field("servers", &self.servers())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Proxy {
+    /// A relay with no servers yet; every `tools/call` and `tools/list` goes through
+    /// `interceptor`.
+    pub fn new(interceptor: Arc<dyn Interceptor>, config: ProxyConfig) -> Self {
+        let shared = Arc::new(Shared {
+            interceptor,
+            config,
+            servers: ArcSwap::from_pointee(HashMap::new()),
+            sessions: Mutex::new(HashMap::new()),
+            stateless: tokio::sync::Mutex::new(HashMap::new()),
+            stats: Mutex::new(HashMap::new()),
+            next_local: AtomicU64::new(0),
+        });
+        Self {
+            _owner: Arc::new(Owner(shared.clone())),
+            shared,
+        }
+    }
+
+    /// Replaces the set of servers (config reload). Sessions of servers that are gone are closed;
+    /// the others keep their connection and use the new spec when they next reconnect.
+    pub fn set_servers(&self, servers: impl IntoIterator<Item = (String, UpstreamSpec)>) {
+        let map: HashMap<Arc<str>, UpstreamSpec> = servers
+            .into_iter()
+            .map(|(k, v)| (Arc::from(k), v))
+            .collect();
+        self.shared.servers.store(Arc::new(map));
+        let gone: Vec<Arc<Session>> = {
+            let mut sessions = lock(&self.shared.sessions);
+            let ids: Vec<Arc<str>> = sessions
+                .iter()
+                .filter(|(_, s)| !self.shared.has_server(&s.server))
+                .map(|(id, _)| id.clone())
+                .collect();
+            ids.iter().filter_map(|id| sessions.remove(id)).collect()
+        };
+        for s in gone {
+            tracing::info!(server = %s.server, "server removed from the configuration; session closed");
+            s.close();
+        }
+        if let Ok(mut map) = self.shared.stateless.try_lock() {
+            map.retain(|server, s| {
+                let keep = self.shared.has_server(server);
+                if !keep {
+                    s.close();
+                }
+                keep
+            });
+        }
+    }
+
+    /// Names of the configured servers, sorted.
+    pub fn servers(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .shared
+            .servers
+            .load()
+            .keys()
+            .map(|k| k.to_string())
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// The agent-facing routes: Streamable HTTP at `/mcp/{server}`, legacy HTTP+SSE at
+    /// `/sse/{server}` and `/message/{server}`, all behind the Host/Origin guard. Merge it with
+    /// other routes or serve it alone.
+    pub fn router(&self) -> axum::Router {
+        crate::downstream::router(self.shared.clone())
+    }
+
+    /// Per configured server: open sessions, last error, restarts.
+    pub fn server_status(&self) -> BTreeMap<String, ServerStatus> {
+        let mut out: BTreeMap<String, ServerStatus> = self
+            .servers()
+            .into_iter()
+            .map(|s| (s, ServerStatus::default()))
+            .collect();
+        for s in lock(&self.shared.sessions).values() {
+            if let Some(st) = out.get_mut(&*s.server) {
+                st.sessions += 1;
+            }
+        }
+        for (name, stats) in lock(&self.shared.stats).iter() {
+            if let Some(st) = out.get_mut(&**name) {
+                st.last_error = stats.last_error.clone();
+                st.restarts = stats.restarts;
+            }
+        }
+        out
+    }
+
+    /// Sends a notification (e.g. `notifications/tools/list_changed`) to every agent session of
+    /// `server`, as if the server had sent it. Returns how many sessions it reached.
+    pub fn broadcast(&self, server: &str, notification: Value) -> usize {
+        let sessions: Vec<Arc<Session>> = lock(&self.shared.sessions)
+            .values()
+            .filter(|s| &*s.server == server)
+            .cloned()
+            .collect();
+        for s in &sessions {
+            s.notify(&notification);
+        }
+        sessions.len()
+    }
+}
