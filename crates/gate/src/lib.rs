@@ -1,1 +1,59 @@
-//! airlock-gate.
+//! airlock-gate: the one thing the CLI, the desktop app and the tests all start.
+//!
+//! It joins the pure policy engine (airlock-policy), the relay (airlock-proxy) and the history
+//! (airlock-store): it implements the relay's `Interceptor`, so every `tools/call` is decided by
+//! policy, limits, remembered decisions and, when asked for, a human; every call is recorded before
+//! it is forwarded. [`Gate`] is the handle; [`Gate::build`] starts one.
+
+pub mod approvals;
+pub mod clock;
+pub mod config;
+mod counters;
+mod gate;
+pub mod grants;
+mod intercept;
+pub mod policies;
+pub mod runtime;
+mod store_glue;
+mod watch;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+pub use approvals::{
+    Approval, ApprovalRequest, ApprovalStatus, DecideError, DecisionSource, HumanDecision,
+    RememberedRule,
+};
+pub use config::Config;
+pub use gate::{Gate, GateEvent, GateOptions, PolicySaveError, Remember, parse_duration};
+pub use intercept::META_KEY;
+
+/// Errors of the gate, written for the person running it.
+#[derive(Debug, thiserror::Error)]
+pub enum GateError {
+    #[error("cannot read config `{path}`: {source}")]
+    ConfigRead {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config `{path}`: {message}")]
+    ConfigInvalid { path: String, message: String },
+    #[error("cannot use data directory `{path}`: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot open the history database: {0}")]
+    Store(String),
+    #[error(
+        "cannot listen on {addr}: {source} (is another Airlock running? stop it, or pick another port with --listen or gate.listen)"
+    )]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("server error: {0}")]
+    Serve(std::io::Error),
+    #[error(transparent)]
+    Decide(#[from] DecideError),
+}

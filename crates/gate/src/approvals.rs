@@ -1,0 +1,863 @@
+//! The approval broker: pending requests, the agents held on them, and remembered decisions.
+//!
+//! A request is identified by its fingerprint (grant, server, tool, hash of the canonical
+//! arguments), so an identical call made again joins the request that is already there instead of
+//! asking the human twice. The life of a request:
+//!
+//! ```text
+//!             decide(approve)             claim() by one caller (runs exactly once)
+//!  Pending ───────────────────▶ Approved ─────────────────────────────────────────▶ (consumed)
+//!     │  decide(deny)      ┌──▶ Denied    (every waiter and every retry until expiry get the denial)
+//!     ├────────────────────┘
+//!     ├── approval timeout ───▶ Expired   (the agent is told nobody answered)
+//!     └── last waiter withdrew ▶ Withdrawn (cancelled or disconnected; can no longer be approved)
+//! ```
+//!
+//! Nothing here approves by itself: timeouts expire, cancellations withdraw, and a restart turns
+//! every pending request into an expired one (see `Gate::start`).
+//!
+//! The broker is in memory and synchronous (a `std::sync::Mutex` held for microseconds, never
+//! across an await). Persistence is the caller's job: the gate writes a request to the store
+//! before announcing it, and a decision before applying it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::{broadcast, watch};
+
+use crate::clock::Clock;
+
+/// Where a human decision came from; recorded in history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DecisionSource {
+    /// The desktop app's window.
+    Window,
+    /// The web UI in a browser (`airlock serve`).
+    Browser,
+    /// `airlock approve` / `airlock deny`.
+    Cli,
+    /// A native notification's action button.
+    Notification,
+    /// Any other client of the local API.
+    Api,
+}
+
+impl DecisionSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DecisionSource::Window => "window",
+            DecisionSource::Browser => "browser",
+            DecisionSource::Cli => "cli",
+            DecisionSource::Notification => "notification",
+            DecisionSource::Api => "api",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "window" => DecisionSource::Window,
+            "browser" => DecisionSource::Browser,
+            "cli" => DecisionSource::Cli,
+            "notification" => DecisionSource::Notification,
+            "api" => DecisionSource::Api,
+            _ => return None,
+        })
+    }
+}
+
+/// How long a human decision holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase", tag = "kind", content = "minutes")]
+pub enum Remember {
+    /// This request only.
+    Once,
+    /// Identical-scope calls for the next N minutes.
+    Minutes(u32),
+    /// Calls from the same agent session.
+    Session,
+    /// Until revoked.
+    Always,
+}
+
+/// A human's answer to a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HumanDecision {
+    pub approve: bool,
+    pub remember: Remember,
+    /// Reaches the agent on deny; shown in history either way.
+    pub note: Option<String>,
+    pub source: DecisionSource,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApprovalStatus {
+    Pending,
+    Approved,
+    Denied,
+    Expired,
+    Withdrawn,
+}
+
+impl ApprovalStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApprovalStatus::Pending => "pending",
+            ApprovalStatus::Approved => "approved",
+            ApprovalStatus::Denied => "denied",
+            ApprovalStatus::Expired => "expired",
+            ApprovalStatus::Withdrawn => "withdrawn",
+        }
+    }
+}
+
+/// What the human is asked about.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApprovalRequest {
+    pub grant: String,
+    pub server: String,
+    pub tool: String,
+    pub session_id: String,
+    pub client: Option<String>,
+    /// Redacted arguments: what the human sees.
+    pub arguments: Value,
+    /// Hash of the unredacted canonical arguments: what identical calls share.
+    pub args_hash: String,
+    /// The rule that asked (a JSON Pointer into the policy).
+    pub rule: String,
+    pub reason: Option<String>,
+    pub timeout_ms: u64,
+}
+
+impl ApprovalRequest {
+    fn fingerprint(&self) -> String {
+        format!(
+            "{}\u{1f}{}\u{1f}{}\u{1f}{}",
+            self.grant, self.server, self.tool, self.args_hash
+        )
+    }
+}
+
+/// A request and where it stands.
+#[derive(Debug, Clone, Serialize)]
+pub struct Approval {
+    pub id: String,
+    pub created_ms: u64,
+    pub expires_ms: u64,
+    pub status: ApprovalStatus,
+    pub request: ApprovalRequest,
+    /// Agents held on it right now.
+    pub waiting: usize,
+    pub decided_ms: Option<u64>,
+    pub decided_by: Option<DecisionSource>,
+    pub note: Option<String>,
+}
+
+/// A human decision that applies to later calls too.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct RememberedRule {
+    pub id: String,
+    pub grant: String,
+    pub server: String,
+    pub tool: String,
+    /// When set, only calls with exactly these arguments match.
+    pub args_hash: Option<String>,
+    /// When set, only calls from this agent session match.
+    pub session_id: Option<String>,
+    pub approve: bool,
+    pub note: Option<String>,
+    pub created_ms: u64,
+    pub expires_ms: Option<u64>,
+    /// The request whose decision created it.
+    pub approval_id: String,
+}
+
+impl RememberedRule {
+    fn matches(&self, call: &CallKey<'_>, now_ms: u64) -> bool {
+        self.grant == call.grant
+            && self.server == call.server
+            && self.tool == call.tool
+            && self
+                .args_hash
+                .as_deref()
+                .is_none_or(|h| h == call.args_hash)
+            && self
+                .session_id
+                .as_deref()
+                .is_none_or(|s| s == call.session_id)
+            && self.expires_ms.is_none_or(|t| now_ms < t)
+    }
+}
+
+/// The parts of a call that remembered rules match on.
+#[derive(Debug, Clone, Copy)]
+pub struct CallKey<'a> {
+    pub grant: &'a str,
+    pub server: &'a str,
+    pub tool: &'a str,
+    pub session_id: &'a str,
+    pub args_hash: &'a str,
+}
+
+/// Something changed that a UI or a notifier wants to know.
+#[derive(Debug, Clone)]
+pub enum BrokerEvent {
+    /// A request was created (after it was persisted) or changed status.
+    Approval(Box<Approval>),
+    /// A remembered rule was added or revoked.
+    Remembered,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DecideError {
+    #[error("no approval request `{0}`")]
+    NotFound(String),
+    #[error("approval request `{id}` is already {status}")]
+    NotPending { id: String, status: &'static str },
+}
+
+struct Entry {
+    approval: Approval,
+    /// Watchers see every status change.
+    tx: watch::Sender<ApprovalStatus>,
+    /// An approved request runs once: the first caller to claim it.
+    claimed: bool,
+}
+
+#[derive(Default)]
+struct State {
+    entries: HashMap<String, Entry>,
+    /// Fingerprint -> id of the newest request with that fingerprint.
+    by_fingerprint: HashMap<String, String>,
+    remembered: Vec<RememberedRule>,
+}
+
+/// The broker. Cheap to clone.
+#[derive(Clone)]
+pub struct Broker {
+    state: Arc<Mutex<State>>,
+    events: broadcast::Sender<BrokerEvent>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Broker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Broker").finish_non_exhaustive()
+    }
+}
+
+/// Result of [`Broker::join`].
+#[derive(Debug)]
+pub enum Joined {
+    /// A new request was created: persist it, then call [`Broker::announce`].
+    Created(Waiter),
+    /// The caller is now waiting on an existing pending request.
+    Waiting(Waiter),
+    /// An identical request was already approved and not yet used: the caller has claimed it.
+    Approved(Approval),
+    /// An identical request was denied; the denial stands until it expires.
+    Denied(Approval),
+}
+
+impl Broker {
+    pub fn new(clock: Arc<dyn Clock>) -> Self {
+        let (events, _) = broadcast::channel(1024);
+        Broker {
+            state: Arc::new(Mutex::new(State::default())),
+            events,
+            clock,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding this lock cannot leave it half-updated in a way that approves
+        // anything, so a poisoned lock is still safe to use.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<BrokerEvent> {
+        self.events.subscribe()
+    }
+
+    fn emit(&self, approval: &Approval) {
+        let _ = self
+            .events
+            .send(BrokerEvent::Approval(Box::new(approval.clone())));
+    }
+
+    /// Joins the request for this call, creating it when there is none.
+    pub fn join(&self, request: ApprovalRequest) -> Joined {
+        let now = self.clock.now_ms();
+        let fingerprint = request.fingerprint();
+        let mut state = self.lock();
+        if let Some(id) = state.by_fingerprint.get(&fingerprint).cloned()
+            && let Some(entry) = state.entries.get_mut(&id)
+        {
+            match entry.approval.status {
+                ApprovalStatus::Pending if entry.approval.expires_ms > now => {
+                    entry.approval.waiting += 1;
+                    let waiter = Waiter::new(self.clone(), &id, entry.tx.subscribe());
+                    let snapshot = entry.approval.clone();
+                    drop(state);
+                    self.emit(&snapshot);
+                    return Joined::Waiting(waiter);
+                }
+                ApprovalStatus::Approved if !entry.claimed => {
+                    entry.claimed = true;
+                    return Joined::Approved(entry.approval.clone());
+                }
+                ApprovalStatus::Denied if entry.approval.expires_ms > now => {
+                    return Joined::Denied(entry.approval.clone());
+                }
+                _ => {}
+            }
+        }
+        let id = short_id();
+        let (tx, rx) = watch::channel(ApprovalStatus::Pending);
+        let approval = Approval {
+            id: id.clone(),
+            created_ms: now,
+            expires_ms: now.saturating_add(request.timeout_ms),
+            status: ApprovalStatus::Pending,
+            request,
+            waiting: 1,
+            decided_ms: None,
+            decided_by: None,
+            note: None,
+        };
+        state.by_fingerprint.insert(fingerprint, id.clone());
+        state.entries.insert(
+            id.clone(),
+            Entry {
+                approval,
+                tx,
+                claimed: false,
+            },
+        );
+        Joined::Created(Waiter::new(self.clone(), &id, rx))
+    }
+
+    /// Tells subscribers about a newly created request (after it was persisted).
+    pub fn announce(&self, id: &str) {
+        let snapshot = self.lock().entries.get(id).map(|e| e.approval.clone());
+        if let Some(approval) = snapshot {
+            self.emit(&approval);
+        }
+    }
+
+    pub fn get(&self, id: &str) -> Option<Approval> {
+        self.lock().entries.get(id).map(|e| e.approval.clone())
+    }
+
+    /// Pending requests, oldest first.
+    pub fn pending(&self) -> Vec<Approval> {
+        let mut list: Vec<Approval> = self
+            .lock()
+            .entries
+            .values()
+            .filter(|e| e.approval.status == ApprovalStatus::Pending)
+            .map(|e| e.approval.clone())
+            .collect();
+        list.sort_by(|a, b| a.created_ms.cmp(&b.created_ms).then(a.id.cmp(&b.id)));
+        list
+    }
+
+    /// Checks that `id` can still be decided, without changing anything.
+    pub fn check_pending(&self, id: &str) -> Result<Approval, DecideError> {
+        let state = self.lock();
+        let entry = state
+            .entries
+            .get(id)
+            .ok_or_else(|| DecideError::NotFound(id.to_string()))?;
+        if entry.approval.status != ApprovalStatus::Pending {
+            return Err(DecideError::NotPending {
+                id: id.to_string(),
+                status: entry.approval.status.as_str(),
+            });
+        }
+        Ok(entry.approval.clone())
+    }
+
+    /// Applies a human decision (already persisted by the caller) and, when given, the remembered
+    /// rule it creates (see [`remembered_rule`]; persisted first too, so it has its store id).
+    pub fn decide(
+        &self,
+        id: &str,
+        decision: &HumanDecision,
+        rule: Option<RememberedRule>,
+    ) -> Result<Approval, DecideError> {
+        let now = self.clock.now_ms();
+        let mut state = self.lock();
+        let entry = state
+            .entries
+            .get_mut(id)
+            .ok_or_else(|| DecideError::NotFound(id.to_string()))?;
+        if entry.approval.status != ApprovalStatus::Pending {
+            return Err(DecideError::NotPending {
+                id: id.to_string(),
+                status: entry.approval.status.as_str(),
+            });
+        }
+        let status = if decision.approve {
+            ApprovalStatus::Approved
+        } else {
+            ApprovalStatus::Denied
+        };
+        entry.approval.status = status;
+        entry.approval.decided_ms = Some(now);
+        entry.approval.decided_by = Some(decision.source);
+        entry.approval.note = decision.note.clone();
+        if !decision.approve {
+            // A denial answers retries for as long as the request would have waited.
+            entry.approval.expires_ms = entry.approval.expires_ms.max(now + 60_000);
+        }
+        entry.tx.send_replace(status);
+        let approval = entry.approval.clone();
+        let remembered = rule.is_some();
+        if let Some(rule) = rule {
+            state.remembered.push(rule);
+        }
+        drop(state);
+        self.emit(&approval);
+        if remembered {
+            let _ = self.events.send(BrokerEvent::Remembered);
+        }
+        Ok(approval)
+    }
+
+    pub fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
+    /// The caller that saw `Approved` on its waiter claims the single run. False when another
+    /// identical call got there first.
+    pub fn claim(&self, id: &str) -> bool {
+        let mut state = self.lock();
+        match state.entries.get_mut(id) {
+            Some(entry) if entry.approval.status == ApprovalStatus::Approved && !entry.claimed => {
+                entry.claimed = true;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Expires every pending request whose time is up. Returns the expired ones.
+    pub fn expire_due(&self) -> Vec<Approval> {
+        let now = self.clock.now_ms();
+        let mut expired = Vec::new();
+        let mut state = self.lock();
+        for entry in state.entries.values_mut() {
+            if entry.approval.status == ApprovalStatus::Pending && entry.approval.expires_ms <= now
+            {
+                entry.approval.status = ApprovalStatus::Expired;
+                entry.approval.decided_ms = Some(now);
+                entry.tx.send_replace(ApprovalStatus::Expired);
+                expired.push(entry.approval.clone());
+            }
+        }
+        // Forget settled requests nobody can join any more.
+        let State {
+            entries,
+            by_fingerprint,
+            ..
+        } = &mut *state;
+        entries.retain(|_, e| {
+            let settled = match e.approval.status {
+                ApprovalStatus::Pending => false,
+                ApprovalStatus::Approved => e.claimed && e.approval.waiting == 0,
+                ApprovalStatus::Denied => e.approval.expires_ms <= now && e.approval.waiting == 0,
+                ApprovalStatus::Expired | ApprovalStatus::Withdrawn => e.approval.waiting == 0,
+            };
+            // Keep settled entries a little while so the UI and late retries can still see them.
+            !(settled && now.saturating_sub(e.approval.decided_ms.unwrap_or(now)) > 300_000)
+        });
+        by_fingerprint.retain(|_, id| entries.contains_key(id));
+        drop(state);
+        for approval in &expired {
+            self.emit(approval);
+        }
+        expired
+    }
+
+    /// The remembered decision that applies to this call, if any. A deny wins over an approve.
+    pub fn remembered_for(&self, call: &CallKey<'_>) -> Option<RememberedRule> {
+        let now = self.clock.now_ms();
+        let state = self.lock();
+        let mut found: Option<&RememberedRule> = None;
+        for rule in state.remembered.iter().filter(|r| r.matches(call, now)) {
+            if !rule.approve {
+                return Some(rule.clone());
+            }
+            found.get_or_insert(rule);
+        }
+        found.cloned()
+    }
+
+    /// Remembered rules still in force.
+    pub fn remembered(&self) -> Vec<RememberedRule> {
+        let now = self.clock.now_ms();
+        self.lock()
+            .remembered
+            .iter()
+            .filter(|r| r.expires_ms.is_none_or(|t| now < t))
+            .cloned()
+            .collect()
+    }
+
+    /// Loads rules persisted by an earlier run.
+    pub fn restore_remembered(&self, rules: Vec<RememberedRule>) {
+        self.lock().remembered = rules;
+    }
+
+    /// Revokes a remembered rule. False when there is none with that id.
+    pub fn revoke(&self, id: &str) -> bool {
+        let mut state = self.lock();
+        let before = state.remembered.len();
+        state.remembered.retain(|r| r.id != id);
+        let changed = state.remembered.len() != before;
+        drop(state);
+        if changed {
+            let _ = self.events.send(BrokerEvent::Remembered);
+        }
+        changed
+    }
+
+    fn leave(&self, id: &str, withdraw_if_last: bool) {
+        let now = self.clock.now_ms();
+        let mut state = self.lock();
+        let Some(entry) = state.entries.get_mut(id) else {
+            return;
+        };
+        entry.approval.waiting = entry.approval.waiting.saturating_sub(1);
+        if withdraw_if_last
+            && entry.approval.waiting == 0
+            && entry.approval.status == ApprovalStatus::Pending
+        {
+            entry.approval.status = ApprovalStatus::Withdrawn;
+            entry.approval.decided_ms = Some(now);
+            entry.tx.send_replace(ApprovalStatus::Withdrawn);
+        }
+        let snapshot = entry.approval.clone();
+        drop(state);
+        self.emit(&snapshot);
+    }
+}
+
+/// The rule a decision asks to remember, if any. `id` is left empty for the caller to fill in
+/// (with the store's id) before passing it to [`Broker::decide`].
+pub fn remembered_rule(
+    approval: &Approval,
+    decision: &HumanDecision,
+    now: u64,
+) -> Option<RememberedRule> {
+    let (expires_ms, session_id) = match decision.remember {
+        Remember::Once => return None,
+        Remember::Minutes(m) => (Some(now + u64::from(m) * 60_000), None),
+        Remember::Session => (None, Some(approval.request.session_id.clone())),
+        Remember::Always => (None, None),
+    };
+    Some(RememberedRule {
+        id: String::new(),
+        grant: approval.request.grant.clone(),
+        server: approval.request.server.clone(),
+        tool: approval.request.tool.clone(),
+        args_hash: None,
+        session_id,
+        approve: decision.approve,
+        note: decision.note.clone(),
+        created_ms: now,
+        expires_ms,
+        approval_id: approval.id.clone(),
+    })
+}
+
+/// A short random id that is easy to read out and type (`airlock approve 7f3a9c2e`).
+fn short_id() -> String {
+    let bytes: [u8; 5] = rand::random();
+    hex::encode(bytes)
+}
+
+/// One agent held on a request. Dropping it without [`Waiter::release`] means the agent withdrew
+/// (cancelled or disconnected): when it was the last one waiting, the request is withdrawn and
+/// can no longer be approved.
+#[derive(Debug)]
+pub struct Waiter {
+    broker: Option<Broker>,
+    id: String,
+    rx: watch::Receiver<ApprovalStatus>,
+}
+
+impl Waiter {
+    fn new(broker: Broker, id: &str, rx: watch::Receiver<ApprovalStatus>) -> Self {
+        Waiter {
+            broker: Some(broker),
+            id: id.to_string(),
+            rx,
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Waits until the request leaves `Pending`; returns the new status.
+    pub async fn settled(&mut self) -> ApprovalStatus {
+        loop {
+            let status = *self.rx.borrow_and_update();
+            if status != ApprovalStatus::Pending {
+                return status;
+            }
+            if self.rx.changed().await.is_err() {
+                return ApprovalStatus::Withdrawn;
+            }
+        }
+    }
+
+    /// Stops waiting but leaves the request pending (the hold ended; the agent may call again).
+    pub fn release(mut self) {
+        if let Some(broker) = self.broker.take() {
+            broker.leave(&self.id, false);
+        }
+    }
+
+    /// Stops waiting because the request settled.
+    pub fn done(mut self) {
+        if let Some(broker) = self.broker.take() {
+            broker.leave(&self.id, false);
+        }
+    }
+}
+
+impl Drop for Waiter {
+    fn drop(&mut self) {
+        if let Some(broker) = self.broker.take() {
+            broker.leave(&self.id, true);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+
+    fn request(args_hash: &str) -> ApprovalRequest {
+        ApprovalRequest {
+            grant: "default".into(),
+            server: "pusher".into(),
+            tool: "terminate_user_connections".into(),
+            session_id: "s1".into(),
+            client: None,
+            arguments: serde_json::json!({"userId": "u-42"}),
+            args_hash: args_hash.into(),
+            rule: "/tools/terminate_user_connections".into(),
+            reason: None,
+            timeout_ms: 600_000,
+        }
+    }
+
+    /// Decides like the gate does: builds the remembered rule, gives it an id, applies both.
+    fn decide(
+        broker: &Broker,
+        id: &str,
+        decision: &HumanDecision,
+    ) -> Result<(Approval, Option<RememberedRule>), DecideError> {
+        let current = broker.check_pending(id)?;
+        let rule = remembered_rule(&current, decision, broker.now_ms()).map(|mut r| {
+            r.id = format!("r-{id}");
+            r
+        });
+        let approval = broker.decide(id, decision, rule.clone())?;
+        Ok((approval, rule))
+    }
+
+    fn approve(remember: Remember) -> HumanDecision {
+        HumanDecision {
+            approve: true,
+            remember,
+            note: None,
+            source: DecisionSource::Api,
+        }
+    }
+
+    fn created(joined: Joined) -> Waiter {
+        match joined {
+            Joined::Created(w) => w,
+            other => panic!("expected a new request, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn identical_calls_join_one_request_and_an_approval_runs_once() {
+        let broker = Broker::new(Arc::new(ManualClock::new(1_000)));
+        let mut first = created(broker.join(request("h")));
+        let Joined::Waiting(mut second) = broker.join(request("h")) else {
+            panic!("second identical call must join");
+        };
+        assert_eq!(first.id(), second.id());
+        assert_eq!(broker.pending().len(), 1);
+        assert_eq!(broker.pending()[0].waiting, 2);
+
+        decide(&broker, first.id(), &approve(Remember::Once)).unwrap();
+        assert_eq!(first.settled().await, ApprovalStatus::Approved);
+        assert_eq!(second.settled().await, ApprovalStatus::Approved);
+        assert!(broker.claim(first.id()));
+        assert!(!broker.claim(second.id()), "an approval runs exactly once");
+        first.done();
+        second.done();
+    }
+
+    #[tokio::test]
+    async fn a_retry_after_the_hold_picks_up_the_approval() {
+        let broker = Broker::new(Arc::new(ManualClock::new(1_000)));
+        let waiter = created(broker.join(request("h")));
+        let id = waiter.id().to_string();
+        waiter.release();
+        assert_eq!(
+            broker.pending().len(),
+            1,
+            "the hold ending leaves the request pending"
+        );
+        decide(&broker, &id, &approve(Remember::Once)).unwrap();
+        match broker.join(request("h")) {
+            Joined::Approved(a) => assert_eq!(a.id, id),
+            other => panic!("expected the approval, got {other:?}"),
+        }
+        // Used once: the next identical call asks again.
+        assert!(matches!(broker.join(request("h")), Joined::Created(_)));
+    }
+
+    #[tokio::test]
+    async fn the_last_waiter_withdrawing_withdraws_the_request() {
+        let broker = Broker::new(Arc::new(ManualClock::new(1_000)));
+        let waiter = created(broker.join(request("h")));
+        let id = waiter.id().to_string();
+        drop(waiter);
+        assert_eq!(broker.get(&id).unwrap().status, ApprovalStatus::Withdrawn);
+        assert_eq!(
+            decide(&broker, &id, &approve(Remember::Once)).unwrap_err(),
+            (DecideError::NotPending {
+                id: id.clone(),
+                status: "withdrawn"
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn a_waiter_left_behind_keeps_the_request_when_another_withdraws() {
+        let broker = Broker::new(Arc::new(ManualClock::new(1_000)));
+        let first = created(broker.join(request("h")));
+        let Joined::Waiting(second) = broker.join(request("h")) else {
+            panic!("must join");
+        };
+        drop(first);
+        assert_eq!(broker.pending().len(), 1);
+        drop(second);
+        assert!(broker.pending().is_empty());
+    }
+
+    #[tokio::test]
+    async fn timeouts_expire_and_never_approve() {
+        let clock = Arc::new(ManualClock::new(1_000));
+        let broker = Broker::new(clock.clone());
+        let mut waiter = created(broker.join(request("h")));
+        assert!(broker.expire_due().is_empty());
+        clock.advance(600_000);
+        let expired = broker.expire_due();
+        assert_eq!(expired.len(), 1);
+        assert_eq!(waiter.settled().await, ApprovalStatus::Expired);
+        assert!(!broker.claim(waiter.id()));
+    }
+
+    #[tokio::test]
+    async fn a_denial_answers_retries() {
+        let broker = Broker::new(Arc::new(ManualClock::new(1_000)));
+        let waiter = created(broker.join(request("h")));
+        let id = waiter.id().to_string();
+        waiter.release();
+        let deny = HumanDecision {
+            approve: false,
+            remember: Remember::Once,
+            note: Some("not today".into()),
+            source: DecisionSource::Cli,
+        };
+        decide(&broker, &id, &deny).unwrap();
+        match broker.join(request("h")) {
+            Joined::Denied(a) => assert_eq!(a.note.as_deref(), Some("not today")),
+            other => panic!("expected the denial, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn remembered_rules_match_scope_and_expire() {
+        let clock = Arc::new(ManualClock::new(1_000));
+        let broker = Broker::new(clock.clone());
+        let waiter = created(broker.join(request("h")));
+        let id = waiter.id().to_string();
+        waiter.release();
+        let (_, rule) = decide(&broker, &id, &approve(Remember::Minutes(10))).unwrap();
+        let rule = rule.unwrap();
+        let key = CallKey {
+            grant: "default",
+            server: "pusher",
+            tool: "terminate_user_connections",
+            session_id: "another-session",
+            args_hash: "other-args",
+        };
+        assert_eq!(broker.remembered_for(&key), Some(rule.clone()));
+        assert!(
+            broker
+                .remembered_for(&CallKey { grant: "ci", ..key })
+                .is_none()
+        );
+        clock.advance(10 * 60_000);
+        assert!(
+            broker.remembered_for(&key).is_none(),
+            "expired after 10 minutes"
+        );
+        assert!(broker.remembered().is_empty());
+    }
+
+    #[test]
+    fn session_rules_only_match_their_session_and_deny_wins() {
+        let broker = Broker::new(Arc::new(ManualClock::new(1_000)));
+        let w = created(broker.join(request("h")));
+        let id = w.id().to_string();
+        w.release();
+        decide(&broker, &id, &approve(Remember::Session)).unwrap();
+        let key = CallKey {
+            grant: "default",
+            server: "pusher",
+            tool: "terminate_user_connections",
+            session_id: "s1",
+            args_hash: "x",
+        };
+        assert!(broker.remembered_for(&key).unwrap().approve);
+        assert!(
+            broker
+                .remembered_for(&CallKey {
+                    session_id: "s2",
+                    ..key
+                })
+                .is_none()
+        );
+
+        let w = created(broker.join(request("other")));
+        let id = w.id().to_string();
+        w.release();
+        let deny_always = HumanDecision {
+            approve: false,
+            remember: Remember::Always,
+            note: None,
+            source: DecisionSource::Window,
+        };
+        let (_, rule) = decide(&broker, &id, &deny_always).unwrap();
+        assert!(!broker.remembered_for(&key).unwrap().approve, "deny wins");
+        assert!(broker.revoke(&rule.unwrap().id));
+        assert!(broker.remembered_for(&key).unwrap().approve);
+    }
+}

@@ -1,0 +1,464 @@
+//! The gate's configuration file.
+//!
+//! One JSON file in the `mcpServers` shape that Claude Desktop, Claude Code and Cursor already use,
+//! extended with a `policy` per server, `grants` (agent identities) and `gate` settings:
+//!
+//! ```json
+//! {
+//!   "gate": { "listen": "127.0.0.1:4141" },
+//!   "mcpServers": {
+//!     "pusher": { "builtin": "demo-pusher", "policy": "builtin:pusher-channels" },
+//!     "files":  { "command": "npx", "args": ["-y", "@modelcontextprotocol/server-filesystem", "/tmp"],
+//!                 "policy": "policies/files.json" },
+//!     "remote": { "type": "http", "url": "https://example.com/mcp", "headers": { "Authorization": "Bearer …" } }
+//!   },
+//!   "grants": {
+//!     "claude-code": { "token_sha256": "…", "servers": { "pusher": "policies/pusher-strict.json" } }
+//!   }
+//! }
+//! ```
+//!
+//! Relative paths are resolved against the directory of the config file. Unknown top-level and
+//! `gate` fields are errors (a typo must not silently change security settings); unknown fields in a
+//! server entry are accepted with a warning, because configs copied from other tools carry their own
+//! extras (`disabled`, `autoApprove`, …).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::GateError;
+
+/// Default port of the gate on loopback.
+pub const DEFAULT_PORT: u16 = 4141;
+
+/// The policy shipped for the demo Pusher server, embedded so the default works anywhere.
+pub const PUSHER_POLICY_NAME: &str = "builtin:pusher-channels";
+pub const PUSHER_POLICY_SOURCE: &str = include_str!("../../../policies/pusher-channels.json");
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub gate: GateSettings,
+    #[serde(rename = "mcpServers", default)]
+    pub servers: BTreeMap<String, ServerEntry>,
+    #[serde(default)]
+    pub grants: BTreeMap<String, GrantEntry>,
+    /// Where the file was read from; relative paths resolve against its directory.
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
+}
+
+/// Settings of the gate itself.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GateSettings {
+    /// Address the proxy and the local API listen on. Loopback by default: a gate reachable by
+    /// other machines would let them drive your agents' tools.
+    pub listen: SocketAddr,
+    /// Must be true to listen on a non-loopback address, and then grants are required.
+    pub allow_non_loopback: bool,
+    /// Extra `Origin` values accepted besides loopback ones (e.g. a browser extension).
+    pub allowed_origins: Vec<String>,
+    /// Extra `Host` names accepted besides loopback ones.
+    pub allowed_hosts: Vec<String>,
+    /// How long a held call without a progress token waits for a human before the agent is told
+    /// to call again (seconds). Below the TypeScript SDK's 60 s default request timeout.
+    pub hold_seconds: u64,
+    /// How long a request may wait for a human when the policy does not say (`approval_timeout`).
+    pub approval_timeout: String,
+    /// Where the history database, the API token and the runtime file live.
+    pub data_dir: Option<PathBuf>,
+    /// Largest request body accepted from an agent, in bytes.
+    pub max_body_bytes: usize,
+    /// Extra redaction rules for history.
+    pub redact: RedactSettings,
+}
+
+impl Default for GateSettings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT)),
+            allow_non_loopback: false,
+            allowed_origins: Vec::new(),
+            allowed_hosts: Vec::new(),
+            hold_seconds: 50,
+            approval_timeout: "10m".into(),
+            data_dir: None,
+            max_body_bytes: 4 * 1024 * 1024,
+            redact: RedactSettings::default(),
+        }
+    }
+}
+
+/// Extra redaction rules, on top of the built-in ones.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedactSettings {
+    /// Argument key names whose values are never stored (case-insensitive).
+    pub keys: Vec<String>,
+    /// Regular expressions; matching parts of string values are never stored.
+    pub patterns: Vec<String>,
+}
+
+/// One upstream MCP server, in the `mcpServers` shape.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct ServerEntry {
+    /// `stdio`, `http` (Streamable HTTP), `streamable-http`, `sse`; inferred when absent.
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    /// A server built into Airlock: `demo-pusher`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub builtin: Option<String>,
+    /// The policy file for this server (or `builtin:pusher-channels`). Without one, every call
+    /// needs a human's approval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    /// Fields other tools put here; kept, ignored, warned about.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+/// An agent identity. Agents present its token as `Authorization: Bearer <token>`; only the
+/// SHA-256 of the token is stored.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantEntry {
+    /// Lowercase hex SHA-256 of the token.
+    pub token_sha256: String,
+    /// Servers this grant may use, each with an optional policy that replaces the server's own.
+    /// Absent: every server, under the server's policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub servers: Option<BTreeMap<String, Option<String>>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// How to reach an upstream, resolved from a [`ServerEntry`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpstreamKind {
+    Stdio {
+        command: String,
+        args: Vec<String>,
+        env: BTreeMap<String, String>,
+        cwd: Option<PathBuf>,
+    },
+    StreamableHttp {
+        url: String,
+        headers: BTreeMap<String, String>,
+    },
+    LegacySse {
+        url: String,
+        headers: BTreeMap<String, String>,
+    },
+    DemoPusher,
+}
+
+/// Where a policy comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PolicySource {
+    /// A file on disk, watched for changes.
+    File(PathBuf),
+    /// Built into the binary (`builtin:pusher-channels`).
+    Builtin(&'static str),
+    /// No policy configured: every call needs approval.
+    AskForEverything,
+}
+
+impl PolicySource {
+    pub fn label(&self) -> String {
+        match self {
+            PolicySource::File(p) => p.display().to_string(),
+            PolicySource::Builtin(name) => (*name).to_string(),
+            PolicySource::AskForEverything => "(no policy: every call needs approval)".into(),
+        }
+    }
+}
+
+impl Config {
+    /// The configuration used when no file exists: the demo Pusher server under the shipped policy.
+    pub fn builtin_default() -> Self {
+        let mut servers = BTreeMap::new();
+        servers.insert(
+            "pusher".to_string(),
+            ServerEntry {
+                kind: None,
+                command: None,
+                args: Vec::new(),
+                env: BTreeMap::new(),
+                cwd: None,
+                url: None,
+                headers: BTreeMap::new(),
+                builtin: Some("demo-pusher".into()),
+                policy: Some(PUSHER_POLICY_NAME.into()),
+                extra: BTreeMap::new(),
+            },
+        );
+        Config {
+            gate: GateSettings::default(),
+            servers,
+            grants: BTreeMap::new(),
+            source: None,
+        }
+    }
+
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Self, GateError> {
+        let text = std::fs::read_to_string(path).map_err(|source| GateError::ConfigRead {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text, Some(path))
+    }
+
+    /// Parses config text; `path` is used for messages and to resolve relative paths.
+    pub fn parse(text: &str, path: Option<&Path>) -> Result<Self, GateError> {
+        let shown = path.map_or_else(|| "<config>".to_string(), |p| p.display().to_string());
+        let mut config: Config =
+            serde_json::from_str(text).map_err(|err| GateError::ConfigInvalid {
+                path: shown.clone(),
+                message: format!("{}:{}: {}", err.line(), err.column(), strip_position(&err)),
+            })?;
+        config.source = path.map(Path::to_path_buf);
+        config.validate(&shown)?;
+        Ok(config)
+    }
+
+    fn validate(&self, shown: &str) -> Result<(), GateError> {
+        let invalid = |message: String| GateError::ConfigInvalid {
+            path: shown.to_string(),
+            message,
+        };
+        if !self.gate.listen.ip().is_loopback() {
+            if !self.gate.allow_non_loopback {
+                return Err(invalid(format!(
+                    "gate.listen `{}` is not a loopback address; set gate.allow_non_loopback to true \
+                     (and configure grants) if you really want other machines to reach the gate",
+                    self.gate.listen
+                )));
+            }
+            if self.grants.is_empty() {
+                return Err(invalid(
+                    "a gate listening beyond loopback needs grants, so strangers cannot use it"
+                        .into(),
+                ));
+            }
+        }
+        for (name, entry) in &self.servers {
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            {
+                return Err(invalid(format!(
+                    "server name `{name}` must be non-empty and use only letters, digits, `-`, `_` and `.`"
+                )));
+            }
+            entry.upstream(name).map_err(invalid)?;
+            for key in entry.extra.keys() {
+                tracing::warn!(server = %name, field = %key, "ignoring unknown field in server entry");
+            }
+        }
+        for (name, grant) in &self.grants {
+            if grant.token_sha256.len() != 64
+                || !grant.token_sha256.chars().all(|c| c.is_ascii_hexdigit())
+            {
+                return Err(invalid(format!(
+                    "grants.{name}.token_sha256 must be 64 hex digits (the SHA-256 of the token)"
+                )));
+            }
+            if let Some(servers) = &grant.servers {
+                for server in servers.keys() {
+                    if !self.servers.contains_key(server) {
+                        return Err(invalid(format!(
+                            "grants.{name}.servers names `{server}`, which is not in mcpServers"
+                        )));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The directory relative paths resolve against.
+    pub fn base_dir(&self) -> PathBuf {
+        self.source
+            .as_deref()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."))
+    }
+
+    /// Resolves a policy reference from the config.
+    pub fn policy_source(&self, reference: Option<&str>) -> PolicySource {
+        match reference {
+            None => PolicySource::AskForEverything,
+            Some(PUSHER_POLICY_NAME) => PolicySource::Builtin(PUSHER_POLICY_NAME),
+            Some(path) => {
+                let path = Path::new(path);
+                if path.is_absolute() {
+                    PolicySource::File(path.to_path_buf())
+                } else {
+                    PolicySource::File(self.base_dir().join(path))
+                }
+            }
+        }
+    }
+}
+
+impl ServerEntry {
+    /// Works out the transport, or says what is wrong with the entry.
+    pub fn upstream(&self, name: &str) -> Result<UpstreamKind, String> {
+        let kind = self.kind.as_deref();
+        if let Some(builtin) = &self.builtin {
+            return match builtin.as_str() {
+                "demo-pusher" => Ok(UpstreamKind::DemoPusher),
+                other => Err(format!(
+                    "mcpServers.{name}.builtin `{other}` is unknown; the built-in server is `demo-pusher`"
+                )),
+            };
+        }
+        match (kind, &self.command, &self.url) {
+            (None | Some("stdio"), Some(command), None) => Ok(UpstreamKind::Stdio {
+                command: command.clone(),
+                args: self.args.clone(),
+                env: self.env.clone(),
+                cwd: self.cwd.clone(),
+            }),
+            (None | Some("http" | "streamable-http" | "streamableHttp"), None, Some(url)) => {
+                Ok(UpstreamKind::StreamableHttp {
+                    url: url.clone(),
+                    headers: self.headers.clone(),
+                })
+            }
+            (Some("sse"), None, Some(url)) => Ok(UpstreamKind::LegacySse {
+                url: url.clone(),
+                headers: self.headers.clone(),
+            }),
+            (Some(other), _, _)
+                if !matches!(
+                    other,
+                    "stdio" | "http" | "streamable-http" | "streamableHttp" | "sse"
+                ) =>
+            {
+                Err(format!(
+                    "mcpServers.{name}.type `{other}` is unknown; expected `stdio`, `http` or `sse`"
+                ))
+            }
+            (_, Some(_), Some(_)) => Err(format!(
+                "mcpServers.{name} has both `command` and `url`; keep one"
+            )),
+            _ => Err(format!(
+                "mcpServers.{name} needs `command` (a stdio server) or `url` (an HTTP server)"
+            )),
+        }
+    }
+}
+
+fn strip_position(err: &serde_json::Error) -> String {
+    let text = err.to_string();
+    match text.rfind(" at line ") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_default_uses_the_demo_and_the_shipped_policy() {
+        let config = Config::builtin_default();
+        let pusher = &config.servers["pusher"];
+        assert_eq!(pusher.upstream("pusher"), Ok(UpstreamKind::DemoPusher));
+        assert_eq!(
+            config.policy_source(pusher.policy.as_deref()),
+            PolicySource::Builtin(PUSHER_POLICY_NAME)
+        );
+        assert!(config.gate.listen.ip().is_loopback());
+    }
+
+    #[test]
+    fn claude_desktop_shape_loads_with_extras_ignored() {
+        let text = r#"{"mcpServers": {
+            "files": {"command": "npx", "args": ["-y", "server-filesystem", "/tmp"], "env": {"A": "1"},
+                      "disabled": false, "policy": "files.json"},
+            "remote": {"type": "http", "url": "http://127.0.0.1:9/mcp", "headers": {"X": "y"}},
+            "old": {"type": "sse", "url": "http://127.0.0.1:9/sse"}
+        }}"#;
+        let config = Config::parse(text, Some(Path::new("/etc/airlock/config.json"))).unwrap();
+        assert!(matches!(
+            config.servers["files"].upstream("files"),
+            Ok(UpstreamKind::Stdio { .. })
+        ));
+        assert!(matches!(
+            config.servers["remote"].upstream("remote"),
+            Ok(UpstreamKind::StreamableHttp { .. })
+        ));
+        assert!(matches!(
+            config.servers["old"].upstream("old"),
+            Ok(UpstreamKind::LegacySse { .. })
+        ));
+        assert_eq!(
+            config.policy_source(config.servers["files"].policy.as_deref()),
+            PolicySource::File(PathBuf::from("/etc/airlock/files.json"))
+        );
+        assert_eq!(config.policy_source(None), PolicySource::AskForEverything);
+    }
+
+    #[test]
+    fn unknown_gate_field_is_an_error_with_position() {
+        let err = Config::parse("{\"gate\": {\"listne\": \"x\"}}", None).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("1:"), "{text}");
+        assert!(text.contains("unknown field `listne`"), "{text}");
+    }
+
+    #[test]
+    fn non_loopback_listen_needs_opt_in_and_grants() {
+        let err = Config::parse(r#"{"gate": {"listen": "0.0.0.0:4141"}}"#, None).unwrap_err();
+        assert!(err.to_string().contains("not a loopback address"), "{err}");
+        let err = Config::parse(
+            r#"{"gate": {"listen": "0.0.0.0:4141", "allow_non_loopback": true}}"#,
+            None,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("needs grants"), "{err}");
+    }
+
+    #[test]
+    fn server_entry_errors_name_the_server() {
+        let err = Config::parse(r#"{"mcpServers": {"x": {"args": []}}}"#, None).unwrap_err();
+        assert!(
+            err.to_string().contains("mcpServers.x needs `command`"),
+            "{err}"
+        );
+        let err = Config::parse(r#"{"mcpServers": {"x": {"type": "ws", "url": "u"}}}"#, None)
+            .unwrap_err();
+        assert!(err.to_string().contains("type `ws` is unknown"), "{err}");
+    }
+
+    #[test]
+    fn grant_hash_must_be_hex_sha256() {
+        let err =
+            Config::parse(r#"{"grants": {"a": {"token_sha256": "nothex"}}}"#, None).unwrap_err();
+        assert!(err.to_string().contains("64 hex digits"), "{err}");
+    }
+}

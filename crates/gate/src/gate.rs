@@ -1,0 +1,613 @@
+//! `Gate`: the running core, and the handle the CLI, the API and the desktop app hold.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use airlock_policy::{Diagnostics, Policy, SlidingWindows};
+use airlock_proxy::{
+    Connect, Proxy, ProxyConfig, SecurityConfig, UpstreamError, UpstreamLink, UpstreamSpec,
+};
+use airlock_store::Store;
+use arc_swap::ArcSwap;
+use futures::future::BoxFuture;
+use tokio::sync::broadcast;
+
+use crate::GateError;
+use crate::approvals::{
+    Approval, ApprovalStatus, Broker, BrokerEvent, DecideError, HumanDecision, RememberedRule,
+    remembered_rule,
+};
+use crate::clock::{Clock, SystemClock};
+use crate::config::{Config, PolicySource, UpstreamKind};
+use crate::grants::Grants;
+use crate::intercept::{GateInterceptor, HoldSettings};
+use crate::policies::{LoadedPolicy, PolicySet};
+use crate::runtime;
+
+/// How to start a gate.
+pub struct GateOptions {
+    pub config: Config,
+    /// Overrides the data directory (history, API token, runtime file).
+    pub data_dir: Option<PathBuf>,
+    /// The clock; tests pass a `ManualClock`.
+    pub clock: Arc<dyn Clock>,
+    /// Keep history in memory instead of `<data_dir>/airlock.db` (tests, `--ephemeral`).
+    pub in_memory_store: bool,
+}
+
+impl std::fmt::Debug for GateOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GateOptions")
+            .field("data_dir", &self.data_dir)
+            .field("in_memory_store", &self.in_memory_store)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GateOptions {
+    pub fn new(config: Config) -> Self {
+        GateOptions {
+            config,
+            data_dir: None,
+            clock: Arc::new(SystemClock),
+            in_memory_store: false,
+        }
+    }
+}
+
+/// Something a UI wants to know about.
+#[derive(Debug, Clone)]
+pub enum GateEvent {
+    /// An approval request was created or changed status.
+    Approval(Box<Approval>),
+    /// Remembered decisions changed.
+    Remembered,
+    /// A policy was reloaded or refused, the gate was paused or resumed, a server changed state.
+    Status,
+}
+
+/// The running gate. Cheap to clone; every clone is the same gate.
+#[derive(Clone)]
+pub struct Gate {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Config,
+    data_dir: PathBuf,
+    api_token: String,
+    interceptor: Arc<GateInterceptor>,
+    proxy: Proxy,
+    events: broadcast::Sender<GateEvent>,
+    /// Kept alive for as long as the gate runs.
+    _watcher: Option<notify::RecommendedWatcher>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+impl std::fmt::Debug for Gate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gate")
+            .field("data_dir", &self.inner.data_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The demo Pusher server, in this process.
+struct DemoConnector {
+    world: Arc<airlock_demo_pusher::World>,
+}
+
+impl Connect for DemoConnector {
+    fn connect(&self) -> BoxFuture<'static, Result<UpstreamLink, UpstreamError>> {
+        let world = self.world.clone();
+        Box::pin(async move {
+            let demo = airlock_demo_pusher::spawn_in_process(world);
+            Ok(airlock_proxy::upstream::lines::link(
+                "demo-pusher",
+                demo.reader,
+                demo.writer,
+            ))
+        })
+    }
+}
+
+fn header_map(
+    headers: &BTreeMap<String, String>,
+    server: &str,
+) -> Result<http::HeaderMap, GateError> {
+    let mut map = http::HeaderMap::new();
+    for (name, value) in headers {
+        let name = http::HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+            GateError::ConfigInvalid {
+                path: "mcpServers".into(),
+                message: format!(
+                    "mcpServers.{server}.headers: `{name}` is not a valid header name"
+                ),
+            }
+        })?;
+        let value = http::HeaderValue::from_str(value).map_err(|_| GateError::ConfigInvalid {
+            path: "mcpServers".into(),
+            message: format!(
+                "mcpServers.{server}.headers.{name}: the value is not a valid header value"
+            ),
+        })?;
+        map.insert(name, value);
+    }
+    Ok(map)
+}
+
+/// Parses a duration like `30s`, `10m`, `1h`, `500ms` or a plain number of seconds.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let (number, unit) = text
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((text, ""), |i| text.split_at(i));
+    let n: u64 = number.parse().ok()?;
+    let ms = match unit {
+        "ms" => n,
+        "" | "s" => n.checked_mul(1000)?,
+        "m" => n.checked_mul(60_000)?,
+        "h" => n.checked_mul(3_600_000)?,
+        "d" => n.checked_mul(86_400_000)?,
+        _ => return None,
+    };
+    Some(Duration::from_millis(ms))
+}
+
+impl Gate {
+    /// Builds the gate: opens the store, turns requests left pending by an earlier run into
+    /// expired ones, restores counters and remembered decisions, loads policies, and prepares the
+    /// proxy. Does not listen yet (see [`Gate::serve`]).
+    pub async fn build(options: GateOptions) -> Result<Gate, GateError> {
+        let GateOptions {
+            config,
+            data_dir,
+            clock,
+            in_memory_store,
+        } = options;
+        let data_dir =
+            data_dir.unwrap_or_else(|| runtime::data_dir(config.gate.data_dir.as_deref()));
+        runtime::ensure_private_dir(&data_dir)?;
+        let api_token = runtime::api_token(&data_dir)?;
+
+        let options = airlock_store::StoreOptions {
+            redaction: airlock_store::RedactionConfig {
+                extra_keys: config.gate.redact.keys.clone(),
+                extra_patterns: config.gate.redact.patterns.clone(),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let db_path = data_dir.join("airlock.db");
+        // Opening runs migrations: blocking work, off the async runtime.
+        let store = tokio::task::spawn_blocking(move || {
+            if in_memory_store {
+                Store::open_in_memory()
+            } else {
+                Store::open_with(&db_path, options)
+            }
+        })
+        .await
+        .map_err(|err| GateError::Store(err.to_string()))?
+        .map_err(|err| GateError::Store(err.to_string()))?;
+
+        let now = clock.now_ms();
+        let expired = store
+            .expire_pending_approvals_at_startup(i64::try_from(now).unwrap_or(i64::MAX))
+            .await
+            .map_err(|err| GateError::Store(err.to_string()))?;
+        if expired > 0 {
+            tracing::warn!(
+                "{expired} approval request(s) left pending by the last run are now expired; none was approved"
+            );
+        }
+
+        let mut counters = SlidingWindows::new();
+        let since = i64::try_from(now.saturating_sub(8 * 86_400_000)).unwrap_or(0);
+        let events = store
+            .load_counter_events(since)
+            .await
+            .map_err(|err| GateError::Store(err.to_string()))?;
+        counters.restore(crate::counters::from_stored(events));
+
+        let broker = Broker::new(clock.clone());
+        let remembered = store
+            .active_remembered(i64::try_from(now).unwrap_or(i64::MAX))
+            .await
+            .map_err(|err| GateError::Store(err.to_string()))?;
+        broker.restore_remembered(
+            remembered
+                .into_iter()
+                .map(crate::store_glue::rule_from_store)
+                .collect(),
+        );
+
+        let grants = Grants::new(&config.grants, &api_token);
+        let policies = PolicySet::load(&config);
+        let approval_timeout = parse_duration(&config.gate.approval_timeout).ok_or_else(|| {
+            GateError::ConfigInvalid {
+                path: "gate.approval_timeout".into(),
+                message: format!(
+                    "`{}` is not a duration; write e.g. `30s`, `10m` or `1h`",
+                    config.gate.approval_timeout
+                ),
+            }
+        })?;
+        let interceptor = Arc::new(GateInterceptor {
+            policies: policies.clone(),
+            grants: ArcSwap::from_pointee(grants),
+            counters: Arc::new(std::sync::Mutex::new(counters)),
+            store,
+            broker: broker.clone(),
+            clock: clock.clone(),
+            paused: Default::default(),
+            hold: HoldSettings {
+                hold: Duration::from_secs(config.gate.hold_seconds),
+                default_approval_timeout: approval_timeout,
+            },
+        });
+
+        let proxy = Proxy::new(
+            interceptor.clone(),
+            ProxyConfig {
+                max_body_bytes: config.gate.max_body_bytes,
+                security: SecurityConfig {
+                    allowed_hosts: config.gate.allowed_hosts.clone(),
+                    allowed_origins: config.gate.allowed_origins.clone(),
+                },
+                ..ProxyConfig::default()
+            },
+        );
+        let world = Arc::new(airlock_demo_pusher::World::demo());
+        let mut servers = Vec::new();
+        for (name, entry) in &config.servers {
+            let kind = entry
+                .upstream(name)
+                .map_err(|message| GateError::ConfigInvalid {
+                    path: "mcpServers".into(),
+                    message,
+                })?;
+            let spec = match kind {
+                UpstreamKind::Stdio {
+                    command,
+                    args,
+                    env,
+                    cwd,
+                } => UpstreamSpec::Stdio {
+                    command,
+                    args,
+                    env,
+                    cwd: cwd.map(|c| {
+                        if c.is_absolute() {
+                            c
+                        } else {
+                            config.base_dir().join(c)
+                        }
+                    }),
+                },
+                UpstreamKind::StreamableHttp { url, headers } => UpstreamSpec::StreamableHttp {
+                    url,
+                    headers: header_map(&headers, name)?,
+                },
+                UpstreamKind::LegacySse { url, headers } => UpstreamSpec::LegacySse {
+                    url,
+                    headers: header_map(&headers, name)?,
+                },
+                UpstreamKind::DemoPusher => UpstreamSpec::Custom(Arc::new(DemoConnector {
+                    world: world.clone(),
+                })),
+            };
+            servers.push((name.clone(), spec));
+        }
+        proxy.set_servers(servers);
+
+        let (events, _) = broadcast::channel(1024);
+        let mut tasks = Vec::new();
+
+        // Expire requests whose time is up, once a second; persist what expired.
+        {
+            let broker = broker.clone();
+            let interceptor = interceptor.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(1));
+                loop {
+                    tick.tick().await;
+                    for approval in broker.expire_due() {
+                        crate::store_glue::persist_status(&interceptor.store, &approval, None)
+                            .await;
+                    }
+                }
+            }));
+        }
+        // Forward broker events to gate events; persist withdrawals.
+        {
+            let mut rx = broker.subscribe();
+            let events = events.clone();
+            let interceptor = interceptor.clone();
+            tasks.push(tokio::spawn(async move {
+                loop {
+                    match rx.recv().await {
+                        Ok(BrokerEvent::Approval(approval)) => {
+                            if approval.status == ApprovalStatus::Withdrawn {
+                                crate::store_glue::persist_status(
+                                    &interceptor.store,
+                                    &approval,
+                                    None,
+                                )
+                                .await;
+                            }
+                            let _ = events.send(GateEvent::Approval(approval));
+                        }
+                        Ok(BrokerEvent::Remembered) => {
+                            let _ = events.send(GateEvent::Remembered);
+                        }
+                        Err(broadcast::error::RecvError::Lagged(n)) => {
+                            tracing::warn!("event stream lagged by {n} events");
+                        }
+                        Err(broadcast::error::RecvError::Closed) => break,
+                    }
+                }
+            }));
+        }
+
+        let watcher = crate::watch::watch_policies(policies.clone(), proxy.clone(), events.clone());
+
+        Ok(Gate {
+            inner: Arc::new(Inner {
+                config,
+                data_dir,
+                api_token,
+                interceptor,
+                proxy,
+                events,
+                _watcher: watcher,
+                tasks,
+            }),
+        })
+    }
+
+    /// The MCP endpoints for agents (`/mcp/<server>`, `/sse/<server>`).
+    pub fn proxy_router(&self) -> axum::Router {
+        self.inner.proxy.router()
+    }
+
+    /// Serves `app` (normally [`Gate::proxy_router`] merged with the local API) on `listener`
+    /// until `shutdown` resolves. Announces the gate in `runtime.json` while it runs.
+    pub async fn serve(
+        &self,
+        listener: tokio::net::TcpListener,
+        app: axum::Router,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<(), GateError> {
+        let addr = listener.local_addr().map_err(GateError::Serve)?;
+        let pid = std::process::id();
+        runtime::write_runtime(
+            &self.inner.data_dir,
+            &runtime::RuntimeInfo {
+                url: format!("http://{addr}"),
+                pid,
+            },
+        )?;
+        tracing::info!("Airlock gate listening on http://{addr}");
+        let result = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(GateError::Serve);
+        runtime::remove_runtime(&self.inner.data_dir, pid);
+        result
+    }
+
+    /// Binds the configured address, with a message that says what to do when it is taken.
+    pub async fn bind(
+        &self,
+        listen: Option<SocketAddr>,
+    ) -> Result<tokio::net::TcpListener, GateError> {
+        let addr = listen.unwrap_or(self.inner.config.gate.listen);
+        tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| GateError::Bind { addr, source })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.inner.data_dir
+    }
+
+    /// The secret the local API and the `cli` grant require.
+    pub fn api_token(&self) -> &str {
+        &self.inner.api_token
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.interceptor.store
+    }
+
+    pub fn proxy(&self) -> &Proxy {
+        &self.inner.proxy
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<GateEvent> {
+        self.inner.events.subscribe()
+    }
+
+    /// Pauses or resumes every agent: while paused, every call is denied "paused by the user".
+    pub fn set_paused(&self, paused: bool) {
+        self.inner
+            .interceptor
+            .paused
+            .store(paused, Ordering::Relaxed);
+        let _ = self.inner.events.send(GateEvent::Status);
+    }
+
+    pub fn paused(&self) -> bool {
+        self.inner.interceptor.paused.load(Ordering::Relaxed)
+    }
+
+    /// Pending approval requests, oldest first.
+    pub fn pending_approvals(&self) -> Vec<Approval> {
+        self.inner.interceptor.broker.pending()
+    }
+
+    pub fn approval(&self, id: &str) -> Option<Approval> {
+        self.inner.interceptor.broker.get(id)
+    }
+
+    /// A human decides a pending request. The decision (and the rule it asks to remember) is
+    /// written to the store first; only then is it applied, so nothing is approved that history
+    /// does not show.
+    pub async fn decide(&self, id: &str, decision: HumanDecision) -> Result<Approval, GateError> {
+        let broker = &self.inner.interceptor.broker;
+        let store = &self.inner.interceptor.store;
+        let current = broker.check_pending(id).map_err(GateError::Decide)?;
+        let now = broker.now_ms();
+        let mut rule = remembered_rule(&current, &decision, now);
+        if let Some(rule) = rule.as_mut() {
+            let stored = store
+                .insert_remembered(crate::store_glue::rule_to_store(rule))
+                .await
+                .map_err(|err| GateError::Store(err.to_string()))?;
+            rule.id = stored.id.to_string();
+        }
+        let status = if decision.approve {
+            ApprovalStatus::Approved
+        } else {
+            ApprovalStatus::Denied
+        };
+        let mut staged = current.clone();
+        staged.status = status;
+        staged.note = decision.note.clone();
+        staged.decided_by = Some(decision.source);
+        staged.decided_ms = Some(now);
+        // Fail closed: a decision history cannot show is not applied.
+        crate::store_glue::decide_durably(store, &staged, Some(decision.source))
+            .await
+            .map_err(|err| GateError::Store(err.to_string()))?;
+        broker
+            .decide(id, &decision, rule)
+            .map_err(GateError::Decide)
+    }
+
+    /// Decides every pending request of `tool` by `grant` (and `server`, when given).
+    pub async fn decide_bulk(
+        &self,
+        tool: &str,
+        grant: &str,
+        server: Option<&str>,
+        decision: HumanDecision,
+    ) -> Result<usize, GateError> {
+        let mut decided = 0;
+        for approval in self.pending_approvals() {
+            let r = &approval.request;
+            if r.tool == tool && r.grant == grant && server.is_none_or(|s| s == r.server) {
+                match self.decide(&approval.id, decision.clone()).await {
+                    Ok(_) => decided += 1,
+                    Err(GateError::Decide(DecideError::NotPending { .. })) => {}
+                    Err(err) => return Err(err),
+                }
+            }
+        }
+        Ok(decided)
+    }
+
+    /// Remembered decisions still in force.
+    pub fn remembered(&self) -> Vec<RememberedRule> {
+        self.inner.interceptor.broker.remembered()
+    }
+
+    /// Revokes a remembered decision. False when there is none with that id.
+    pub async fn revoke_remembered(&self, id: &str) -> Result<bool, GateError> {
+        if let Ok(store_id) = id.parse::<i64>() {
+            let now = i64::try_from(self.inner.interceptor.clock.now_ms()).unwrap_or(i64::MAX);
+            self.store()
+                .revoke_remembered(store_id, now)
+                .await
+                .map_err(|err| GateError::Store(err.to_string()))?;
+        }
+        Ok(self.inner.interceptor.broker.revoke(id))
+    }
+
+    /// Every policy in force and its state.
+    pub fn policies(&self) -> Vec<LoadedPolicy> {
+        self.inner.interceptor.policies.views()
+    }
+
+    /// Checks a policy text without saving it.
+    pub fn validate_policy(&self, text: &str, origin: &str) -> Result<Policy, Diagnostics> {
+        Policy::parse(text, origin)
+    }
+
+    /// Saves a policy file only if it is valid, then reloads it.
+    pub async fn save_policy(&self, path: &Path, text: &str) -> Result<(), PolicySaveError> {
+        let known = self
+            .policies()
+            .into_iter()
+            .any(|p| p.source == PolicySource::File(path.to_path_buf()));
+        if !known {
+            return Err(PolicySaveError::NotAPolicyFile(path.display().to_string()));
+        }
+        Policy::parse(text, &path.display().to_string()).map_err(PolicySaveError::Invalid)?;
+        let tmp = path.with_extension("json.airlock-tmp");
+        tokio::fs::write(&tmp, text)
+            .await
+            .map_err(|e| PolicySaveError::Io(e.to_string()))?;
+        tokio::fs::rename(&tmp, path)
+            .await
+            .map_err(|e| PolicySaveError::Io(e.to_string()))?;
+        crate::watch::apply_reload(
+            &self.inner.interceptor.policies,
+            &self.inner.proxy,
+            &self.inner.events,
+            &[path.to_path_buf()],
+        );
+        Ok(())
+    }
+
+    /// Re-reads every policy file now (the watcher does this by itself on changes).
+    pub fn reload_policies(&self) {
+        crate::watch::apply_reload(
+            &self.inner.interceptor.policies,
+            &self.inner.proxy,
+            &self.inner.events,
+            &[],
+        );
+    }
+
+    /// The policy that applies to `grant` on `server`.
+    pub fn policy_for(&self, grant: &str, server: &str) -> Result<Arc<Policy>, String> {
+        self.inner.interceptor.policies.for_call(grant, server)
+    }
+
+    /// Per-server state of the upstream connections.
+    pub fn server_status(&self) -> BTreeMap<String, airlock_proxy::ServerStatus> {
+        self.inner.proxy.server_status()
+    }
+}
+
+/// Why a policy was not saved.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicySaveError {
+    #[error("`{0}` is not a policy file this gate uses")]
+    NotAPolicyFile(String),
+    #[error("the policy is invalid:\n{0}")]
+    Invalid(Diagnostics),
+    #[error("cannot write the policy file: {0}")]
+    Io(String),
+}
+
+/// Re-exported for API users.
+pub use crate::approvals::Remember;

@@ -1,0 +1,182 @@
+//! Agent identities.
+//!
+//! An agent presents a token as `Authorization: Bearer <token>`. The gate keeps only SHA-256
+//! hashes of tokens (from the config's `grants`, plus the local API token, which identifies the
+//! `cli` grant used by `airlock call`). With no grants configured there is a single local identity,
+//! `default`, and any agent on loopback is it; tokens are then optional.
+//!
+//! Tokens are never logged and never forwarded upstream (the relay strips `Authorization`).
+
+use std::collections::{BTreeMap, HashMap};
+
+use airlock_proxy::{AgentIdentity, AuthError};
+use sha2::{Digest, Sha256};
+
+use crate::config::GrantEntry;
+
+/// The identity of agents when no grants are configured.
+pub const DEFAULT_GRANT: &str = "default";
+/// The identity of the local CLI (`airlock call`), which authenticates with the API token.
+pub const CLI_GRANT: &str = "cli";
+
+/// Lowercase hex SHA-256 of a token.
+pub fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// A fresh random token: 32 bytes from the OS generator, hex encoded.
+pub fn new_token() -> String {
+    let bytes: [u8; 32] = rand::random();
+    format!("airlock_{}", hex::encode(bytes))
+}
+
+#[derive(Debug, Clone)]
+struct Grant {
+    name: String,
+    /// `None`: every server.
+    servers: Option<Vec<String>>,
+}
+
+/// The table of known tokens.
+#[derive(Debug, Clone)]
+pub struct Grants {
+    by_hash: HashMap<String, Grant>,
+    /// True when the config declares grants: then a token is required.
+    required: bool,
+}
+
+impl Grants {
+    pub fn new(config: &BTreeMap<String, GrantEntry>, api_token: &str) -> Self {
+        let mut by_hash: HashMap<String, Grant> = config
+            .iter()
+            .map(|(name, entry)| {
+                (
+                    entry.token_sha256.to_ascii_lowercase(),
+                    Grant {
+                        name: name.clone(),
+                        servers: entry.servers.as_ref().map(|s| s.keys().cloned().collect()),
+                    },
+                )
+            })
+            .collect();
+        by_hash.insert(
+            hash_token(api_token),
+            Grant {
+                name: CLI_GRANT.into(),
+                servers: None,
+            },
+        );
+        Grants {
+            by_hash,
+            required: !config.is_empty(),
+        }
+    }
+
+    /// Maps a bearer token to an identity for a request to `server`.
+    pub fn authenticate(
+        &self,
+        server: &str,
+        bearer: Option<&str>,
+    ) -> Result<AgentIdentity, AuthError> {
+        let Some(token) = bearer else {
+            return if self.required {
+                Err(AuthError::MissingToken)
+            } else {
+                Ok(AgentIdentity {
+                    grant: DEFAULT_GRANT.into(),
+                })
+            };
+        };
+        match self.by_hash.get(&hash_token(token)) {
+            Some(grant) => {
+                if let Some(servers) = &grant.servers
+                    && !servers.iter().any(|s| s == server)
+                {
+                    return Err(AuthError::NoAccess {
+                        grant: grant.name.clone(),
+                        server: server.into(),
+                    });
+                }
+                Ok(AgentIdentity {
+                    grant: grant.name.clone(),
+                })
+            }
+            None if !self.required => Ok(AgentIdentity {
+                grant: DEFAULT_GRANT.into(),
+            }),
+            None => Err(AuthError::UnknownToken),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(token: &str, servers: Option<&[&str]>) -> GrantEntry {
+        GrantEntry {
+            token_sha256: hash_token(token),
+            servers: servers.map(|s| s.iter().map(|n| ((*n).to_string(), None)).collect()),
+            description: None,
+        }
+    }
+
+    #[test]
+    fn without_grants_everyone_is_default_and_the_api_token_is_cli() {
+        let grants = Grants::new(&BTreeMap::new(), "api");
+        assert_eq!(
+            grants.authenticate("pusher", None).unwrap().grant,
+            "default"
+        );
+        assert_eq!(
+            grants.authenticate("pusher", Some("junk")).unwrap().grant,
+            "default"
+        );
+        assert_eq!(
+            grants.authenticate("pusher", Some("api")).unwrap().grant,
+            "cli"
+        );
+    }
+
+    #[test]
+    fn with_grants_tokens_are_required_and_scoped_to_servers() {
+        let mut config = BTreeMap::new();
+        config.insert("claude".to_string(), entry("t1", Some(&["pusher"])));
+        config.insert("ci".to_string(), entry("t2", None));
+        let grants = Grants::new(&config, "api");
+        assert_eq!(
+            grants.authenticate("pusher", None),
+            Err(AuthError::MissingToken)
+        );
+        assert_eq!(
+            grants.authenticate("pusher", Some("nope")),
+            Err(AuthError::UnknownToken)
+        );
+        assert_eq!(
+            grants.authenticate("pusher", Some("t1")).unwrap().grant,
+            "claude"
+        );
+        assert_eq!(
+            grants.authenticate("files", Some("t1")),
+            Err(AuthError::NoAccess {
+                grant: "claude".into(),
+                server: "files".into()
+            })
+        );
+        assert_eq!(
+            grants.authenticate("files", Some("t2")).unwrap().grant,
+            "ci"
+        );
+        assert_eq!(
+            grants.authenticate("files", Some("api")).unwrap().grant,
+            "cli"
+        );
+    }
+
+    #[test]
+    fn tokens_are_random_and_hashes_are_hex() {
+        let a = new_token();
+        assert_ne!(a, new_token());
+        assert_eq!(hash_token(&a).len(), 64);
+    }
+}

@@ -1,0 +1,342 @@
+//! The policies in force, which one applies to a call, and hot reload.
+//!
+//! Each server has a policy (from its config entry); a grant may name its own policy for a server,
+//! which then replaces the server's for that grant. Policies are parsed once and shared as
+//! `Arc<Policy>`; the whole table is swapped atomically (`ArcSwap`), so a call never sees half a
+//! reload and the per-call path takes no lock.
+//!
+//! Hot reload: policy files are watched (`notify`). A valid change replaces the policy at once; an
+//! invalid one keeps the last good policy and the error is logged and shown (`PolicySet::views`).
+//! A policy that was never valid denies every call for its servers (fail closed) with a message
+//! that names the file. Counters live elsewhere (keyed by counter name), so they survive reloads.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use airlock_policy::{Diagnostics, Policy};
+use arc_swap::ArcSwap;
+
+use crate::config::{Config, PUSHER_POLICY_NAME, PUSHER_POLICY_SOURCE, PolicySource};
+
+/// Used for servers configured without a policy: ask a human about everything.
+const ASK_FOR_EVERYTHING: &str = r#"{"version": "1", "default": "require_approval"}"#;
+
+/// One policy and its state.
+#[derive(Debug, Clone)]
+pub struct LoadedPolicy {
+    pub source: PolicySource,
+    /// The policy in force: the last valid version.
+    pub policy: Option<Arc<Policy>>,
+    /// Why the latest version on disk was refused, rendered `file:line:col: message`.
+    pub error: Option<String>,
+    /// The text of the latest version read.
+    pub text: String,
+}
+
+#[derive(Debug, Default)]
+struct Table {
+    policies: BTreeMap<PolicySource, LoadedPolicy>,
+    /// (grant, server) -> policy, for grants with their own policy.
+    by_grant: BTreeMap<(String, String), PolicySource>,
+    /// server -> policy.
+    by_server: BTreeMap<String, PolicySource>,
+}
+
+/// All policies in force. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct PolicySet {
+    table: Arc<ArcSwap<Table>>,
+}
+
+/// What changed in a reload.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ReloadReport {
+    /// Policies now in force with a new revision.
+    pub changed: Vec<PolicySource>,
+    /// Servers whose visible tools may have changed (`hide` differs): they get
+    /// `notifications/tools/list_changed`.
+    pub visibility_changed: BTreeSet<String>,
+    /// Policies refused, with their errors.
+    pub errors: Vec<(PolicySource, String)>,
+}
+
+impl PolicySet {
+    /// Loads every policy the config names.
+    pub fn load(config: &Config) -> Self {
+        let mut table = Table::default();
+        for (name, entry) in &config.servers {
+            let source = config.policy_source(entry.policy.as_deref());
+            table.by_server.insert(name.clone(), source.clone());
+            table
+                .policies
+                .entry(source.clone())
+                .or_insert_with(|| read(&source, None));
+        }
+        for (grant, entry) in &config.grants {
+            for (server, policy) in entry.servers.iter().flatten() {
+                if let Some(reference) = policy {
+                    let source = config.policy_source(Some(reference));
+                    table
+                        .by_grant
+                        .insert((grant.clone(), server.clone()), source.clone());
+                    table
+                        .policies
+                        .entry(source.clone())
+                        .or_insert_with(|| read(&source, None));
+                }
+            }
+        }
+        for loaded in table.policies.values() {
+            if let Some(error) = &loaded.error {
+                tracing::error!(policy = %loaded.source.label(), "{error}");
+            }
+        }
+        PolicySet {
+            table: Arc::new(ArcSwap::from_pointee(table)),
+        }
+    }
+
+    /// The policy for a call by `grant` to `server`, or a message saying why there is none.
+    pub fn for_call(&self, grant: &str, server: &str) -> Result<Arc<Policy>, String> {
+        let table = self.table.load();
+        let source = table
+            .by_grant
+            .get(&(grant.to_string(), server.to_string()))
+            .or_else(|| table.by_server.get(server))
+            .ok_or_else(|| format!("server `{server}` has no policy"))?;
+        let loaded = table
+            .policies
+            .get(source)
+            .ok_or_else(|| format!("policy `{}` is not loaded", source.label()))?;
+        loaded.policy.clone().ok_or_else(|| {
+            format!(
+                "the policy for `{server}` ({}) is invalid, so every call is denied until it is fixed: {}",
+                source.label(),
+                loaded.error.as_deref().unwrap_or("unknown error")
+            )
+        })
+    }
+
+    /// Every policy and its state, for the UI.
+    pub fn views(&self) -> Vec<LoadedPolicy> {
+        self.table.load().policies.values().cloned().collect()
+    }
+
+    /// Servers and grants that use `source`.
+    pub fn users_of(&self, source: &PolicySource) -> (Vec<String>, Vec<(String, String)>) {
+        let table = self.table.load();
+        let servers = table
+            .by_server
+            .iter()
+            .filter(|(_, s)| *s == source)
+            .map(|(name, _)| name.clone())
+            .collect();
+        let grants = table
+            .by_grant
+            .iter()
+            .filter(|(_, s)| *s == source)
+            .map(|(key, _)| key.clone())
+            .collect();
+        (servers, grants)
+    }
+
+    /// Files to watch.
+    pub fn files(&self) -> Vec<PathBuf> {
+        self.table
+            .load()
+            .policies
+            .keys()
+            .filter_map(|s| match s {
+                PolicySource::File(path) => Some(path.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Re-reads the policy files among `paths` (all files when empty) and swaps in the valid ones.
+    pub fn reload(&self, paths: &[PathBuf]) -> ReloadReport {
+        let mut report = ReloadReport::default();
+        let current = self.table.load_full();
+        let mut policies = current.policies.clone();
+        for (source, loaded) in policies.iter_mut() {
+            let PolicySource::File(path) = source else {
+                continue;
+            };
+            if !paths.is_empty() && !paths.iter().any(|p| same_file(p, path)) {
+                continue;
+            }
+            let fresh = read(source, loaded.policy.clone());
+            if let Some(error) = &fresh.error {
+                if loaded.error.as_ref() != Some(error) {
+                    tracing::warn!(policy = %source.label(), "policy change refused, keeping the last good one: {error}");
+                }
+                report.errors.push((source.clone(), error.clone()));
+            }
+            let old_revision = loaded.policy.as_ref().map(|p| p.revision().to_string());
+            let new_revision = fresh.policy.as_ref().map(|p| p.revision().to_string());
+            if old_revision != new_revision {
+                tracing::info!(policy = %source.label(), revision = ?new_revision, "policy reloaded");
+                report.changed.push(source.clone());
+                if hidden_set(loaded.policy.as_deref()) != hidden_set(fresh.policy.as_deref()) {
+                    for (server, s) in &current.by_server {
+                        if s == source {
+                            report.visibility_changed.insert(server.clone());
+                        }
+                    }
+                    for ((_, server), s) in &current.by_grant {
+                        if s == source {
+                            report.visibility_changed.insert(server.clone());
+                        }
+                    }
+                }
+            }
+            *loaded = fresh;
+        }
+        self.table.store(Arc::new(Table {
+            policies,
+            by_grant: current.by_grant.clone(),
+            by_server: current.by_server.clone(),
+        }));
+        report
+    }
+}
+
+/// What `hide` removes, for deciding whether clients must re-list tools.
+fn hidden_set(policy: Option<&Policy>) -> Option<Vec<String>> {
+    policy.map(|p| {
+        let doc = p.document();
+        let mut names: Vec<String> = doc.hide.iter().map(|n| n.0.clone()).collect();
+        names.sort();
+        names
+    })
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    a == b
+        || match (a.canonicalize(), b.canonicalize()) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
+        }
+}
+
+/// Parses a policy text, rendering errors as `file:line:col: message` lines.
+pub fn parse(text: &str, origin: &str) -> Result<Policy, Diagnostics> {
+    Policy::parse(text, origin)
+}
+
+fn read(source: &PolicySource, last_good: Option<Arc<Policy>>) -> LoadedPolicy {
+    let (text, origin) = match source {
+        PolicySource::Builtin(name) if *name == PUSHER_POLICY_NAME => {
+            (PUSHER_POLICY_SOURCE.to_string(), (*name).to_string())
+        }
+        PolicySource::Builtin(name) => {
+            return LoadedPolicy {
+                source: source.clone(),
+                policy: last_good,
+                error: Some(format!("unknown built-in policy `{name}`")),
+                text: String::new(),
+            };
+        }
+        PolicySource::AskForEverything => (ASK_FOR_EVERYTHING.to_string(), source.label()),
+        PolicySource::File(path) => match std::fs::read_to_string(path) {
+            Ok(text) => (text, path.display().to_string()),
+            Err(err) => {
+                return LoadedPolicy {
+                    source: source.clone(),
+                    policy: last_good,
+                    error: Some(format!("cannot read `{}`: {err}", path.display())),
+                    text: String::new(),
+                };
+            }
+        },
+    };
+    match Policy::parse(&text, &origin) {
+        Ok(policy) => LoadedPolicy {
+            source: source.clone(),
+            policy: Some(Arc::new(policy)),
+            error: None,
+            text,
+        },
+        Err(diagnostics) => LoadedPolicy {
+            source: source.clone(),
+            policy: last_good,
+            error: Some(diagnostics.to_string()),
+            text,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALLOW_ALL: &str = r#"{"version": "1", "default": "allow"}"#;
+    const HIDE_X: &str = r#"{"version": "1", "default": "allow", "hide": ["x"]}"#;
+
+    fn config_with(dir: &Path, policy: &str) -> Config {
+        std::fs::write(dir.join("p.json"), policy).unwrap();
+        let text = r#"{"mcpServers": {"s": {"command": "true", "policy": "p.json"},
+                                       "open": {"command": "true"}}}"#;
+        std::fs::write(dir.join("config.json"), text).unwrap();
+        Config::load(&dir.join("config.json")).unwrap()
+    }
+
+    #[test]
+    fn a_valid_change_is_swapped_in_and_an_invalid_one_keeps_the_last_good() {
+        let dir = tempfile::tempdir().unwrap();
+        let set = PolicySet::load(&config_with(dir.path(), ALLOW_ALL));
+        let first = set.for_call("default", "s").unwrap().revision().to_string();
+
+        std::fs::write(dir.path().join("p.json"), HIDE_X).unwrap();
+        let report = set.reload(&[]);
+        assert_eq!(report.changed.len(), 1);
+        assert!(report.visibility_changed.contains("s"));
+        let second = set.for_call("default", "s").unwrap();
+        assert_ne!(second.revision(), first);
+        assert!(second.is_hidden("x"));
+
+        std::fs::write(
+            dir.path().join("p.json"),
+            "{\"version\": \"1\", \"default\": \"maybe\"}",
+        )
+        .unwrap();
+        let report = set.reload(&[]);
+        assert_eq!(report.errors.len(), 1);
+        assert!(
+            report.errors[0].1.contains("p.json:1:"),
+            "{:?}",
+            report.errors
+        );
+        assert_eq!(
+            set.for_call("default", "s").unwrap().revision(),
+            second.revision(),
+            "the last good policy stays in force"
+        );
+    }
+
+    #[test]
+    fn a_policy_that_never_parsed_denies_with_the_file_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let set = PolicySet::load(&config_with(dir.path(), "{ not json"));
+        let err = set.for_call("default", "s").unwrap_err();
+        assert!(err.contains("p.json"), "{err}");
+        assert!(err.contains("every call is denied"), "{err}");
+    }
+
+    #[test]
+    fn servers_without_a_policy_ask_for_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let set = PolicySet::load(&config_with(dir.path(), ALLOW_ALL));
+        let policy = set.for_call("default", "open").unwrap();
+        assert_eq!(policy.document().default.as_str(), "require_approval");
+        assert!(set.for_call("default", "nope").is_err());
+    }
+
+    #[test]
+    fn the_builtin_pusher_policy_loads() {
+        let set = PolicySet::load(&Config::builtin_default());
+        let policy = set.for_call("default", "pusher").unwrap();
+        assert!(policy.document().tools.len() >= 7);
+    }
+}

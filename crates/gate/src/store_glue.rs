@@ -1,0 +1,97 @@
+//! Conversions between the broker's types and the store's, and writes that must not be lost.
+
+use airlock_store::{ApprovalDecision, Effect, NewRemembered, Remembered, Store};
+
+use crate::approvals::{Approval, ApprovalStatus, DecisionSource, RememberedRule};
+
+fn ms(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+fn store_status(status: ApprovalStatus) -> airlock_store::ApprovalStatus {
+    match status {
+        ApprovalStatus::Pending => airlock_store::ApprovalStatus::Pending,
+        ApprovalStatus::Approved => airlock_store::ApprovalStatus::Approved,
+        ApprovalStatus::Denied => airlock_store::ApprovalStatus::Denied,
+        ApprovalStatus::Expired => airlock_store::ApprovalStatus::Expired,
+        ApprovalStatus::Withdrawn => airlock_store::ApprovalStatus::Withdrawn,
+    }
+}
+
+/// Writes a request's new status. Failures are logged: the decision path that needs durability
+/// (`Gate::decide`) calls [`decide_durably`] instead.
+pub async fn persist_status(store: &Store, approval: &Approval, source: Option<DecisionSource>) {
+    if let Err(err) = decide_durably(store, approval, source).await {
+        tracing::error!(id = %approval.id, "cannot store approval status: {err}");
+    }
+}
+
+/// Writes a request's new status and waits for the commit.
+pub async fn decide_durably(
+    store: &Store,
+    approval: &Approval,
+    source: Option<DecisionSource>,
+) -> Result<bool, airlock_store::StoreError> {
+    let decided_by = match approval.status {
+        ApprovalStatus::Approved | ApprovalStatus::Denied => "human",
+        ApprovalStatus::Expired => "timeout",
+        ApprovalStatus::Withdrawn => "agent",
+        ApprovalStatus::Pending => "",
+    };
+    store
+        .decide_approval(
+            &approval.id,
+            ApprovalDecision {
+                status: store_status(approval.status),
+                at_ms: ms(approval.decided_ms.unwrap_or(approval.created_ms)),
+                decided_by: Some(decided_by.to_string()),
+                source: source.map(|s| s.as_str().to_string()),
+                note: approval.note.clone(),
+            },
+        )
+        .await
+}
+
+pub fn rule_to_store(rule: &RememberedRule) -> NewRemembered {
+    NewRemembered {
+        grant: Some(rule.grant.clone()),
+        session_id: rule.session_id.clone(),
+        server: rule.server.clone(),
+        tool: rule.tool.clone(),
+        arg_match: rule
+            .args_hash
+            .as_ref()
+            .map(|h| serde_json::json!({ "argsHash": h })),
+        effect: if rule.approve {
+            Effect::Approve
+        } else {
+            Effect::Deny
+        },
+        note: rule.note.clone(),
+        created_ms: ms(rule.created_ms),
+        expires_ms: rule.expires_ms.map(ms),
+        approval_id: Some(rule.approval_id.clone()),
+    }
+}
+
+pub fn rule_from_store(stored: Remembered) -> RememberedRule {
+    let rule = stored.rule;
+    RememberedRule {
+        id: stored.id.to_string(),
+        grant: rule.grant.unwrap_or_default(),
+        server: rule.server,
+        tool: rule.tool,
+        args_hash: rule
+            .arg_match
+            .as_ref()
+            .and_then(|m| m.get("argsHash"))
+            .and_then(|h| h.as_str())
+            .map(str::to_string),
+        session_id: rule.session_id,
+        approve: rule.effect == Effect::Approve,
+        note: rule.note,
+        created_ms: u64::try_from(rule.created_ms).unwrap_or(0),
+        expires_ms: rule.expires_ms.map(|t| u64::try_from(t).unwrap_or(0)),
+        approval_id: rule.approval_id.unwrap_or_default(),
+    }
+}

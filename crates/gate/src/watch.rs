@@ -1,0 +1,94 @@
+//! Hot reload of policy files.
+//!
+//! Editors save in different ways (write in place, write a temp file and rename), so the watcher
+//! watches the directories that hold policy files and reloads the changed ones after a short quiet
+//! period. Reloading is [`PolicySet::reload`]: valid changes apply at once, invalid ones keep the
+//! last good policy. Servers whose visible tools changed get `notifications/tools/list_changed`.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use airlock_proxy::Proxy;
+use notify::{RecursiveMode, Watcher};
+use serde_json::json;
+use tokio::sync::broadcast;
+
+use crate::gate::GateEvent;
+use crate::policies::PolicySet;
+
+/// Reloads `paths` (all files when empty) and tells whoever needs to know.
+pub fn apply_reload(
+    policies: &PolicySet,
+    proxy: &Proxy,
+    events: &broadcast::Sender<GateEvent>,
+    paths: &[PathBuf],
+) {
+    let report = policies.reload(paths);
+    for server in &report.visibility_changed {
+        let sent = proxy.broadcast(
+            server,
+            json!({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}),
+        );
+        tracing::info!(%server, sessions = sent, "tools/list_changed sent after a policy change");
+    }
+    if !report.changed.is_empty() || !report.errors.is_empty() {
+        let _ = events.send(GateEvent::Status);
+    }
+}
+
+/// Starts watching the policy files. `None` when there is nothing to watch or the platform
+/// watcher cannot start (then a warning says so and reloads happen only on request).
+pub fn watch_policies(
+    policies: PolicySet,
+    proxy: Proxy,
+    events: broadcast::Sender<GateEvent>,
+) -> Option<notify::RecommendedWatcher> {
+    let files = policies.files();
+    if files.is_empty() {
+        return None;
+    }
+    let dirs: BTreeSet<PathBuf> = files
+        .iter()
+        .filter_map(|f| f.parent().map(|p| p.to_path_buf()))
+        .collect();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Vec<PathBuf>>();
+    let watched = files.clone();
+    let mut watcher =
+        match notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+            if let Ok(event) = res {
+                let hits: Vec<PathBuf> = event
+                    .paths
+                    .into_iter()
+                    .filter(|p| watched.iter().any(|f| f.file_name() == p.file_name()))
+                    .collect();
+                if !hits.is_empty() {
+                    let _ = tx.send(hits);
+                }
+            }
+        }) {
+            Ok(w) => w,
+            Err(err) => {
+                tracing::warn!("cannot watch policy files, changes need a restart: {err}");
+                return None;
+            }
+        };
+    for dir in &dirs {
+        if let Err(err) = watcher.watch(dir, RecursiveMode::NonRecursive) {
+            tracing::warn!(dir = %dir.display(), "cannot watch policy directory: {err}");
+        }
+    }
+    tokio::spawn(async move {
+        while let Some(mut paths) = rx.recv().await {
+            // Let a burst of writes settle before reading the file.
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            while let Ok(more) = rx.try_recv() {
+                paths.extend(more);
+            }
+            paths.sort();
+            paths.dedup();
+            apply_reload(&policies, &proxy, &events, &paths);
+        }
+    });
+    Some(watcher)
+}
