@@ -1,8 +1,52 @@
 //! airlock-api: the local API that Airlock's window, the browser UI and scripts use.
 //!
 //! - [`types`]: the wire types, exported to TypeScript (`ui/src/bindings/api.ts`).
+//! - [`error`]: the one error type, answered as `{"error": {"code", "message"}}`.
+//! - [`auth`]: the Host/Origin guard and the bearer token.
+//! - [`events`]: the SSE event stream.
+//! - [`assets`]: ui/dist at `/` (embedded in release builds).
 //!
-//! The contract in prose is `docs/ui.md`; nothing here depends on Tauri, so the desktop shell and
+//! The contract in prose is `docs/ui.md`. Nothing here depends on Tauri, so the desktop shell and
 //! `airlock serve` run the very same routes.
 
+pub mod assets;
+pub mod auth;
+pub mod error;
+pub mod events;
+pub mod extract;
 pub mod types;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+
+pub use auth::Access;
+pub use error::ApiError;
+
+/// Largest request body the API accepts (policies are the largest bodies).
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// Wraps the `/api` routes with the token check, adds the UI at `/`, the JSON 404 for unknown API
+/// paths, the body limit and the Host/Origin guard on everything.
+pub fn shell(access: Arc<Access>, api: Router) -> Router {
+    let api = api
+        .fallback(|| async {
+            ApiError::NotFound {
+                what: "route",
+                id: "this path".into(),
+            }
+        })
+        .layer(axum::middleware::from_fn_with_state(
+            access.clone(),
+            auth::require_token,
+        ));
+    Router::new()
+        .nest("/api", api)
+        .fallback(assets::serve)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(
+            access,
+            auth::host_guard,
+        ))
+}

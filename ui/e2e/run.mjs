@@ -1,0 +1,343 @@
+// UI end-to-end tests: a real `airlock serve`, real agents (`airlock call`), Debian's Chromium.
+// Run through ./run.sh, which builds what this needs. Each scenario is independent of timing: it
+// waits for what the page or the agent shows, with generous upper bounds only to fail a hung run.
+
+import { spawn } from "node:child_process";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, createWriteStream } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const repo = process.env.AIRLOCK_REPO ?? new URL("../..", import.meta.url).pathname;
+const bin = process.env.AIRLOCK_BIN ?? join(repo, "target/debug/airlock");
+const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const artifacts = join(repo, "test-artifacts/ui");
+const screenshots = join(repo, "docs/screenshots");
+const only = process.argv.slice(2);
+const WAIT = 30_000;
+
+mkdirSync(artifacts, { recursive: true });
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Starts `airlock serve` with a temp data dir and config; resolves when its API answers. */
+async function startGate() {
+  const dir = mkdtempSync(join(tmpdir(), "airlock-ui-e2e-"));
+  const dataDir = join(dir, "data");
+  mkdirSync(dataDir);
+  const policy = join(dir, "pusher-channels.json");
+  copyFileSync(join(repo, "policies/pusher-channels.json"), policy);
+  const port = await freePort();
+  const config = join(dir, "config.json");
+  writeFileSync(
+    config,
+    JSON.stringify(
+      {
+        gate: { listen: `127.0.0.1:${port}`, data_dir: dataDir },
+        mcpServers: { pusher: { builtin: "demo-pusher", policy } },
+      },
+      null,
+      2,
+    ),
+  );
+  const env = { ...process.env, AIRLOCK_CONFIG: config, AIRLOCK_DATA_DIR: dataDir, AIRLOCK_LOG: process.env.AIRLOCK_LOG ?? "info" };
+  const log = createWriteStream(join(artifacts, "airlock-serve.log"));
+  const child = spawn(bin, ["serve", "--config", config], { env, stdio: ["ignore", "pipe", "pipe"] });
+  child.stdout.pipe(log);
+  child.stderr.pipe(log);
+  let exited = null;
+  child.on("exit", (code) => (exited = code));
+  const base = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    if (exited !== null) throw new Error(`airlock serve exited with ${exited}; see test-artifacts/ui/airlock-serve.log`);
+    if (i > 600) throw new Error("airlock serve did not answer on /api/status within 60 s");
+    try {
+      const res = await fetch(`${base}/api/status`);
+      if (res.status === 401 || res.ok) break;
+    } catch {
+      /* not listening yet */
+    }
+    await sleep(100);
+  }
+  const token = readFileSync(join(dataDir, "api-token"), "utf8").trim();
+  return {
+    base,
+    token,
+    env,
+    dir,
+    policy,
+    stop: async () => {
+      child.kill("SIGTERM");
+      for (let i = 0; i < 100 && exited === null; i++) await sleep(50);
+      if (exited === null) child.kill("SIGKILL");
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** An agent: `airlock call pusher <tool> k=v…`; resolves with its exit code and output. */
+function agentCall(gate, tool, args) {
+  const kv = Object.entries(args).map(([k, v]) => `${k}=${v}`);
+  const child = spawn(bin, ["call", "pusher", tool, ...kv], { env: gate.env, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  child.stdout.on("data", (d) => (out += d));
+  child.stderr.on("data", (d) => (out += d));
+  return new Promise((resolve) => child.on("exit", (code) => resolve({ code, out })));
+}
+
+async function api(gate, method, path, body) {
+  const res = await fetch(gate.base + path, {
+    method,
+    headers: { Authorization: `Bearer ${gate.token}`, "Content-Type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined };
+}
+
+function check(cond, message) {
+  if (!cond) throw new Error(message);
+}
+
+async function shot(page, name, publish = false) {
+  const file = join(artifacts, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  if (publish) {
+    mkdirSync(screenshots, { recursive: true });
+    copyFileSync(file, join(screenshots, `${name}.png`));
+  }
+}
+
+function cardFor(page, tool, text) {
+  return page.locator("[data-approval-id]").filter({ hasText: tool }).filter({ hasText: text });
+}
+
+const scenarios = [
+  {
+    name: "approve a held terminate_user_connections from the page; the agent gets the real result",
+    run: async ({ page, gate }) => {
+      await page.goto(`${gate.base}/#/approvals`);
+      await page.getByText("No agent is waiting.").waitFor({ timeout: WAIT });
+      await shot(page, "approvals-empty");
+      const agent = agentCall(gate, "terminate_user_connections", { userId: "u-42" });
+      const card = cardFor(page, "terminate_user_connections", "u-42");
+      await card.waitFor({ timeout: WAIT });
+      const id = await card.getAttribute("data-approval-id");
+      check(id, "the request has a data-approval-id");
+      await page.getByTestId("pending-count").filter({ hasText: "1" }).waitFor({ timeout: WAIT });
+      check((await card.textContent()).includes("pusher"), "the card names the server");
+      await shot(page, "approvals", true);
+      await card.getByRole("button", { name: "Approve" }).click();
+      const result = await agent;
+      check(result.code === 0, `the agent's call succeeded (exit ${result.code}): ${result.out}`);
+      check(!/denied|pending/i.test(result.out), `the agent got the tool's result, not a denial: ${result.out}`);
+      await page.locator(`[data-approval-id="${id}"]`).waitFor({ state: "detached", timeout: WAIT });
+      // The effect is real: u-42 is gone from the presence channel.
+      const after = await agentCall(gate, "get_presence_users", { channel: "presence-lobby" });
+      check(after.code === 0 && after.out.includes("u-7") && !after.out.includes("u-42"), `u-42 was disconnected: ${after.out}`);
+    },
+  },
+  {
+    name: "deny with a note; the agent reads the note",
+    run: async ({ page, gate }) => {
+      await page.goto(`${gate.base}/#/approvals`);
+      const agent = agentCall(gate, "terminate_user_connections", { userId: "u-7" });
+      const card = cardFor(page, "terminate_user_connections", "u-7");
+      await card.waitFor({ timeout: WAIT });
+      await card.getByLabel("Note for the agent").fill("use the staging app instead");
+      await card.getByRole("button", { name: "Deny" }).click();
+      const result = await agent;
+      check(result.out.includes("use the staging app instead"), `the agent read the note: ${result.out}`);
+      await card.waitFor({ state: "detached", timeout: WAIT });
+    },
+  },
+  {
+    name: "keyboard: j moves focus, a approves the focused request; remembered decisions can be revoked",
+    run: async ({ page, gate }) => {
+      await page.goto(`${gate.base}/#/approvals`);
+      const first = agentCall(gate, "terminate_user_connections", { userId: "u-99" });
+      await cardFor(page, "terminate_user_connections", "u-99").waitFor({ timeout: WAIT });
+      const second = agentCall(gate, "terminate_user_connections", { userId: "u-1000" });
+      const card2 = cardFor(page, "terminate_user_connections", "u-1000");
+      await card2.waitFor({ timeout: WAIT });
+      // Remember the approval of the second one for 10 minutes, then approve it with the keyboard.
+      await card2.getByLabel("Remember this decision").selectOption("minutes");
+      await page.locator("h1").click();
+      await page.keyboard.press("j");
+      await page.locator('[data-approval-id][aria-current="true"]').filter({ hasText: "u-1000" }).waitFor({ timeout: WAIT });
+      await page.keyboard.press("a");
+      const r2 = await second;
+      check(r2.code === 0, `the focused request was approved: ${r2.out}`);
+      const row = page.getByTestId("remembered").locator("tr").filter({ hasText: "terminate_user_connections" });
+      await row.waitFor({ timeout: WAIT });
+      check((await row.textContent()).includes("in 10 min") || (await row.textContent()).includes("in 9 min"), "the remembered decision shows its expiry");
+      await page.keyboard.press("k");
+      await page.keyboard.press("d");
+      const r1 = await first;
+      check(/denied/i.test(r1.out), `the other request was denied: ${r1.out}`);
+      await row.getByRole("button", { name: /Revoke/ }).click();
+      await row.waitFor({ state: "detached", timeout: WAIT });
+      const left = await api(gate, "GET", "/api/remembered");
+      check(left.status === 200 && left.body.length === 0, `revoked: ${JSON.stringify(left.body)}`);
+    },
+  },
+  {
+    name: "history: search, filter by decision, details of one call",
+    run: async ({ page, gate }) => {
+      // A call the policy allows on its own, so history has allow and deny rows.
+      const listed = await agentCall(gate, "list_channels", {});
+      check(listed.code === 0, `list_channels allowed: ${listed.out}`);
+      await page.goto(`${gate.base}/#/history`);
+      const table = page.getByTestId("history");
+      await table.locator("tr[data-call-id]").first().waitFor({ timeout: WAIT });
+      await shot(page, "history", true);
+      await page.getByLabel("Search history").fill("u-7");
+      await table.locator("tr[data-call-id]").filter({ hasText: "terminate_user_connections" }).first().waitFor({ timeout: WAIT });
+      await page.waitForFunction(
+        () => [...document.querySelectorAll("[data-testid=history] tr[data-call-id]")].every((r) => r.textContent.includes("terminate_user_connections")),
+        null,
+        { timeout: WAIT },
+      );
+      await page.getByLabel("Decision", { exact: true }).selectOption("deny");
+      await page.waitForFunction(
+        () => {
+          const rows = [...document.querySelectorAll("[data-testid=history] tr[data-call-id]")];
+          return rows.length > 0 && rows.every((r) => r.textContent.includes("deny"));
+        },
+        null,
+        { timeout: WAIT },
+      );
+      await table.locator("tr[data-call-id]").first().click();
+      const detail = page.getByTestId("call-detail");
+      await detail.getByText('"u-7"').waitFor({ timeout: WAIT });
+      check((await detail.textContent()).includes("human"), "the detail says a human decided");
+      await shot(page, "history-detail");
+      await page.getByLabel("Decision", { exact: true }).selectOption("allow");
+      await page.getByLabel("Close details").click();
+      await page.getByText("No call matches these filters.").waitFor({ timeout: WAIT });
+    },
+  },
+  {
+    name: "policy editor: an error is shown at its line and Save stays disabled",
+    run: async ({ page, gate }) => {
+      await page.goto(`${gate.base}/#/policies`);
+      const editor = page.locator(".cm-content");
+      await editor.waitFor({ timeout: WAIT });
+      await page.getByTestId("policy-status").filter({ hasText: "Valid" }).waitFor({ timeout: WAIT });
+      const save = page.getByRole("button", { name: "Save" });
+      check(await save.isDisabled(), "Save is disabled while nothing changed");
+      await editor.click();
+      await page.keyboard.press("Control+Home");
+      await page.keyboard.press("End");
+      await page.keyboard.press("Enter");
+      await page.keyboard.type('"defualt_action": "allow",');
+      const diag = page.getByTestId("diagnostics").locator("li[data-line='2']");
+      await diag.waitFor({ timeout: WAIT });
+      check(/defualt_action/.test(await diag.textContent()), `the diagnostic names the field: ${await diag.textContent()}`);
+      await page.locator(".cm-lintRange-error").first().waitFor({ timeout: WAIT });
+      await page.locator(".cm-gutter-lint .cm-lint-marker-error").first().waitFor({ timeout: WAIT });
+      check(await save.isDisabled(), "Save is disabled while the policy is invalid");
+      await shot(page, "policies", true);
+      // Undo the typo: valid again, Save enabled only if the text differs (it does not).
+      await page.keyboard.press("Control+z");
+      await page.getByTestId("policy-status").filter({ hasText: /^Valid$/ }).waitFor({ timeout: WAIT });
+      check(readFileSync(gate.policy, "utf8").includes('"version"'), "the policy file on disk is untouched");
+    },
+  },
+  {
+    name: "servers view shows the demo Pusher server, its tools' decisions, and creates a grant",
+    run: async ({ page, gate }) => {
+      await page.goto(`${gate.base}/#/servers`);
+      const server = page.locator("[data-server=pusher]");
+      await server.waitFor({ timeout: WAIT });
+      await server.locator("[data-tool=terminate_user_connections]").getByText("ask a human").waitFor({ timeout: WAIT });
+      await page.getByLabel("Grant name").fill("e2e-agent");
+      await page.getByRole("button", { name: "Create grant" }).click();
+      const token = page.getByLabel("Grant token");
+      await token.waitFor({ timeout: WAIT });
+      check((await token.inputValue()).length >= 16, "a token is shown once");
+      await page.getByTestId("grants").locator("tr[data-grant=e2e-agent]").waitFor({ timeout: WAIT });
+      await shot(page, "servers", true);
+    },
+  },
+  {
+    name: "pause switch: a paused gate denies calls and the header says so",
+    run: async ({ page, gate }) => {
+      await page.goto(`${gate.base}/#/approvals`);
+      const sw = page.getByRole("switch", { name: "Pause all calls" });
+      await sw.click();
+      await page.getByText("Paused: every call is denied").waitFor({ timeout: WAIT });
+      const r = await agentCall(gate, "list_channels", {});
+      check(/paused by the user/i.test(r.out), `a paused gate denies: ${r.out}`);
+      await sw.click();
+      await page.getByText("Paused: every call is denied").waitFor({ state: "detached", timeout: WAIT });
+    },
+  },
+];
+
+async function main() {
+  let passed = 0;
+  let failed = 0;
+  let gate;
+  let context;
+  const profile = mkdtempSync(join(tmpdir(), "airlock-ui-chromium-"));
+  try {
+    gate = await startGate();
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: chromiumPath,
+      headless: true,
+      viewport: { width: 1280, height: 860 },
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+      ],
+    });
+    const page = context.pages()[0] ?? (await context.newPage());
+    const consoleErrors = [];
+    page.on("pageerror", (e) => consoleErrors.push(String(e)));
+    // Log in once the way a user does: the link `airlock serve` prints.
+    await page.goto(`${gate.base}/#token=${encodeURIComponent(gate.token)}`);
+    await page.waitForURL((u) => !u.hash.includes("token="), { timeout: WAIT });
+    for (const s of scenarios) {
+      if (only.length && !only.some((o) => s.name.includes(o))) continue;
+      try {
+        await s.run({ page, gate });
+        check(consoleErrors.length === 0, `page errors: ${consoleErrors.join("; ")}`);
+        passed++;
+        console.log(`ok   ${s.name}`);
+      } catch (err) {
+        failed++;
+        console.log(`FAIL ${s.name}\n     ${String(err?.message ?? err).split("\n").join("\n     ")}`);
+        await shot(page, `failed-${passed + failed}`).catch(() => undefined);
+        consoleErrors.length = 0;
+      }
+    }
+  } catch (err) {
+    failed++;
+    console.log(`FAIL setup\n     ${err?.stack ?? err}`);
+  } finally {
+    await context?.close().catch(() => undefined);
+    await gate?.stop().catch(() => undefined);
+    rmSync(profile, { recursive: true, force: true });
+  }
+  console.log(`${passed} passed, ${failed} failed`);
+  process.exit(failed === 0 && passed > 0 ? 0 : 1);
+}
+
+await main();
