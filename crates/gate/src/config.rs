@@ -220,9 +220,9 @@ impl Config {
 
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Self, GateError> {
-        let text = std::fs::read_to_string(path).map_err(|source| GateError::ConfigRead {
+        let text = std::fs::read_to_string(path).map_err(|error| GateError::ConfigRead {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         Self::parse(&text, Some(path))
     }

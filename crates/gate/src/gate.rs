@@ -417,7 +417,7 @@ impl Gate {
         let addr = listen.unwrap_or(self.inner.config.gate.listen);
         tokio::net::TcpListener::bind(addr)
             .await
-            .map_err(|source| GateError::Bind { addr, source })
+            .map_err(|error| GateError::Bind { addr, error })
     }
 
     pub fn config(&self) -> &Config {

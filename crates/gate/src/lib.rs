@@ -31,26 +31,26 @@ pub use intercept::META_KEY;
 /// Errors of the gate, written for the person running it.
 #[derive(Debug, thiserror::Error)]
 pub enum GateError {
-    #[error("cannot read config `{path}`: {source}")]
+    #[error("cannot read config `{path}`: {error}")]
     ConfigRead {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("invalid config `{path}`: {message}")]
     ConfigInvalid { path: String, message: String },
-    #[error("cannot use data directory `{path}`: {source}")]
+    #[error("cannot use data directory `{path}`: {error}")]
     DataDir {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("cannot open the history database: {0}")]
     Store(String),
     #[error(
-        "cannot listen on {addr}: {source} (is another Airlock running? stop it, or pick another port with --listen or gate.listen)"
+        "cannot listen on {addr}: {error} (is another Airlock running? stop it, or pick another port with --listen or gate.listen)"
     )]
     Bind {
         addr: SocketAddr,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("server error: {0}")]
     Serve(std::io::Error),

@@ -39,9 +39,9 @@ pub fn default_config_path() -> PathBuf {
 
 /// Creates `dir` (0700) if needed.
 pub fn ensure_private_dir(dir: &Path) -> Result<(), GateError> {
-    std::fs::create_dir_all(dir).map_err(|source| GateError::DataDir {
+    std::fs::create_dir_all(dir).map_err(|error| GateError::DataDir {
         path: dir.to_path_buf(),
-        source,
+        error,
     })?;
     #[cfg(unix)]
     {
@@ -53,9 +53,9 @@ pub fn ensure_private_dir(dir: &Path) -> Result<(), GateError> {
 
 /// Writes `contents` to `path` atomically, readable by the owner only.
 pub fn write_private(path: &Path, contents: &[u8]) -> Result<(), GateError> {
-    let err = |source| GateError::DataDir {
+    let err = |error| GateError::DataDir {
         path: path.to_path_buf(),
-        source,
+        error,
     };
     let tmp = path.with_extension("tmp");
     {
@@ -98,7 +98,7 @@ pub struct RuntimeInfo {
 pub fn write_runtime(dir: &Path, info: &RuntimeInfo) -> Result<(), GateError> {
     let json = serde_json::to_vec_pretty(info).map_err(|e| GateError::DataDir {
         path: dir.join("runtime.json"),
-        source: std::io::Error::other(e),
+        error: std::io::Error::other(e),
     })?;
     write_private(&dir.join("runtime.json"), &json)
 }

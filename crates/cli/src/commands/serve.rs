@@ -1,0 +1,89 @@
+//! `airlock serve`: the headless gate (proxy + local API + web UI).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use airlock_gate::{Config, Gate, GateOptions, runtime};
+use anyhow::Context;
+
+/// Run the gate without a desktop: agents connect to it, the web UI shows approvals and history.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Config file (`mcpServers`, policies, grants). Default: `$AIRLOCK_CONFIG` or the user's
+    /// config dir (e.g. ~/.config/airlock/config.json); when that does not exist, the built-in
+    /// default: the demo Pusher server under policies/pusher-channels.json.
+    #[arg(long, env = "AIRLOCK_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on. Default: gate.listen from the config, else 127.0.0.1:4141.
+    #[arg(long, env = "AIRLOCK_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Where history, the API token and the runtime file live. Default: the user's data dir.
+    #[arg(long, env = "AIRLOCK_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// Loads the config the user asked for; the built-in default when none was asked for and none
+/// exists at the default location.
+pub fn load_config(explicit: Option<&std::path::Path>) -> anyhow::Result<Config> {
+    if let Some(path) = explicit {
+        return Ok(Config::load(path)?);
+    }
+    let path = runtime::default_config_path();
+    if path.exists() {
+        Ok(Config::load(&path)?)
+    } else {
+        tracing::info!(
+            "no config at {}; using the built-in default (demo Pusher server)",
+            path.display()
+        );
+        Ok(Config::builtin_default())
+    }
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let config = load_config(args.config.as_deref())?;
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let mut options = GateOptions::new(config);
+        options.data_dir = args.data_dir;
+        let gate = Gate::build(options).await?;
+        let listener = gate.bind(args.listen).await?;
+        let addr = listener.local_addr()?;
+        let app = gate.proxy_router();
+        eprintln!("Airlock is running on http://{addr}");
+        for server in gate.config().servers.keys() {
+            eprintln!("  agents: http://{addr}/mcp/{server}   (or `airlock connect {server}`)");
+        }
+        eprintln!(
+            "  history: {}",
+            gate.data_dir().join("airlock.db").display()
+        );
+        eprintln!("Press Ctrl-C to stop.");
+        gate.serve(listener, app, shutdown_signal()).await?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    eprintln!("Airlock is stopping.");
+}
