@@ -1,0 +1,168 @@
+//! A real gate on a loopback port with the demo Pusher upstream, a policy of the test's choosing,
+//! a temporary data dir, and an rmcp (official Rust SDK) client as the agent.
+
+#![allow(
+    dead_code,
+    reason = "each test file uses a different part of the harness"
+)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use airlock_gate::clock::{Clock, SystemClock};
+use airlock_gate::{Config, Gate, GateOptions};
+use airlock_store::{CallFilter, CallRecord, PageRequest};
+use rmcp::model::{CallToolRequestParams, CallToolResult};
+use rmcp::service::RunningService;
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::{RoleClient, ServiceExt};
+use serde_json::{Value, json};
+
+pub struct TestGate {
+    pub gate: Gate,
+    pub url: String,
+    pub dir: PathBuf,
+    _temp: Option<tempfile::TempDir>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+pub struct Options {
+    pub policy: Value,
+    pub gate: Value,
+    pub clock: Arc<dyn Clock>,
+    /// Reuse this data dir (for restart tests).
+    pub data_dir: Option<PathBuf>,
+}
+
+impl Options {
+    pub fn new(policy: Value) -> Self {
+        Options {
+            policy,
+            gate: json!({}),
+            clock: Arc::new(SystemClock),
+            data_dir: None,
+        }
+    }
+}
+
+impl TestGate {
+    pub async fn start(policy: Value) -> TestGate {
+        Self::start_with(Options::new(policy)).await
+    }
+
+    pub async fn start_with(options: Options) -> TestGate {
+        let (temp, dir) = match options.data_dir {
+            Some(dir) => (None, dir),
+            None => {
+                let temp = tempfile::tempdir().unwrap();
+                let dir = temp.path().to_path_buf();
+                (Some(temp), dir)
+            }
+        };
+        std::fs::write(dir.join("policy.json"), options.policy.to_string()).unwrap();
+        let mut gate_settings = json!({"listen": "127.0.0.1:0"});
+        for (k, v) in options.gate.as_object().unwrap() {
+            gate_settings[k] = v.clone();
+        }
+        let config = json!({
+            "gate": gate_settings,
+            "mcpServers": {"pusher": {"builtin": "demo-pusher", "policy": "policy.json"}},
+        });
+        std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
+        let config = Config::load(&dir.join("config.json")).unwrap();
+        let mut gate_options = GateOptions::new(config);
+        gate_options.data_dir = Some(dir.join("data"));
+        gate_options.clock = options.clock;
+        let gate = Gate::build(gate_options).await.unwrap();
+        let listener = gate.bind(None).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let app = gate.proxy_router();
+        let serving = gate.clone();
+        let server = tokio::spawn(async move {
+            serving
+                .serve(listener, app, async {
+                    let _ = rx.await;
+                })
+                .await
+                .unwrap();
+        });
+        TestGate {
+            gate,
+            url: format!("http://{addr}/mcp/pusher"),
+            dir,
+            _temp: temp,
+            shutdown: Some(tx),
+            server: Some(server),
+        }
+    }
+
+    pub fn policy_path(&self) -> PathBuf {
+        self.dir.join("policy.json")
+    }
+
+    pub async fn agent(&self) -> RunningService<RoleClient, ()> {
+        ().serve(StreamableHttpClientTransport::from_uri(self.url.clone()))
+            .await
+            .unwrap()
+    }
+
+    /// Every recorded call, oldest first.
+    pub async fn history(&self) -> Vec<CallRecord> {
+        let mut all = Vec::new();
+        let mut before = None;
+        loop {
+            let page = self
+                .gate
+                .store()
+                .query_calls(
+                    CallFilter::default(),
+                    PageRequest {
+                        before,
+                        limit: 1000,
+                    },
+                )
+                .await
+                .unwrap();
+            all.extend(page.calls);
+            match page.next {
+                Some(next) => before = Some(next),
+                None => break,
+            }
+        }
+        all.reverse();
+        all
+    }
+
+    /// Stops serving and waits until the server task is gone.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+pub fn call(name: &str, args: Value) -> CallToolRequestParams {
+    let mut params = CallToolRequestParams::new(name.to_string());
+    params.arguments = args.as_object().cloned();
+    params
+}
+
+pub fn text(result: &CallToolResult) -> String {
+    serde_json::to_value(result).unwrap()["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+pub fn meta(result: &CallToolResult) -> Value {
+    serde_json::to_value(result).unwrap()["_meta"]["dev.airlock/decision"].clone()
+}

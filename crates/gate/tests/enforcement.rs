@@ -1,0 +1,362 @@
+//! Policy enforcement through a real gate, with the official Rust SDK (rmcp) as the agent and the
+//! demo Pusher server upstream; every call is checked in the history too.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use airlock_store::{DecidedBy, Decision};
+use common::{TestGate, call, meta, text};
+use serde_json::json;
+
+fn pusher_policy() -> serde_json::Value {
+    json!({
+        "version": "1",
+        "default": "deny",
+        "hide": ["authorize_channel"],
+        "tools": {
+            "list_channels": {},
+            "get_presence_users": {},
+            "trigger_event": {
+                "deny_if": [{"path": "args.channel", "op": "regex", "value": "^private-admin-",
+                             "on_deny": "Admin channels are off limits"}],
+                "limits": [{"counter": "trigger_rate", "window": "minute", "max": 3, "scope": "grant"}]
+            }
+        }
+    })
+}
+
+#[tokio::test]
+async fn allowed_denied_hidden_and_default_calls_are_decided_and_recorded_once_each() {
+    let gate = TestGate::start(pusher_policy()).await;
+    let agent = gate.agent().await;
+
+    let tools = agent.list_all_tools().await.unwrap();
+    let names: Vec<&str> = tools.iter().map(|t| &*t.name).collect();
+    assert!(
+        !names.contains(&"authorize_channel"),
+        "hidden tool listed: {names:?}"
+    );
+    assert!(names.contains(&"trigger_event"));
+
+    let allowed = agent
+        .call_tool(call(
+            "get_presence_users",
+            json!({"channel": "presence-lobby"}),
+        ))
+        .await
+        .unwrap();
+    assert_ne!(allowed.is_error, Some(true));
+    assert!(text(&allowed).contains("u-42"), "{}", text(&allowed));
+
+    let denied = agent
+        .call_tool(call(
+            "trigger_event",
+            json!({"channel": "private-admin-billing", "event": "e", "data": "x"}),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(denied.is_error, Some(true));
+    assert!(
+        text(&denied).contains("Admin channels are off limits"),
+        "{}",
+        text(&denied)
+    );
+    assert!(
+        text(&denied).contains("/tools/trigger_event/deny_if/0"),
+        "{}",
+        text(&denied)
+    );
+    assert!(
+        denied.structured_content.is_none(),
+        "details never go in structuredContent"
+    );
+    assert_eq!(meta(&denied)["kind"], "deny_if");
+
+    let hidden = agent
+        .call_tool(call(
+            "authorize_channel",
+            json!({"socketId": "1.1", "channel": "private-x"}),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(hidden.is_error, Some(true));
+    assert!(text(&hidden).contains("hidden"), "{}", text(&hidden));
+
+    let default = agent
+        .call_tool(call(
+            "terminate_user_connections",
+            json!({"userId": "u-42"}),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(default.is_error, Some(true));
+    assert_eq!(meta(&default)["kind"], "default");
+
+    // The default-denied terminate never ran: u-42 is still online.
+    let still = agent
+        .call_tool(call(
+            "get_presence_users",
+            json!({"channel": "presence-lobby"}),
+        ))
+        .await
+        .unwrap();
+    assert!(text(&still).contains("u-42"));
+    agent.cancel().await.unwrap();
+
+    let history = gate.history().await;
+    let summary: Vec<(String, Decision, Option<String>)> = history
+        .iter()
+        .map(|c| (c.tool.clone(), c.decision, c.decision_kind.clone()))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (
+                "get_presence_users".into(),
+                Decision::Allow,
+                Some("allow".into())
+            ),
+            (
+                "trigger_event".into(),
+                Decision::Deny,
+                Some("deny_if".into())
+            ),
+            (
+                "authorize_channel".into(),
+                Decision::Deny,
+                Some("hidden".into())
+            ),
+            (
+                "terminate_user_connections".into(),
+                Decision::Deny,
+                Some("default".into())
+            ),
+            (
+                "get_presence_users".into(),
+                Decision::Allow,
+                Some("allow".into())
+            ),
+        ]
+    );
+    assert_eq!(
+        history[1].rule.as_deref(),
+        Some("/tools/trigger_event/deny_if/0")
+    );
+    assert_eq!(history[2].rule.as_deref(), Some("(hidden)"));
+    assert!(history.iter().all(|c| c.decided_by == DecidedBy::Policy));
+    assert!(
+        history
+            .iter()
+            .all(|c| c.grant.as_deref() == Some("default"))
+    );
+    // Allowed calls were completed with the upstream's outcome.
+    for c in history.iter().filter(|c| c.decision == Decision::Allow) {
+        let completion = c.completion.as_ref().expect("allowed call completed");
+        assert_eq!(completion.outcome, airlock_store::Outcome::Ok);
+    }
+    gate.stop().await;
+}
+
+#[tokio::test]
+async fn a_rate_limit_admits_max_calls_then_denies_with_when_to_retry() {
+    let gate = TestGate::start(pusher_policy()).await;
+    let agent = gate.agent().await;
+    let args = json!({"channel": "news", "event": "e", "data": "hello"});
+    for _ in 0..3 {
+        let ok = agent
+            .call_tool(call("trigger_event", args.clone()))
+            .await
+            .unwrap();
+        assert_ne!(ok.is_error, Some(true), "{}", text(&ok));
+    }
+    let limited = agent.call_tool(call("trigger_event", args)).await.unwrap();
+    assert_eq!(limited.is_error, Some(true));
+    let message = text(&limited);
+    assert!(message.starts_with("Rate limit reached"), "{message}");
+    assert!(message.contains("retry in"), "{message}");
+    assert!(
+        message.contains("/tools/trigger_event/limits/0"),
+        "{message}"
+    );
+    assert_eq!(meta(&limited)["kind"], "rate_limit");
+    assert!(meta(&limited)["retryAfterMs"].as_u64().unwrap() > 0);
+    agent.cancel().await.unwrap();
+    gate.stop().await;
+}
+
+/// 16 agents × 500 calls against a limit of 100 per minute: exactly 100 admitted, every other call
+/// denied with the limit message, and every call in the history exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_agents_never_exceed_a_limit_and_every_call_is_recorded() {
+    const AGENTS: usize = 16;
+    const CALLS: usize = 500;
+    const MAX: usize = 100;
+    let policy = json!({
+        "version": "1",
+        "default": "deny",
+        "tools": {"list_channels": {"limits": [
+            {"counter": "list_rate", "window": "minute", "max": MAX, "scope": "global"}
+        ]}}
+    });
+    let gate = TestGate::start(policy).await;
+    let mut tasks = Vec::new();
+    for _ in 0..AGENTS {
+        let agent = gate.agent().await;
+        tasks.push(tokio::spawn(async move {
+            let mut admitted = 0;
+            let mut limited = 0;
+            for _ in 0..CALLS {
+                let r = agent
+                    .call_tool(call("list_channels", json!({})))
+                    .await
+                    .unwrap();
+                if r.is_error == Some(true) {
+                    assert!(text(&r).starts_with("Rate limit reached"), "{}", text(&r));
+                    limited += 1;
+                } else {
+                    admitted += 1;
+                }
+            }
+            agent.cancel().await.unwrap();
+            (admitted, limited)
+        }));
+    }
+    let (mut admitted, mut limited) = (0, 0);
+    for task in tasks {
+        let (a, l) = task.await.unwrap();
+        admitted += a;
+        limited += l;
+    }
+    assert_eq!(admitted, MAX);
+    assert_eq!(limited, AGENTS * CALLS - MAX);
+
+    let history = gate.history().await;
+    assert_eq!(history.len(), AGENTS * CALLS);
+    let mut by_decision: BTreeMap<&str, usize> = BTreeMap::new();
+    for c in &history {
+        *by_decision.entry(c.decision.as_str()).or_default() += 1;
+    }
+    assert_eq!(by_decision.get("allow"), Some(&MAX));
+    assert_eq!(by_decision.get("deny"), Some(&(AGENTS * CALLS - MAX)));
+    gate.stop().await;
+}
+
+#[tokio::test]
+async fn a_policy_edit_applies_at_once_and_a_broken_edit_keeps_the_last_good_policy() {
+    let gate = TestGate::start(pusher_policy()).await;
+    let agent = gate.agent().await;
+    let deny = agent
+        .call_tool(call("get_channel_info", json!({"channel": "news"})))
+        .await
+        .unwrap();
+    assert_eq!(deny.is_error, Some(true));
+
+    let mut policy = pusher_policy();
+    policy["tools"]["get_channel_info"] = json!({});
+    std::fs::write(gate.policy_path(), policy.to_string()).unwrap();
+    gate.gate.reload_policies();
+    let allow = agent
+        .call_tool(call("get_channel_info", json!({"channel": "news"})))
+        .await
+        .unwrap();
+    assert_ne!(allow.is_error, Some(true), "{}", text(&allow));
+
+    std::fs::write(
+        gate.policy_path(),
+        "{\"version\": \"1\", \"default\": \"allw\"}",
+    )
+    .unwrap();
+    gate.gate.reload_policies();
+    let views = gate.gate.policies();
+    let error = views
+        .iter()
+        .find_map(|v| v.error.clone())
+        .expect("the error is reported");
+    assert!(error.contains("policy.json:1:"), "{error}");
+    let still = agent
+        .call_tool(call("get_channel_info", json!({"channel": "news"})))
+        .await
+        .unwrap();
+    assert_ne!(
+        still.is_error,
+        Some(true),
+        "last good policy stays in force"
+    );
+    agent.cancel().await.unwrap();
+    gate.stop().await;
+}
+
+#[tokio::test]
+async fn paused_gate_denies_everything_until_resumed() {
+    let gate = TestGate::start(pusher_policy()).await;
+    let agent = gate.agent().await;
+    gate.gate.set_paused(true);
+    let paused = agent
+        .call_tool(call("list_channels", json!({})))
+        .await
+        .unwrap();
+    assert_eq!(paused.is_error, Some(true));
+    assert!(
+        text(&paused).contains("paused by the user"),
+        "{}",
+        text(&paused)
+    );
+    gate.gate.set_paused(false);
+    let ok = agent
+        .call_tool(call("list_channels", json!({})))
+        .await
+        .unwrap();
+    assert_ne!(ok.is_error, Some(true));
+    agent.cancel().await.unwrap();
+    gate.stop().await;
+}
+
+#[tokio::test]
+async fn limits_survive_a_restart_of_the_gate() {
+    let temp = tempfile::tempdir().unwrap();
+    let mut options = common::Options::new(pusher_policy());
+    options.data_dir = Some(temp.path().to_path_buf());
+    let gate = TestGate::start_with(options).await;
+    let agent = gate.agent().await;
+    let args = json!({"channel": "news", "event": "e", "data": "hello"});
+    for _ in 0..3 {
+        let ok = agent
+            .call_tool(call("trigger_event", args.clone()))
+            .await
+            .unwrap();
+        assert_ne!(ok.is_error, Some(true));
+    }
+    agent.cancel().await.unwrap();
+    // The counter writes are queued when calls complete; wait until all three are stored.
+    for _ in 0..500 {
+        if gate
+            .gate
+            .store()
+            .load_counter_events(0)
+            .await
+            .unwrap()
+            .len()
+            >= 3
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    gate.stop().await;
+
+    let mut options = common::Options::new(pusher_policy());
+    options.data_dir = Some(temp.path().to_path_buf());
+    let gate = TestGate::start_with(options).await;
+    let agent = gate.agent().await;
+    let limited = agent.call_tool(call("trigger_event", args)).await.unwrap();
+    assert_eq!(
+        limited.is_error,
+        Some(true),
+        "the restart reset the limit: {}",
+        text(&limited)
+    );
+    assert!(text(&limited).starts_with("Rate limit reached"));
+    agent.cancel().await.unwrap();
+    gate.stop().await;
+}
