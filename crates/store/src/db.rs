@@ -57,20 +57,21 @@ fn classify_open(path: &Path, e: rusqlite::Error) -> StoreError {
 
 /// Creates the parent directory (0700) and the file (0600) if missing.
 pub(crate) fn prepare_path(path: &Path) -> Result<()> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        if !parent.exists() {
-            let mut builder = std::fs::DirBuilder::new();
-            builder.recursive(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::DirBuilderExt;
-                builder.mode(0o700);
-            }
-            builder.create(parent).map_err(|e| StoreError::CreateDir {
-                path: parent.display().to_string(),
-                detail: e.to_string(),
-            })?;
+    if let Some(parent) = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty() && !p.exists())
+    {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            builder.mode(0o700);
         }
+        builder.create(parent).map_err(|e| StoreError::CreateDir {
+            path: parent.display().to_string(),
+            detail: e.to_string(),
+        })?;
     }
     if !path.exists() {
         let mut options = std::fs::OpenOptions::new();

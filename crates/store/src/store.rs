@@ -32,6 +32,9 @@ pub struct StoreOptions {
     pub queue_capacity: usize,
     /// Redaction rules applied to every stored argument.
     pub redaction: RedactionConfig,
+    /// Largest size the database may grow to (SQLite `max_page_count`); a write beyond it fails
+    /// with [`StoreError::DiskFull`], as on a full disk. `None` (default): no limit but the disk.
+    pub max_db_bytes: Option<u64>,
 }
 
 impl Default for StoreOptions {
@@ -41,6 +44,16 @@ impl Default for StoreOptions {
             read_connections: 4,
             queue_capacity: 8192,
             redaction: RedactionConfig::default(),
+            max_db_bytes: None,
+        }
+    }
+}
+
+impl From<RedactionConfig> for StoreOptions {
+    fn from(redaction: RedactionConfig) -> Self {
+        Self {
+            redaction,
+            ..Self::default()
         }
     }
 }
@@ -158,8 +171,8 @@ impl Store {
 
     /// Opens the store at `path`: creates the directory (0700) and file (0600), applies the
     /// connection settings and migrations, and starts the writer thread. Blocking.
-    pub fn open_with(path: impl AsRef<Path>, options: StoreOptions) -> Result<Self> {
-        Self::open_inner(path.as_ref().to_path_buf(), options, None)
+    pub fn open_with(path: impl AsRef<Path>, options: impl Into<StoreOptions>) -> Result<Self> {
+        Self::open_inner(path.as_ref().to_path_buf(), options.into(), None)
     }
 
     /// A private store for tests and demos: a fresh database **file** in a new temporary
@@ -168,6 +181,11 @@ impl Store {
     /// concurrent readers on other connections (a shared-cache memory database has table locks
     /// instead, and no WAL). Blocking.
     pub fn open_in_memory() -> Result<Self> {
+        Self::open_in_memory_with(StoreOptions::default())
+    }
+
+    /// [`open_in_memory`](Self::open_in_memory) with options (redaction rules, time-outs).
+    pub fn open_in_memory_with(options: impl Into<StoreOptions>) -> Result<Self> {
         let dir = tempfile::Builder::new()
             .prefix("airlock-store-")
             .tempdir()
@@ -176,7 +194,7 @@ impl Store {
                 detail: e.to_string(),
             })?;
         let path = dir.path().join("airlock.db");
-        Self::open_inner(path, StoreOptions::default(), Some(dir))
+        Self::open_inner(path, options.into(), Some(dir))
     }
 
     fn open_inner(
@@ -188,6 +206,16 @@ impl Store {
         db::prepare_path(&path)?;
         let mut conn = db::open_connection(&path, options.busy_timeout, true)?;
         crate::migrate::migrate(&mut conn)?;
+        if let Some(bytes) = options.max_db_bytes {
+            let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+            let pages = i64::try_from(bytes).unwrap_or(i64::MAX) / page_size.max(1);
+            // SQLite never sets the limit below the current size.
+            let _: i64 = conn.query_row(
+                &format!("PRAGMA max_page_count = {}", pages.max(1)),
+                [],
+                |r| r.get(0),
+            )?;
+        }
         let (writer, thread) = writer::start(conn, options.queue_capacity)?;
         let pool = Arc::new(ReadPool::new(
             path.clone(),
@@ -215,6 +243,11 @@ impl Store {
     /// The redaction rules in force (the gate may redact approval texts with them).
     pub fn redactor(&self) -> &Redactor {
         &self.inner.redactor
+    }
+
+    /// `value` as JSON text with secrets redacted, as the store would keep it.
+    pub fn redact(&self, value: &Value) -> String {
+        self.inner.redactor.redact_to_string(value)
     }
 
     /// Stops the writer after the queued writes, if this is the last handle, and waits for it.
@@ -298,57 +331,21 @@ impl Store {
         }
     }
 
-    /// Records how a forwarded call ended. Fails for an unknown call or a second completion.
+    /// Records how a forwarded call ended, and waits for the commit. Fails for an unknown call
+    /// or a second completion.
     pub async fn complete_call(&self, id: CallId, completion: Completion) -> Result<()> {
         self.inner
             .writer
-            .run(move |ctx| {
-                let exists = ctx
-                    .conn
-                    .prepare_cached("SELECT 1 FROM calls WHERE id = ?1")?
-                    .exists([id])?;
-                if !exists {
-                    return Err(StoreError::UnknownCall(id));
-                }
-                let done = ctx
-                    .conn
-                    .prepare_cached("SELECT 1 FROM completions WHERE call_id = ?1")?
-                    .exists([id])?;
-                if done {
-                    return Err(StoreError::AlreadyCompleted(id));
-                }
-                let row = CompletionRow {
-                    call_id: id,
-                    at_ms: completion.at_ms,
-                    outcome: completion.outcome.as_str().to_owned(),
-                    latency_us: completion.latency_us,
-                    error: completion.error,
-                };
-                let cid = ctx.completions.next_id;
-                let hash = row.hash(&ctx.completions.head_hash, cid);
-                ctx.conn
-                    .prepare_cached(
-                        "INSERT INTO completions (id, call_id, at_ms, outcome, latency_us, error, \
-                         prev_hash, row_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                    )?
-                    .execute(params![
-                        cid,
-                        row.call_id,
-                        row.at_ms,
-                        row.outcome,
-                        row.latency_us,
-                        row.error,
-                        ctx.completions.head_hash,
-                        hash
-                    ])?;
-                ctx.completions = writer::ChainTail {
-                    head_id: cid,
-                    head_hash: hash,
-                    next_id: cid + 1,
-                };
-                Ok(())
-            })
+            .run(move |ctx| insert_completion(ctx, id, completion))
             .await
+    }
+
+    /// [`complete_call`](Self::complete_call) without waiting, for synchronous code (a call
+    /// ticket's `finish`). The write joins the next group; a failure is logged.
+    pub fn complete_call_nowait(&self, id: CallId, completion: Completion) {
+        self.inner.writer.enqueue("complete_call", move |ctx| {
+            insert_completion(ctx, id, completion)
+        });
     }
 
     /// One call with its completion.
@@ -692,16 +689,20 @@ impl Store {
         }
         self.inner
             .writer
-            .run(move |ctx| {
-                let mut stmt = ctx.conn.prepare_cached(
-                    "INSERT INTO counter_events (counter_key, at_ms, amount) VALUES (?1, ?2, ?3)",
-                )?;
-                for e in &events {
-                    stmt.execute(params![e.key, e.at_ms, e.amount])?;
-                }
-                Ok(())
-            })
+            .run(move |ctx| insert_counter_events(ctx, &events))
             .await
+    }
+
+    /// [`save_counter_events`](Self::save_counter_events) without waiting, for synchronous
+    /// code. The write joins the next group; a failure is logged.
+    pub fn save_counter_events_nowait(&self, events: Vec<CounterEvent>) {
+        if !events.is_empty() {
+            self.inner
+                .writer
+                .enqueue("save_counter_events", move |ctx| {
+                    insert_counter_events(ctx, &events)
+                });
+        }
     }
 
     /// Counter events at or after `since_ms`, oldest first, to rebuild sliding windows.
@@ -891,6 +892,63 @@ fn insert_call(ctx: &mut WriteCtx<'_>, row: &CallRow) -> Result<CallId> {
         next_id: id + 1,
     };
     Ok(id)
+}
+
+fn insert_completion(ctx: &mut WriteCtx<'_>, id: CallId, completion: Completion) -> Result<()> {
+    let exists = ctx
+        .conn
+        .prepare_cached("SELECT 1 FROM calls WHERE id = ?1")?
+        .exists([id])?;
+    if !exists {
+        return Err(StoreError::UnknownCall(id));
+    }
+    let done = ctx
+        .conn
+        .prepare_cached("SELECT 1 FROM completions WHERE call_id = ?1")?
+        .exists([id])?;
+    if done {
+        return Err(StoreError::AlreadyCompleted(id));
+    }
+    let row = CompletionRow {
+        call_id: id,
+        at_ms: completion.at_ms,
+        outcome: completion.outcome.as_str().to_owned(),
+        latency_us: completion.latency_us,
+        error: completion.error,
+    };
+    let cid = ctx.completions.next_id;
+    let hash = row.hash(&ctx.completions.head_hash, cid);
+    ctx.conn
+        .prepare_cached(
+            "INSERT INTO completions (id, call_id, at_ms, outcome, latency_us, error, prev_hash, \
+             row_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?
+        .execute(params![
+            cid,
+            row.call_id,
+            row.at_ms,
+            row.outcome,
+            row.latency_us,
+            row.error,
+            ctx.completions.head_hash,
+            hash
+        ])?;
+    ctx.completions = writer::ChainTail {
+        head_id: cid,
+        head_hash: hash,
+        next_id: cid + 1,
+    };
+    Ok(())
+}
+
+fn insert_counter_events(ctx: &mut WriteCtx<'_>, events: &[CounterEvent]) -> Result<()> {
+    let mut stmt = ctx.conn.prepare_cached(
+        "INSERT INTO counter_events (counter_key, at_ms, amount) VALUES (?1, ?2, ?3)",
+    )?;
+    for e in events {
+        stmt.execute(params![e.key, e.at_ms, e.amount])?;
+    }
+    Ok(())
 }
 
 fn prune(ctx: &mut WriteCtx<'_>, retention: Retention) -> Result<PruneReport> {

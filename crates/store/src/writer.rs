@@ -103,6 +103,72 @@ impl WriterHandle {
     }
 }
 
+impl WriterHandle {
+    /// Queues `f` without waiting. Its failure (or the commit's) is logged, not returned: for
+    /// writes made from synchronous code after the decision that mattered was already recorded.
+    pub(crate) fn enqueue<F>(&self, what: &'static str, f: F)
+    where
+        F: FnOnce(&mut WriteCtx<'_>) -> Result<()> + Send + 'static,
+    {
+        let job: Box<dyn Job> = Box::new(LoggedJob {
+            what,
+            f: Some(f),
+            failed: None,
+        });
+        match self.tx.try_send(job) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                tracing::error!(what, "store is closed, write dropped");
+            }
+            Err(mpsc::error::TrySendError::Full(job)) => {
+                let tx = self.tx.clone();
+                match tokio::runtime::Handle::try_current() {
+                    Ok(handle) => {
+                        handle.spawn(async move {
+                            if tx.send(job).await.is_err() {
+                                tracing::error!(what, "store is closed, write dropped");
+                            }
+                        });
+                    }
+                    Err(_) => {
+                        if tx.blocking_send(job).is_err() {
+                            tracing::error!(what, "store is closed, write dropped");
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+struct LoggedJob<F> {
+    what: &'static str,
+    f: Option<F>,
+    failed: Option<StoreError>,
+}
+
+impl<F> Job for LoggedJob<F>
+where
+    F: FnOnce(&mut WriteCtx<'_>) -> Result<()> + Send + 'static,
+{
+    fn run(&mut self, ctx: &mut WriteCtx<'_>) -> bool {
+        let Some(f) = self.f.take() else { return false };
+        match f(ctx) {
+            Ok(()) => true,
+            Err(e) => {
+                self.failed = Some(e);
+                false
+            }
+        }
+    }
+
+    fn finish(self: Box<Self>, commit: Result<()>) {
+        if let Some(e) = self.failed.or(commit.err()) {
+            tracing::error!(what = self.what, error = %e, "queued store write failed");
+        }
+    }
+}
+
 /// Loads the chain tails and starts the writer thread on `conn`.
 pub(crate) fn start(conn: Connection, queue: usize) -> Result<(WriterHandle, JoinHandle<()>)> {
     let calls = load_tail(&conn, "calls", "calls")?;
@@ -205,10 +271,10 @@ fn run_group(
             Ok(())
         }
         Err(e) => {
-            if !conn.is_autocommit() {
-                if let Err(rollback) = conn.execute_batch("ROLLBACK") {
-                    tracing::error!(error = %rollback, "store rollback failed");
-                }
+            if !conn.is_autocommit()
+                && let Err(rollback) = conn.execute_batch("ROLLBACK")
+            {
+                tracing::error!(error = %rollback, "store rollback failed");
             }
             Err(e)
         }
