@@ -11,6 +11,7 @@
 //!
 //! See `ARCHITECTURE.md` at the repository root for how this crate fits with the others.
 
+pub mod bridge;
 mod downstream;
 pub mod interceptor;
 mod jsonrpc;

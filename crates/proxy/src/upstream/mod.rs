@@ -116,16 +116,12 @@ impl UpstreamSpec {
             UpstreamSpec::Stdio { command, args, env, cwd } => {
                 stdio::spawn(name, command, args, env, cwd.as_deref())
             }
-            UpstreamSpec::StreamableHttp { url, headers } => connect_unavailable(url),
-            UpstreamSpec::LegacySse { url, headers } => connect_unavailable(url),
+            UpstreamSpec::StreamableHttp { url, headers } => http::connect(url, headers).await,
+            UpstreamSpec::LegacySse { url, headers } => sse::connect(url, headers).await,
             UpstreamSpec::Custom(c) => c.connect().await,
         }
     }
 }
 
-
-// The HTTP client transports (`http.rs`, `sse.rs`) are written separately; until they are
-// declared here, such upstreams fail with a clear error.
-fn connect_unavailable(url: &str) -> Result<UpstreamLink, UpstreamError> {
-    Err(UpstreamError::Http { url: url.to_owned(), reason: "this client transport is not built in yet".into() })
-}
+pub mod http;
+pub mod sse;
