@@ -14,6 +14,7 @@ pub mod auth;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod routes;
 pub mod types;
 
 use std::sync::Arc;
@@ -23,6 +24,19 @@ use axum::extract::DefaultBodyLimit;
 
 pub use auth::Access;
 pub use error::ApiError;
+
+/// The whole local API for `gate`: `/api/*` (token required), the web UI at `/`, and the
+/// Host/Origin guard on both. Merge it with the relay's routes to serve both on one port:
+/// `gate.proxy_router().merge(airlock_api::router(gate.clone()))`.
+pub fn router(gate: airlock_gate::Gate) -> Router {
+    let settings = &gate.config().gate;
+    let security = airlock_proxy::SecurityConfig {
+        allowed_hosts: settings.allowed_hosts.clone(),
+        allowed_origins: settings.allowed_origins.clone(),
+    };
+    let access = Arc::new(Access::new(gate.api_token(), security));
+    shell(access, routes::api_routes(gate))
+}
 
 /// Largest request body the API accepts (policies are the largest bodies).
 pub const BODY_LIMIT: usize = 1024 * 1024;

@@ -1,0 +1,662 @@
+//! The `/api` routes over a running [`Gate`], and the conversions from the gate's and the store's
+//! types into the wire types. Handlers are thin: every decision and every write happens in the
+//! gate, which records before it applies (fail closed); the API only translates.
+
+use std::path::PathBuf;
+
+use airlock_gate::config::{PolicySource, UpstreamKind};
+use airlock_gate::{DecideError, DecisionSource as GateSource, Gate, GateError, GateEvent};
+use airlock_gate::{HumanDecision, PolicySaveError, Remember as GateRemember};
+use airlock_store::{CallFilter, CallRecord, PageRequest};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
+use axum::routing::{delete, get, post, put};
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ApiQuery};
+use crate::types::{
+    Approval, ApprovalStatus, BulkDecideRequest, BulkDecideResponse, Call, CallPage, ClientInfo,
+    DecideRequest, DecidedBy, Decision, DecisionSource, Diagnostic, Event, ExportFormat, Grant,
+    HistoryQuery, PauseRequest, PolicyDoc, PolicyState, PolicyText, Remember, Remembered,
+    ServerStatus, Stats, StatsBucket, Status, Validation,
+};
+
+/// Default and largest history page.
+const PAGE_DEFAULT: u32 = 50;
+const PAGE_MAX: u32 = 500;
+
+/// The `/api` routes (without the token check, which [`crate::shell`] adds).
+pub fn api_routes(gate: Gate) -> Router {
+    let events_gate = gate.clone();
+    Router::new()
+        .route("/status", get(status))
+        .route("/pause", post(pause))
+        .route("/approvals", get(approvals))
+        .route("/approvals/bulk", post(bulk))
+        .route("/approvals/{id}/decide", post(decide))
+        .route("/remembered", get(remembered))
+        .route("/remembered/{id}", delete(revoke_remembered))
+        .route("/history", get(history))
+        .route("/history/stats", get(stats))
+        .route("/history/export", get(export))
+        .route("/history/{id}", get(call))
+        .route("/policies", get(policies))
+        .route("/policies/validate", post(validate))
+        .route("/policies/{id}", put(save_policy))
+        .route("/servers/{name}/tools", get(tools))
+        .route("/grants", get(grants).post(create_grant))
+        .route("/grants/{name}/rotate", post(rotate_grant))
+        .route("/grants/{name}", delete(revoke_grant))
+        .route(
+            "/events",
+            get(move || {
+                let gate = events_gate.clone();
+                let rx = gate.subscribe();
+                async move {
+                    crate::events::event_stream(
+                        rx,
+                        move |e| gate_event(&gate, e),
+                        crate::events::KEEP_ALIVE,
+                    )
+                }
+            }),
+        )
+        .with_state(gate)
+}
+
+fn gate_event(gate: &Gate, event: GateEvent) -> Option<Event> {
+    match event {
+        GateEvent::Approval(a) => Some(Event::Approval(approval(&a))),
+        GateEvent::Status => Some(Event::Status(build_status(gate))),
+        // The UI reloads remembered decisions when approvals change.
+        GateEvent::Remembered => None,
+    }
+}
+
+fn ms(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn internal(err: impl std::fmt::Display) -> ApiError {
+    ApiError::Internal(err.to_string())
+}
+
+// ---- status and pause ----
+
+fn transport(kind: Result<UpstreamKind, String>) -> String {
+    match kind {
+        Ok(UpstreamKind::Stdio { .. }) => "stdio",
+        Ok(UpstreamKind::StreamableHttp { .. }) => "streamable-http",
+        Ok(UpstreamKind::LegacySse { .. }) => "sse",
+        Ok(UpstreamKind::DemoPusher) => "builtin",
+        Err(_) => "invalid",
+    }
+    .to_owned()
+}
+
+fn build_status(gate: &Gate) -> Status {
+    let config = gate.config();
+    let live = gate.server_status();
+    let policies = gate.policies();
+    let servers = config
+        .servers
+        .iter()
+        .map(|(name, entry)| {
+            let source = config.policy_source(entry.policy.as_deref());
+            let loaded = policies.iter().find(|p| p.source == source);
+            let stats = live.get(name);
+            ServerStatus {
+                name: name.clone(),
+                transport: transport(entry.upstream(name)),
+                sessions: stats.map_or(0, |s| u32::try_from(s.sessions).unwrap_or(u32::MAX)),
+                last_error: stats.and_then(|s| s.last_error.clone()),
+                restarts: stats.map_or(0, |s| u32::try_from(s.restarts).unwrap_or(u32::MAX)),
+                policy: PolicyState {
+                    source: source.label(),
+                    revision: loaded
+                        .and_then(|p| p.policy.as_ref())
+                        .map(|p| p.revision().to_owned()),
+                    error: loaded.and_then(|p| p.error.clone()),
+                },
+            }
+        })
+        .collect();
+    Status {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        paused: gate.paused(),
+        pending: u32::try_from(gate.pending_approvals().len()).unwrap_or(u32::MAX),
+        servers,
+    }
+}
+
+async fn status(State(gate): State<Gate>) -> axum::Json<Status> {
+    axum::Json(build_status(&gate))
+}
+
+async fn pause(
+    State(gate): State<Gate>,
+    ApiJson(body): ApiJson<PauseRequest>,
+) -> axum::Json<Status> {
+    gate.set_paused(body.paused);
+    tracing::info!(paused = body.paused, "pause switched from the API");
+    axum::Json(build_status(&gate))
+}
+
+// ---- approvals ----
+
+fn approval_status(s: airlock_gate::ApprovalStatus) -> ApprovalStatus {
+    match s {
+        airlock_gate::ApprovalStatus::Pending => ApprovalStatus::Pending,
+        airlock_gate::ApprovalStatus::Approved => ApprovalStatus::Approved,
+        airlock_gate::ApprovalStatus::Denied => ApprovalStatus::Denied,
+        airlock_gate::ApprovalStatus::Expired => ApprovalStatus::Expired,
+        airlock_gate::ApprovalStatus::Withdrawn => ApprovalStatus::Withdrawn,
+    }
+}
+
+/// The gate's approval as the wire type.
+pub fn approval(a: &airlock_gate::Approval) -> Approval {
+    let r = &a.request;
+    Approval {
+        id: a.id.clone(),
+        created_ms: ms(a.created_ms),
+        expires_ms: ms(a.expires_ms),
+        status: approval_status(a.status),
+        grant: r.grant.clone(),
+        server: r.server.clone(),
+        tool: r.tool.clone(),
+        arguments: r.arguments.clone(),
+        rule: r.rule.clone(),
+        reason: r.reason.clone(),
+        client: r.client.as_ref().map(|name| ClientInfo {
+            name: name.clone(),
+            version: None,
+        }),
+        session_id: r.session_id.clone(),
+        waiting: u32::try_from(a.waiting).unwrap_or(u32::MAX),
+        note: a.note.clone(),
+    }
+}
+
+async fn approvals(State(gate): State<Gate>) -> axum::Json<Vec<Approval>> {
+    axum::Json(gate.pending_approvals().iter().map(approval).collect())
+}
+
+fn source(s: Option<DecisionSource>) -> GateSource {
+    match s.unwrap_or_default() {
+        DecisionSource::Window => GateSource::Window,
+        DecisionSource::Browser => GateSource::Browser,
+        DecisionSource::Cli => GateSource::Cli,
+        DecisionSource::Notification => GateSource::Notification,
+        DecisionSource::Api => GateSource::Api,
+    }
+}
+
+fn human_decision(
+    decision: Decision,
+    remember: Option<Remember>,
+    minutes: Option<u32>,
+    note: Option<String>,
+    from: Option<DecisionSource>,
+) -> Result<HumanDecision, ApiError> {
+    let remember = match remember.unwrap_or_default() {
+        Remember::Once => GateRemember::Once,
+        Remember::Minutes => {
+            let m = minutes.unwrap_or(10);
+            if !(1..=10_080).contains(&m) {
+                return Err(ApiError::Invalid(format!(
+                    "`minutes` must be between 1 and 10080 (a week), not `{m}`"
+                )));
+            }
+            GateRemember::Minutes(m)
+        }
+        Remember::Session => GateRemember::Session,
+        Remember::Always => GateRemember::Always,
+    };
+    let note = note.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+    if note.as_ref().is_some_and(|n| n.chars().count() > 2000) {
+        return Err(ApiError::Invalid(
+            "the note is longer than 2000 characters".into(),
+        ));
+    }
+    Ok(HumanDecision {
+        approve: decision == Decision::Approve,
+        remember,
+        note,
+        source: source(from),
+    })
+}
+
+fn decide_error(err: GateError) -> ApiError {
+    match err {
+        GateError::Decide(DecideError::NotFound(id)) => ApiError::NotFound {
+            what: "approval",
+            id,
+        },
+        GateError::Decide(DecideError::NotPending { id, status }) => ApiError::NotPending {
+            id,
+            status: status.to_owned(),
+        },
+        other => internal(other),
+    }
+}
+
+async fn decide(
+    State(gate): State<Gate>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<DecideRequest>,
+) -> Result<axum::Json<Approval>, ApiError> {
+    let d = human_decision(
+        body.decision,
+        body.remember,
+        body.minutes,
+        body.note,
+        body.source,
+    )?;
+    let decided = gate.decide(&id, d).await.map_err(decide_error)?;
+    Ok(axum::Json(approval(&decided)))
+}
+
+async fn bulk(
+    State(gate): State<Gate>,
+    ApiJson(body): ApiJson<BulkDecideRequest>,
+) -> Result<axum::Json<BulkDecideResponse>, ApiError> {
+    let d = human_decision(body.decision, None, None, body.note, body.source)?;
+    let n = gate
+        .decide_bulk(&body.tool, &body.grant, body.server.as_deref(), d)
+        .await
+        .map_err(decide_error)?;
+    Ok(axum::Json(BulkDecideResponse {
+        decided: u32::try_from(n).unwrap_or(u32::MAX),
+    }))
+}
+
+async fn remembered(State(gate): State<Gate>) -> axum::Json<Vec<Remembered>> {
+    let items = gate
+        .remembered()
+        .into_iter()
+        .map(|r| Remembered {
+            id: r.id,
+            grant: r.grant,
+            server: r.server,
+            tool: r.tool,
+            args_hash: r.args_hash,
+            effect: if r.approve {
+                Decision::Approve
+            } else {
+                Decision::Deny
+            },
+            note: r.note,
+            created_ms: ms(r.created_ms),
+            expires_ms: r.expires_ms.map(ms),
+            session_id: r.session_id,
+        })
+        .collect();
+    axum::Json(items)
+}
+
+async fn revoke_remembered(
+    State(gate): State<Gate>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    if gate.revoke_remembered(&id).await.map_err(internal)? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound {
+            what: "remembered decision",
+            id,
+        })
+    }
+}
+
+// ---- history ----
+
+fn filter(q: &HistoryQuery) -> Result<CallFilter, ApiError> {
+    let decision = q
+        .decision
+        .as_deref()
+        .map(|d| {
+            airlock_store::Decision::parse(d).map_err(|_| {
+                ApiError::BadQuery(format!(
+                    "unknown decision `{d}`, expected `allow`, `deny` or `require_approval`"
+                ))
+            })
+        })
+        .transpose()?;
+    let decided_by = q
+        .decided_by
+        .map(|d| {
+            let text = match d {
+                DecidedBy::Policy => "policy",
+                DecidedBy::Human => "human",
+                DecidedBy::Timeout => "timeout",
+                DecidedBy::Remembered => "remembered",
+                DecidedBy::Cancelled => "cancelled",
+                DecidedBy::Error => "error",
+            };
+            airlock_store::DecidedBy::parse(text).map_err(internal)
+        })
+        .transpose()?;
+    let text = |s: &Option<String>| {
+        s.as_ref()
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    Ok(CallFilter {
+        from_ms: q.from,
+        to_ms: q.to,
+        server: text(&q.server),
+        tool: text(&q.tool),
+        grant: text(&q.grant),
+        decision,
+        decided_by,
+        text: text(&q.q),
+    })
+}
+
+fn decided_by(d: airlock_store::DecidedBy) -> DecidedBy {
+    match d {
+        airlock_store::DecidedBy::Policy => DecidedBy::Policy,
+        airlock_store::DecidedBy::Human => DecidedBy::Human,
+        airlock_store::DecidedBy::Timeout => DecidedBy::Timeout,
+        airlock_store::DecidedBy::Remembered => DecidedBy::Remembered,
+        airlock_store::DecidedBy::Cancelled => DecidedBy::Cancelled,
+        airlock_store::DecidedBy::Error => DecidedBy::Error,
+    }
+}
+
+/// A stored call as the wire type.
+pub fn call_of(r: CallRecord) -> Call {
+    let arguments = serde_json::from_str(&r.arguments)
+        .unwrap_or_else(|_| serde_json::Value::String(r.arguments.clone()));
+    Call {
+        id: r.id,
+        time_ms: r.at_ms,
+        grant: r.grant.unwrap_or_else(|| "(no grant)".into()),
+        session_id: r.session_id.unwrap_or_default(),
+        client: r.client_name.map(|name| ClientInfo {
+            name,
+            version: r.client_version,
+        }),
+        server: r.server,
+        tool: r.tool,
+        arguments,
+        decision: r.decision.as_str().to_owned(),
+        decision_kind: r.decision_kind.unwrap_or_default(),
+        rule: r.rule.unwrap_or_default(),
+        message: r.message.unwrap_or_default(),
+        decided_by: decided_by(r.decided_by),
+        decision_source: None,
+        approval_id: r.approval_id,
+        outcome: r.completion.as_ref().map(|c| c.outcome.as_str().to_owned()),
+        latency_us: r.completion.as_ref().map(|c| c.latency_us),
+    }
+}
+
+async fn history(
+    State(gate): State<Gate>,
+    ApiQuery(q): ApiQuery<HistoryQuery>,
+) -> Result<axum::Json<CallPage>, ApiError> {
+    let limit = q.limit.unwrap_or(PAGE_DEFAULT);
+    if !(1..=PAGE_MAX).contains(&limit) {
+        return Err(ApiError::BadQuery(format!(
+            "`limit` must be between 1 and {PAGE_MAX}, not `{limit}`"
+        )));
+    }
+    let before = q
+        .cursor
+        .as_deref()
+        .map(|c| {
+            c.parse::<i64>()
+                .map_err(|_| ApiError::BadQuery(format!("invalid cursor `{c}`")))
+        })
+        .transpose()?;
+    let page = gate
+        .store()
+        .query_calls(filter(&q)?, PageRequest { before, limit })
+        .await
+        .map_err(internal)?;
+    Ok(axum::Json(CallPage {
+        items: page.calls.into_iter().map(call_of).collect(),
+        next_cursor: page.next.map(|n| n.to_string()),
+    }))
+}
+
+async fn call(
+    State(gate): State<Gate>,
+    Path(id): Path<String>,
+) -> Result<axum::Json<Call>, ApiError> {
+    let not_found = || ApiError::NotFound {
+        what: "call",
+        id: id.clone(),
+    };
+    let n: i64 = id.parse().map_err(|_| not_found())?;
+    let record = gate
+        .store()
+        .get_call(n)
+        .await
+        .map_err(internal)?
+        .ok_or_else(not_found)?;
+    Ok(axum::Json(call_of(record)))
+}
+
+async fn stats(
+    State(gate): State<Gate>,
+    ApiQuery(q): ApiQuery<HistoryQuery>,
+) -> Result<axum::Json<Stats>, ApiError> {
+    let seconds = q.bucket_seconds.unwrap_or(3600);
+    if seconds == 0 {
+        return Err(ApiError::BadQuery(
+            "`bucketSeconds` must be positive".into(),
+        ));
+    }
+    let buckets = gate
+        .store()
+        .call_buckets(filter(&q)?, i64::from(seconds) * 1000)
+        .await
+        .map_err(internal)?;
+    Ok(axum::Json(Stats {
+        buckets: buckets
+            .into_iter()
+            .map(|b| StatsBucket {
+                start_ms: b.bucket_ms,
+                tool: b.tool,
+                calls: u32::try_from(b.calls).unwrap_or(u32::MAX),
+                denials: u32::try_from(b.denials).unwrap_or(u32::MAX),
+            })
+            .collect(),
+    }))
+}
+
+async fn export(
+    State(gate): State<Gate>,
+    ApiQuery(q): ApiQuery<HistoryQuery>,
+) -> Result<Response, ApiError> {
+    let format = q.format.unwrap_or_default();
+    let (store_format, mime, ext) = match format {
+        ExportFormat::Jsonl => (
+            airlock_store::ExportFormat::JsonLines,
+            "application/x-ndjson",
+            "jsonl",
+        ),
+        ExportFormat::Csv => (
+            airlock_store::ExportFormat::Csv,
+            "text/csv; charset=utf-8",
+            "csv",
+        ),
+    };
+    let (bytes, _rows) = gate
+        .store()
+        .export(filter(&q)?, store_format, Vec::new())
+        .await
+        .map_err(internal)?;
+    let mut response = Response::new(Body::from(bytes));
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"airlock-history.{ext}\""))
+    {
+        headers.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(response)
+}
+
+// ---- policies ----
+
+fn policy_id(source: &PolicySource) -> String {
+    let digest = Sha256::digest(source.label().as_bytes());
+    hex::encode(&digest[..6])
+}
+
+fn diagnostics(d: &airlock_policy::Diagnostics) -> Vec<Diagnostic> {
+    d.iter()
+        .map(|d| Diagnostic {
+            line: d.line,
+            column: d.column,
+            pointer: d.pointer.clone(),
+            message: d.message.clone(),
+            hint: d.help.clone(),
+        })
+        .collect()
+}
+
+fn policy_docs(gate: &Gate) -> Vec<(PolicyDoc, PolicySource)> {
+    let config = gate.config();
+    gate.policies()
+        .into_iter()
+        .map(|p| {
+            let server = config
+                .servers
+                .iter()
+                .find(|(_, e)| config.policy_source(e.policy.as_deref()) == p.source)
+                .map(|(name, _)| name.clone());
+            let doc = PolicyDoc {
+                id: policy_id(&p.source),
+                server,
+                grant: None,
+                source: p.source.label(),
+                text: p.text.clone(),
+                revision: p.policy.as_ref().map(|x| x.revision().to_owned()),
+                error: p.error.clone(),
+            };
+            (doc, p.source)
+        })
+        .collect()
+}
+
+async fn policies(State(gate): State<Gate>) -> axum::Json<Vec<PolicyDoc>> {
+    axum::Json(policy_docs(&gate).into_iter().map(|(d, _)| d).collect())
+}
+
+async fn validate(
+    State(gate): State<Gate>,
+    ApiJson(body): ApiJson<PolicyText>,
+) -> axum::Json<Validation> {
+    // Parsing is pure and fast (no I/O), so it runs inline.
+    match gate.validate_policy(&body.text, "policy") {
+        Ok(_) => axum::Json(Validation {
+            ok: true,
+            diagnostics: Vec::new(),
+        }),
+        Err(d) => axum::Json(Validation {
+            ok: false,
+            diagnostics: diagnostics(&d),
+        }),
+    }
+}
+
+async fn save_policy(
+    State(gate): State<Gate>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<PolicyText>,
+) -> Result<axum::Json<PolicyDoc>, ApiError> {
+    let (_, source) = policy_docs(&gate)
+        .into_iter()
+        .find(|(d, _)| d.id == id)
+        .ok_or_else(|| ApiError::NotFound {
+            what: "policy",
+            id: id.clone(),
+        })?;
+    let path: PathBuf = match &source {
+        PolicySource::File(p) => p.clone(),
+        other => {
+            return Err(ApiError::Conflict(format!(
+                "`{}` is built into Airlock and cannot be edited; copy it to a file and point the server's `policy` at it",
+                other.label()
+            )));
+        }
+    };
+    if let Err(d) = gate.validate_policy(&body.text, &path.display().to_string()) {
+        return Err(ApiError::InvalidPolicy(diagnostics(&d)));
+    }
+    gate.save_policy(&path, &body.text)
+        .await
+        .map_err(|e| match e {
+            PolicySaveError::Invalid(d) => ApiError::InvalidPolicy(diagnostics(&d)),
+            PolicySaveError::NotAPolicyFile(p) => ApiError::NotFound {
+                what: "policy",
+                id: p,
+            },
+            PolicySaveError::Io(e) => internal(e),
+        })?;
+    tracing::info!(policy = %path.display(), "policy saved from the API");
+    policy_docs(&gate)
+        .into_iter()
+        .find(|(d, _)| d.id == id)
+        .map(|(d, _)| axum::Json(d))
+        .ok_or(ApiError::NotFound { what: "policy", id })
+}
+
+// ---- servers and grants ----
+
+async fn tools(State(gate): State<Gate>, Path(name): Path<String>) -> Result<Response, ApiError> {
+    if !gate.config().servers.contains_key(&name) {
+        return Err(ApiError::NotFound {
+            what: "server",
+            id: name,
+        });
+    }
+    Err(ApiError::NotAvailable(
+        "listing a server's tools with their decisions",
+    ))
+}
+
+async fn grants(State(gate): State<Gate>) -> Result<axum::Json<Vec<Grant>>, ApiError> {
+    let mut out: Vec<Grant> = gate
+        .config()
+        .grants
+        .iter()
+        .map(|(name, entry)| Grant {
+            name: name.clone(),
+            servers: entry.servers.as_ref().map(|m| m.keys().cloned().collect()),
+            created_ms: None,
+            revoked: false,
+        })
+        .collect();
+    for g in gate.store().list_grants().await.map_err(internal)? {
+        if out.iter().all(|x| x.name != g.name) {
+            out.push(Grant {
+                name: g.name,
+                servers: (!g.policies.is_empty()).then(|| g.policies.keys().cloned().collect()),
+                created_ms: Some(g.created_ms),
+                revoked: g.revoked_ms.is_some(),
+            });
+        }
+    }
+    Ok(axum::Json(out))
+}
+
+async fn create_grant(ApiJson(_body): ApiJson<crate::types::CreateGrant>) -> ApiError {
+    ApiError::NotAvailable("creating grants from the window")
+}
+
+async fn rotate_grant(Path(_name): Path<String>) -> ApiError {
+    ApiError::NotAvailable("rotating grants from the window")
+}
+
+async fn revoke_grant(Path(_name): Path<String>) -> ApiError {
+    ApiError::NotAvailable("revoking grants from the window")
+}
