@@ -1,0 +1,931 @@
+//! The relay against real peers: the rmcp 3.11.0 example server (`examples/rmcp_upstream.rs`) as
+//! a stdio child, and as agents the rmcp Streamable HTTP client or raw HTTP requests (for the
+//! protocol rules and bad input a well-behaved SDK never sends).
+#![expect(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "test harness helpers: a failed setup step must fail the test loudly"
+)]
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use airlock_proxy::{
+    AgentChannel, AgentIdentity, AuthError, CallDecision, CallOutcome, CallTicket, Interceptor,
+    Proxy, ProxyConfig, SessionInfo, ToolCall, UpstreamSpec,
+};
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use serde_json::{Value, json};
+
+// ---------------------------------------------------------------------------------------------
+// Test interceptor
+
+#[derive(Default)]
+struct Recorder {
+    finished: AtomicUsize,
+    withdrawn: AtomicUsize,
+    calls: Mutex<Vec<(String, String)>>,
+}
+
+struct Gate(Arc<Recorder>);
+
+struct Ticket(Arc<Recorder>);
+impl CallTicket for Ticket {
+    fn finish(self: Box<Self>, _outcome: CallOutcome<'_>) {
+        self.0.finished.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+struct WithdrawGuard(Arc<Recorder>);
+impl Drop for WithdrawGuard {
+    fn drop(&mut self) {
+        self.0.withdrawn.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl Interceptor for Gate {
+    fn authenticate(&self, server: &str, bearer: Option<&str>) -> Result<AgentIdentity, AuthError> {
+        match (server, bearer) {
+            (_, Some("alice")) => Ok(AgentIdentity {
+                grant: "alice".into(),
+            }),
+            (_, Some("bob")) => Ok(AgentIdentity {
+                grant: "bob".into(),
+            }),
+            (_, Some("noaccess")) => Err(AuthError::NoAccess {
+                grant: "noaccess".into(),
+                server: server.into(),
+            }),
+            (_, Some(_)) => Err(AuthError::UnknownToken),
+            ("locked", None) => Err(AuthError::MissingToken),
+            (_, None) => Ok(AgentIdentity {
+                grant: "anon".into(),
+            }),
+        }
+    }
+
+    fn tool_call<'a>(
+        &'a self,
+        call: ToolCall<'a>,
+        agent: AgentChannel,
+    ) -> BoxFuture<'a, CallDecision> {
+        let rec = self.0.clone();
+        rec.calls
+            .lock()
+            .unwrap()
+            .push((call.session.agent.grant.clone(), call.name.to_owned()));
+        let name = call.name.to_owned();
+        let args = call.arguments.clone();
+        Box::pin(async move {
+            if name == "add" && args["a"].as_f64().unwrap_or(0.0) > 100.0 {
+                return CallDecision::Respond(json!({
+                    "content": [{"type": "text", "text": "Denied by policy: too big (rule /tools/add/deny_if/0)"}],
+                    "isError": true
+                }));
+            }
+            if name == "echo" && args["text"] == "hold" {
+                let _guard = WithdrawGuard(rec.clone());
+                agent.notify(
+                    "notifications/message",
+                    json!({"level": "info", "data": "holding"}),
+                );
+                std::future::pending::<()>().await;
+            }
+            CallDecision::Forward(Box::new(Ticket(rec)))
+        })
+    }
+
+    fn tools_list(&self, _session: &SessionInfo, result: &mut Value) {
+        if let Some(tools) = result.get_mut("tools").and_then(Value::as_array_mut) {
+            tools.retain(|t| t["name"] != "secret_tool");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Harness
+
+struct Harness {
+    base: String,
+    proxy: Proxy,
+    rec: Arc<Recorder>,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+    http: reqwest::Client,
+}
+
+fn upstream_bin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap();
+    dir.join("examples").join("rmcp_upstream")
+}
+
+async fn start() -> Harness {
+    start_with(ProxyConfig::default()).await
+}
+
+async fn start_with(config: ProxyConfig) -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("upstream.log");
+    let spec = UpstreamSpec::Stdio {
+        command: upstream_bin().to_string_lossy().into_owned(),
+        args: vec![],
+        env: BTreeMap::from([(
+            "RMCP_UPSTREAM_LOG".to_owned(),
+            log.to_string_lossy().into_owned(),
+        )]),
+        cwd: None,
+    };
+    let rec = Arc::new(Recorder::default());
+    let proxy = Proxy::new(
+        Arc::new(Gate(rec.clone())),
+        ProxyConfig {
+            reconnect_initial: Duration::from_millis(50),
+            ..config
+        },
+    );
+    proxy.set_servers([("up".to_owned(), spec.clone()), ("locked".to_owned(), spec)]);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = proxy.router();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    Harness {
+        base: format!("http://127.0.0.1:{}", addr.port()),
+        proxy,
+        rec,
+        log,
+        _dir: dir,
+        http: reqwest::Client::new(),
+    }
+}
+
+const ACCEPT: &str = "application/json, text/event-stream";
+
+/// Parses the `data:` payloads of an SSE body.
+fn sse_messages(text: &str) -> Vec<Value> {
+    text.split("\n\n")
+        .filter_map(|ev| {
+            let data: Vec<&str> = ev
+                .lines()
+                .filter_map(|l| l.strip_prefix("data:"))
+                .map(str::trim_start)
+                .collect();
+            (!data.is_empty()).then(|| data.join("\n"))
+        })
+        .filter(|d| !d.is_empty())
+        .filter_map(|d| serde_json::from_str(&d).ok())
+        .collect()
+}
+
+impl Harness {
+    fn url(&self) -> String {
+        format!("{}/mcp/up", self.base)
+    }
+
+    fn post(&self, session: Option<&str>, body: &Value) -> reqwest::RequestBuilder {
+        let mut r = self
+            .http
+            .post(self.url())
+            .header("accept", ACCEPT)
+            .json(body);
+        if let Some(s) = session {
+            r = r
+                .header("mcp-session-id", s)
+                .header("mcp-protocol-version", "2025-11-25");
+        }
+        r
+    }
+
+    /// A raw session: initialize (declaring sampling and elicitation) and initialized.
+    async fn session(&self) -> String {
+        self.session_as(None).await
+    }
+
+    async fn session_as(&self, token: Option<&str>) -> String {
+        let mut r = self.post(
+            None,
+            &json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {"sampling": {}, "elicitation": {}},
+                "clientInfo": {"name": "raw-agent", "version": "1"}
+            }}),
+        );
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        let resp = r.send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        let sid = resp.headers()["mcp-session-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(sid.bytes().all(|b| (0x21..=0x7e).contains(&b)));
+        let msgs = sse_messages(&resp.text().await.unwrap());
+        assert!(msgs.last().unwrap()["result"]["serverInfo"]["name"].is_string());
+        let mut r = self.post(
+            Some(&sid),
+            &json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        );
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        assert_eq!(r.send().await.unwrap().status(), 202);
+        sid
+    }
+
+    /// One request in a session; returns every message of its SSE stream.
+    async fn request(&self, sid: &str, body: Value) -> Vec<Value> {
+        let resp = self.post(Some(sid), &body).send().await.unwrap();
+        assert_eq!(resp.status(), 200, "{body}");
+        sse_messages(&resp.text().await.unwrap())
+    }
+
+    async fn call(&self, sid: &str, id: u64, tool: &str, args: Value) -> Value {
+        let msgs = self
+            .request(sid, json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": tool, "arguments": args}}))
+            .await;
+        msgs.into_iter()
+            .find(|m| m.get("id") == Some(&json!(id)))
+            .unwrap()
+    }
+
+    fn upstream_log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits (up to a generous cap) until the upstream log contains `needle`.
+    async fn wait_log(&self, needle: &str) {
+        for _ in 0..300 {
+            if self.upstream_log().contains(needle) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "upstream never logged `{needle}`; log: {}",
+            self.upstream_log()
+        );
+    }
+}
+
+fn text_of(resp: &Value) -> &str {
+    resp["result"]["content"][0]["text"].as_str().unwrap_or("")
+}
+
+// ---------------------------------------------------------------------------------------------
+// With the rmcp client as the agent
+
+#[expect(
+    deprecated,
+    reason = "sampling is deprecated in 2026-07-28; 2025-era peers use it"
+)]
+mod rmcp_agent {
+    use super::*;
+    use rmcp::ServiceExt;
+    use rmcp::model::{
+        CallToolRequestParams, ClientConfig, CreateMessageRequestParams, CreateMessageResult,
+        ElicitRequestParams, ElicitResult,
+    };
+    use rmcp::service::RequestContext;
+    use rmcp::transport::StreamableHttpClientTransport;
+    use rmcp::{ClientHandler, ErrorData, RoleClient};
+
+    #[derive(Clone)]
+    pub(super) struct Agent;
+
+    impl ClientHandler for Agent {
+        async fn create_message(
+            &self,
+            _params: CreateMessageRequestParams,
+            _ctx: RequestContext<RoleClient>,
+        ) -> Result<CreateMessageResult, ErrorData> {
+            Ok(serde_json::from_value(json!({"role": "assistant", "content": {"type": "text", "text": "hi"}, "model": "test-model"})).unwrap())
+        }
+
+        async fn create_elicitation(
+            &self,
+            _request: ElicitRequestParams,
+            _ctx: RequestContext<RoleClient>,
+        ) -> Result<ElicitResult, ErrorData> {
+            Ok(
+                serde_json::from_value(json!({"action": "accept", "content": {"name": "Ada"}}))
+                    .unwrap(),
+            )
+        }
+
+        fn get_info(&self) -> ClientConfig {
+            serde_json::from_value(json!({
+                "protocolVersion": "2025-11-25",
+                "capabilities": {"sampling": {}, "elicitation": {"form": {}}},
+                "clientInfo": {"name": "rmcp-agent", "version": "1.0.0"}
+            }))
+            .unwrap()
+        }
+    }
+
+    fn call(name: &'static str, args: Value) -> CallToolRequestParams {
+        let mut p = CallToolRequestParams::new(name);
+        p.arguments = args.as_object().cloned();
+        p
+    }
+
+    #[tokio::test]
+    async fn rmcp_client_initializes_lists_calls_and_gets_denials() {
+        let h = start().await;
+        let client = Agent
+            .serve(StreamableHttpClientTransport::from_uri(h.url()))
+            .await
+            .unwrap();
+        // initialize passed through: the upstream's capabilities arrive as declared.
+        let info = client.peer_info().unwrap();
+        assert!(info.capabilities.tools.is_some());
+
+        let tools = client.list_all_tools().await.unwrap();
+        let names: Vec<&str> = tools.iter().map(|t| &*t.name).collect();
+        assert!(
+            names.contains(&"echo") && names.contains(&"ask"),
+            "{names:?}"
+        );
+        assert!(
+            !names.contains(&"secret_tool"),
+            "hidden tool listed: {names:?}"
+        );
+
+        let r = client
+            .call_tool(call("add", json!({"a": 2, "b": 3})))
+            .await
+            .unwrap();
+        assert_eq!(serde_json::to_value(&r).unwrap()["content"][0]["text"], "5");
+        assert_ne!(r.is_error, Some(true));
+
+        let r = client
+            .call_tool(call("add", json!({"a": 1000, "b": 3})))
+            .await
+            .unwrap();
+        assert_eq!(r.is_error, Some(true));
+        let v = serde_json::to_value(&r).unwrap();
+        assert!(
+            v["content"][0]["text"]
+                .as_str()
+                .unwrap()
+                .starts_with("Denied by policy")
+        );
+        // The denied call never reached the upstream; the allowed one did and its ticket finished.
+        assert_eq!(h.upstream_log().matches("call add").count(), 1);
+        assert_eq!(h.rec.finished.load(Ordering::SeqCst), 1);
+        client.cancel().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn sampling_and_elicitation_round_trip_through_the_proxy() {
+        let h = start().await;
+        let client = Agent
+            .serve(StreamableHttpClientTransport::from_uri(h.url()))
+            .await
+            .unwrap();
+        let r = client.call_tool(call("ask", json!({}))).await.unwrap();
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["content"][0]["text"], "sampled: hi; elicited: Ada");
+        client.cancel().await.unwrap();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Raw HTTP agents
+
+#[tokio::test]
+async fn progress_notifications_reach_the_agent_before_the_result() {
+    let h = start().await;
+    let sid = h.session().await;
+    let msgs = h
+        .request(
+            &sid,
+            json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {
+            "name": "slow", "arguments": {"steps": 3}, "_meta": {"progressToken": "tok-7"}}}),
+        )
+        .await;
+    let progress: Vec<&Value> = msgs
+        .iter()
+        .filter(|m| m["method"] == "notifications/progress")
+        .collect();
+    assert_eq!(progress.len(), 3, "{msgs:?}");
+    assert!(
+        progress
+            .iter()
+            .all(|p| p["params"]["progressToken"] == "tok-7")
+    );
+    assert_eq!(text_of(msgs.last().unwrap()), "slow done after 3 steps");
+}
+
+#[tokio::test]
+async fn cancellation_of_a_forwarded_call_reaches_the_upstream() {
+    let h = start().await;
+    let sid = h.session().await;
+    let req = h.post(Some(&sid), &json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {"name": "slow", "arguments": {"steps": 1000}}}));
+    let pending = tokio::spawn(async move { req.send().await.unwrap().text().await.unwrap() });
+    h.wait_log("call slow").await;
+    let cancel = json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 9, "reason": "test"}});
+    assert_eq!(
+        h.post(Some(&sid), &cancel).send().await.unwrap().status(),
+        202
+    );
+    h.wait_log("cancelled slow").await;
+    // The request's stream ends without a response.
+    let body = pending.await.unwrap();
+    assert!(
+        sse_messages(&body)
+            .iter()
+            .all(|m| m.get("id") != Some(&json!(9))),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn a_held_call_cancelled_by_the_agent_is_dropped_and_never_forwarded() {
+    let h = start().await;
+    let sid = h.session().await;
+    let req = h.post(Some(&sid), &json!({"jsonrpc": "2.0", "id": "h1", "method": "tools/call", "params": {"name": "echo", "arguments": {"text": "hold"}}}));
+    let pending = tokio::spawn(async move { req.send().await.unwrap().text().await.unwrap() });
+    for _ in 0..200 {
+        if !h.rec.calls.lock().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let cancel = json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": "h1"}});
+    assert_eq!(
+        h.post(Some(&sid), &cancel).send().await.unwrap().status(),
+        202
+    );
+    let body = pending.await.unwrap();
+    let msgs = sse_messages(&body);
+    // The keep-alive sent through the AgentChannel arrived; no response did.
+    assert!(
+        msgs.iter().any(|m| m["method"] == "notifications/message"),
+        "{body}"
+    );
+    assert!(msgs.iter().all(|m| m.get("id").is_none()), "{body}");
+    assert_eq!(h.rec.withdrawn.load(Ordering::SeqCst), 1);
+    // A later call works, and the held one never reached the upstream.
+    assert_eq!(
+        text_of(&h.call(&sid, 2, "echo", json!({"text": "after"})).await),
+        "echo: after"
+    );
+    assert!(!h.upstream_log().contains("call echo\ncall echo"));
+    assert_eq!(h.upstream_log().matches("call echo").count(), 1);
+}
+
+#[tokio::test]
+async fn a_held_call_is_withdrawn_when_the_agent_closes_its_stream() {
+    let h = start().await;
+    let sid = h.session().await;
+    let resp = h
+        .post(Some(&sid), &json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {"name": "echo", "arguments": {"text": "hold"}}}))
+        .send()
+        .await
+        .unwrap();
+    let mut body = resp.bytes_stream();
+    // Read the first event (the interceptor's notification), then hang up.
+    let first = body.next().await.unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&first).contains("holding"));
+    drop(body);
+    for _ in 0..200 {
+        if h.rec.withdrawn.load(Ordering::SeqCst) == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(h.rec.withdrawn.load(Ordering::SeqCst), 1);
+    assert!(!h.upstream_log().contains("call echo"));
+}
+
+#[tokio::test]
+async fn upstream_crash_fails_the_call_in_flight_then_the_session_reconnects() {
+    let h = start().await;
+    let sid = h.session().await;
+    let r = h.call(&sid, 1, "crash", json!({})).await;
+    assert_eq!(r["error"]["code"], -32603, "{r}");
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("upstream `up` exited"),
+        "{r}"
+    );
+    // The session reconnects (replaying initialize); the next call works in the same session.
+    let mut answer = Value::Null;
+    for i in 0..100 {
+        answer = h.call(&sid, 10 + i, "echo", json!({"text": "back"})).await;
+        if answer.get("result").is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(text_of(&answer), "echo: back", "{answer}");
+    assert_eq!(h.upstream_log().matches("started").count(), 2);
+    let status = &h.proxy.server_status()["up"];
+    assert_eq!(status.restarts, 1);
+    assert!(status.last_error.as_deref().unwrap().contains("exited"));
+    assert_eq!(status.sessions, 1);
+}
+
+#[tokio::test]
+async fn session_rules_are_enforced() {
+    let h = start().await;
+    let list = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"});
+    // Missing session id: 400. Unknown: 404.
+    let r = h
+        .http
+        .post(h.url())
+        .header("accept", ACCEPT)
+        .json(&list)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(
+        h.post(Some("nope"), &list).send().await.unwrap().status(),
+        404
+    );
+    let sid = h.session().await;
+    // Bad protocol version header: 400; missing means 2025-03-26 and is fine.
+    let r = h
+        .http
+        .post(h.url())
+        .header("accept", ACCEPT)
+        .header("mcp-session-id", &sid)
+        .header("mcp-protocol-version", "1999-01-01")
+        .json(&list)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let r = h
+        .http
+        .post(h.url())
+        .header("accept", ACCEPT)
+        .header("mcp-session-id", &sid)
+        .json(&list)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // Another identity cannot use this session.
+    let r = h
+        .post(Some(&sid), &list)
+        .bearer_auth("alice")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    // Batches are refused outside 2025-03-26 sessions.
+    let r = h.post(Some(&sid), &json!([list])).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    // GET without a session: 400; with one: an SSE stream.
+    let r = h
+        .http
+        .get(h.url())
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let r = h
+        .http
+        .get(h.url())
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", &sid)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "text/event-stream");
+    drop(r);
+    // DELETE ends the session.
+    let r = h
+        .http
+        .delete(h.url())
+        .header("mcp-session-id", &sid)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    assert_eq!(
+        h.post(Some(&sid), &list).send().await.unwrap().status(),
+        404
+    );
+    assert_eq!(h.proxy.server_status()["up"].sessions, 0);
+}
+
+#[tokio::test]
+async fn a_2025_03_26_session_accepts_batches_and_answers_as_a_batch() {
+    let h = start().await;
+    let resp = h
+        .post(None, &json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            "protocolVersion": "2025-03-26", "capabilities": {}, "clientInfo": {"name": "old", "version": "1"}}}))
+        .send()
+        .await
+        .unwrap();
+    let sid = resp.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let init = sse_messages(&resp.text().await.unwrap());
+    assert_eq!(init[0]["result"]["protocolVersion"], "2025-03-26");
+    let batch = json!([
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "echo", "arguments": {"text": "a"}}},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "add", "arguments": {"a": 500, "b": 1}}}
+    ]);
+    let r = h
+        .http
+        .post(h.url())
+        .header("accept", ACCEPT)
+        .header("mcp-session-id", &sid)
+        .json(&batch)
+        .send()
+        .await
+        .unwrap();
+    let msgs = sse_messages(&r.text().await.unwrap());
+    let arr = msgs.iter().find_map(Value::as_array).unwrap();
+    assert_eq!(arr.len(), 2);
+    let by_id = |id: u64| arr.iter().find(|m| m["id"] == id).unwrap();
+    assert_eq!(text_of(by_id(1)), "echo: a");
+    assert_eq!(by_id(2)["result"]["isError"], true);
+}
+
+#[tokio::test]
+async fn legacy_sse_downstream_relays_a_session() {
+    let h = start().await;
+    let resp = h
+        .http
+        .get(format!("{}/sse/up", h.base))
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let mut stream = resp.bytes_stream();
+    let mut buf = String::new();
+    let mut next_event = async || -> (String, String) {
+        loop {
+            if let Some(i) = buf.find("\n\n") {
+                let ev: String = buf.drain(..i + 2).collect();
+                let name = ev
+                    .lines()
+                    .find_map(|l| l.strip_prefix("event:"))
+                    .unwrap_or("message")
+                    .trim()
+                    .to_owned();
+                let data: Vec<&str> = ev
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("data:"))
+                    .map(str::trim_start)
+                    .collect();
+                if data.is_empty() {
+                    continue;
+                }
+                return (name, data.join("\n"));
+            }
+            let chunk = stream.next().await.unwrap().unwrap();
+            buf.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    };
+    let (name, endpoint) = next_event().await;
+    assert_eq!(name, "endpoint");
+    assert!(endpoint.starts_with("/message/up?sessionId="), "{endpoint}");
+    let post = |body: Value| {
+        h.http
+            .post(format!("{}{endpoint}", h.base))
+            .json(&body)
+            .send()
+    };
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2024-11-05", "capabilities": {}, "clientInfo": {"name": "legacy", "version": "1"}}});
+    assert_eq!(post(init).await.unwrap().status(), 202);
+    let (name, data) = next_event().await;
+    assert_eq!(name, "message");
+    let v: Value = serde_json::from_str(&data).unwrap();
+    assert_eq!(v["id"], 1);
+    assert_eq!(v["result"]["protocolVersion"], "2024-11-05");
+    assert_eq!(
+        post(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+            .await
+            .unwrap()
+            .status(),
+        202
+    );
+    let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "echo", "arguments": {"text": "old"}}});
+    assert_eq!(post(call).await.unwrap().status(), 202);
+    let (_, data) = next_event().await;
+    let v: Value = serde_json::from_str(&data).unwrap();
+    assert_eq!(text_of(&v), "echo: old");
+}
+
+#[tokio::test]
+async fn dns_rebinding_bad_host_or_origin_is_forbidden() {
+    let h = start().await;
+    let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "x", "version": "1"}}});
+    let r = h
+        .post(None, &init)
+        .header("host", "evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(
+        r.json::<Value>().await.unwrap()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("evil.example")
+    );
+    let r = h
+        .post(None, &init)
+        .header("origin", "http://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = h
+        .post(None, &init)
+        .header("origin", "http://localhost:5173")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
+async fn bad_input_gets_clear_errors_and_the_server_keeps_serving() {
+    let h = start_with(ProxyConfig {
+        max_body_bytes: 64 * 1024,
+        ..ProxyConfig::default()
+    })
+    .await;
+    let sid = h.session().await;
+    let raw = |body: Vec<u8>| {
+        h.http
+            .post(h.url())
+            .header("accept", ACCEPT)
+            .header("content-type", "application/json")
+            .header("mcp-session-id", &sid)
+            .body(body)
+            .send()
+    };
+    let mut n = 100;
+    let mut still_works = async || {
+        n += 1;
+        assert_eq!(
+            text_of(&h.call(&sid, n, "echo", json!({"text": "ok"})).await),
+            "echo: ok"
+        );
+    };
+
+    // Too large: 413.
+    let big = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "echo", "arguments": {"text": "x".repeat(100_000)}}});
+    assert_eq!(
+        raw(serde_json::to_vec(&big).unwrap())
+            .await
+            .unwrap()
+            .status(),
+        413
+    );
+    still_works().await;
+    // Malformed JSON: -32700.
+    let r = raw(b"{\"jsonrpc\": \"2.0\", \"id\": ".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], -32700);
+    still_works().await;
+    // JSON but not JSON-RPC: -32600.
+    let r = raw(b"{\"hello\": 1}".to_vec()).await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], -32600);
+    still_works().await;
+    // Nesting deeper than the parser's limit: -32700.
+    let deep = format!("{}{}", "[".repeat(1000), "]".repeat(1000));
+    let r = raw(deep.into_bytes()).await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], -32700);
+    still_works().await;
+    // Unknown server: 404 naming it.
+    let r = h
+        .http
+        .post(format!("{}/mcp/nosuch", h.base))
+        .header("accept", ACCEPT)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    assert!(
+        r.json::<Value>().await.unwrap()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`nosuch`")
+    );
+    still_works().await;
+    // Wrong Accept: 406.
+    let r = h
+        .http
+        .post(h.url())
+        .header("accept", "application/json")
+        .header("mcp-session-id", &sid)
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 406);
+    still_works().await;
+    // Auth: missing token where one is required -> 401 with a challenge; no access -> 403;
+    // unknown token -> 401.
+    let locked = format!("{}/mcp/locked", h.base);
+    let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "x", "version": "1"}}});
+    let r = h
+        .http
+        .post(&locked)
+        .header("accept", ACCEPT)
+        .json(&init)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(r.headers()["www-authenticate"], "Bearer");
+    let r = h
+        .http
+        .post(&locked)
+        .header("accept", ACCEPT)
+        .bearer_auth("noaccess")
+        .json(&init)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = h
+        .http
+        .post(&locked)
+        .header("accept", ACCEPT)
+        .bearer_auth("who")
+        .json(&init)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    still_works().await;
+}
+
+#[tokio::test]
+async fn sixteen_concurrent_sessions_each_get_their_own_answers() {
+    let h = Arc::new(start().await);
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let h = h.clone();
+        tasks.push(tokio::spawn(async move {
+            let sid = h.session().await;
+            let mut answers = Vec::new();
+            for j in 0..3u64 {
+                let text = format!("agent-{i}-call-{j}");
+                // Every agent uses the same ids: sessions must not mix them up.
+                let r = h.call(&sid, j, "echo", json!({"text": text})).await;
+                answers.push((text_of(&r).to_owned(), format!("echo: {text}")));
+            }
+            answers
+        }));
+    }
+    for t in tasks {
+        for (got, want) in t.await.unwrap() {
+            assert_eq!(got, want);
+        }
+    }
+    assert_eq!(h.proxy.server_status()["up"].sessions, 16);
+}
+
+#[tokio::test]
+async fn broadcast_reaches_the_get_stream_of_each_session() {
+    let h = start().await;
+    let sid = h.session().await;
+    let n = h.proxy.broadcast(
+        "up",
+        json!({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}),
+    );
+    assert_eq!(n, 1);
+    // Buffered until the GET stream opens, then delivered there.
+    let r = h
+        .http
+        .get(h.url())
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", &sid)
+        .send()
+        .await
+        .unwrap();
+    let mut body = r.bytes_stream();
+    let first = String::from_utf8_lossy(&body.next().await.unwrap().unwrap()).into_owned();
+    assert!(
+        first.contains("notifications/tools/list_changed"),
+        "{first}"
+    );
+}
