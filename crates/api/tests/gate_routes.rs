@@ -1,0 +1,111 @@
+//! The routes against a real gate (built-in demo Pusher server, real SQLite store in a temp dir),
+//! served on port 0 and called over HTTP.
+
+use airlock_api::types::{ErrorBody, PolicyDoc, Status, Validation};
+use airlock_gate::{Config, Gate, GateOptions};
+use serde_json::json;
+
+async fn start() -> Result<(String, String, Gate, tempfile::TempDir), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let mut options = GateOptions::new(Config::builtin_default());
+    options.data_dir = Some(dir.path().to_path_buf());
+    let gate = Gate::build(options).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let app = airlock_api::router(gate.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok((base, gate.api_token().to_owned(), gate, dir))
+}
+
+#[tokio::test]
+async fn status_pause_validate_and_errors_over_a_real_gate()
+-> Result<(), Box<dyn std::error::Error>> {
+    let (base, token, gate, _dir) = start().await?;
+    let http = reqwest::Client::new();
+
+    let status: Status = http
+        .get(format!("{base}/api/status"))
+        .bearer_auth(&token)
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert!(!status.paused);
+    let pusher = status
+        .servers
+        .iter()
+        .find(|s| s.name == "pusher")
+        .ok_or("no pusher server")?;
+    assert_eq!(pusher.transport, "builtin");
+    assert!(
+        pusher.policy.revision.is_some(),
+        "the shipped policy is in force"
+    );
+
+    let paused: Status = http
+        .post(format!("{base}/api/pause"))
+        .bearer_auth(&token)
+        .json(&json!({"paused": true}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert!(paused.paused);
+    assert!(gate.paused(), "the gate itself is paused");
+
+    let bad: Validation = http
+        .post(format!("{base}/api/policies/validate"))
+        .bearer_auth(&token)
+        .json(&json!({"text": "{\n  \"version\": \"1\",\n  \"default\": \"deny\",\n  \"defualt_action\": 1\n}"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert!(!bad.ok);
+    assert!(
+        bad.diagnostics
+            .iter()
+            .any(|d| d.line == 4 && d.message.contains("defualt_action")),
+        "{:?}",
+        bad.diagnostics
+    );
+
+    let docs: Vec<PolicyDoc> = http
+        .get(format!("{base}/api/policies"))
+        .bearer_auth(&token)
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert!(
+        docs.iter().any(|d| d.server.as_deref() == Some("pusher")
+            && d.text.contains("terminate_user_connections"))
+    );
+
+    let res = http
+        .post(format!("{base}/api/approvals/nope/decide"))
+        .bearer_auth(&token)
+        .json(&json!({"decision": "approve"}))
+        .send()
+        .await?;
+    assert_eq!(res.status(), reqwest::StatusCode::NOT_FOUND);
+    let err: ErrorBody = res.json().await?;
+    assert_eq!(err.error.code, "not_found");
+
+    let page: serde_json::Value = http
+        .get(format!("{base}/api/history?limit=10"))
+        .bearer_auth(&token)
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert!(page["items"].is_array(), "{page}");
+
+    let res = http
+        .get(format!("{base}/api/history?limit=0"))
+        .bearer_auth(&token)
+        .send()
+        .await?;
+    assert_eq!(res.status(), reqwest::StatusCode::BAD_REQUEST);
+    Ok(())
+}
