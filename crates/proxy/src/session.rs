@@ -368,7 +368,13 @@ impl Session {
 
     /// Runs the interceptor on a `tools/call`, holding it until a decision.
     fn hold_call(self: &Arc<Self>, msg: Value, stream: StreamId, info: Arc<SessionInfo>) {
-        let agent_key = jsonrpc::key(msg.get("id").unwrap_or(&Value::Null));
+        // Stateless requests of different agents may share an id: key them by a local id (they
+        // are cancelled by closing their stream, never by id).
+        let agent_key = if self.remap {
+            self.shared.local_id()
+        } else {
+            jsonrpc::key(msg.get("id").unwrap_or(&Value::Null))
+        };
         let token = self.closed.child_token();
         let disconnected = {
             let mut st = self.lock();
@@ -419,9 +425,6 @@ impl Session {
                 _ => {
                     // Withdrawn: nothing upstream, no response.
                     st.streams.skip_response(stream);
-                    if session.remap {
-                        // No one else will ever answer this stream.
-                    }
                     return;
                 }
             };

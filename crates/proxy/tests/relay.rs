@@ -929,3 +929,40 @@ async fn broadcast_reaches_the_get_stream_of_each_session() {
         "{first}"
     );
 }
+
+#[tokio::test]
+async fn stateless_2026_requests_share_a_connection_with_ids_remapped() {
+    let h = start().await;
+    let meta = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {"name": "modern", "version": "1"}
+    });
+    let call = |id: u64, text: &str| {
+        json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {
+            "name": "echo", "arguments": {"text": text}, "_meta": meta}})
+    };
+    // Two agents use the same id at once over the one shared upstream connection.
+    let (a, b) = tokio::join!(
+        h.http
+            .post(h.url())
+            .header("accept", ACCEPT)
+            .header("mcp-protocol-version", "2026-07-28")
+            .json(&call(1, "a"))
+            .send(),
+        h.http
+            .post(h.url())
+            .header("accept", ACCEPT)
+            .header("mcp-protocol-version", "2026-07-28")
+            .json(&call(1, "b"))
+            .send(),
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert!(a.headers().get("mcp-session-id").is_none());
+    let a = sse_messages(&a.text().await.unwrap());
+    let b = sse_messages(&b.text().await.unwrap());
+    assert_eq!(a.last().unwrap()["id"], 1, "{a:?}");
+    assert_eq!(text_of(a.last().unwrap()), "echo: a", "{a:?}");
+    assert_eq!(text_of(b.last().unwrap()), "echo: b", "{b:?}");
+    assert_eq!(h.upstream_log().matches("started").count(), 1);
+}
