@@ -49,7 +49,9 @@ pub(crate) fn check(
     let tree = match json::parse(source) {
         Ok(tree) => tree,
         Err(e) => {
-            return Err(Diagnostics(vec![Diagnostic::new(file, e.pos, "", e.message)]));
+            return Err(Diagnostics(vec![Diagnostic::new(
+                file, e.pos, "", e.message,
+            )]));
         }
     };
     let mut c = Checker {
@@ -89,7 +91,10 @@ struct Fields<'v> {
 
 impl<'v> Fields<'v> {
     fn get(&self, name: &str) -> Option<&'v Spanned> {
-        self.members.iter().find(|(k, _)| k.name == name).map(|(_, v)| *v)
+        self.members
+            .iter()
+            .find(|(k, _)| k.name == name)
+            .map(|(_, v)| *v)
     }
 }
 
@@ -104,7 +109,8 @@ fn one_of(words: &[&str]) -> String {
 
 impl<'v> Checker<'_> {
     fn error(&mut self, pos: Pos, pointer: &str, message: String) -> &mut Diagnostic {
-        self.diags.push(Diagnostic::new(self.file, pos, pointer, message));
+        self.diags
+            .push(Diagnostic::new(self.file, pos, pointer, message));
         let last = self.diags.len() - 1;
         &mut self.diags[last]
     }
@@ -138,7 +144,10 @@ impl<'v> Checker<'_> {
                 ok.push((key, value));
             }
         }
-        Some(Fields { pos: v.pos, members: ok })
+        Some(Fields {
+            pos: v.pos,
+            members: ok,
+        })
     }
 
     fn required(&mut self, f: &Fields<'v>, pointer: &str, name: &str) -> Option<&'v Spanned> {
@@ -170,7 +179,13 @@ impl<'v> Checker<'_> {
     }
 
     /// A string that must be one of `words`.
-    fn word(&mut self, v: &'v Spanned, pointer: &str, what: &str, words: &[&str]) -> Option<&'v str> {
+    fn word(
+        &mut self,
+        v: &'v Spanned,
+        pointer: &str,
+        what: &str,
+        words: &[&str],
+    ) -> Option<&'v str> {
         let s = self.string(v, pointer)?;
         if words.contains(&s) {
             return Some(s);
@@ -187,7 +202,9 @@ impl<'v> Checker<'_> {
 
     fn document(&mut self, v: &'v Spanned) -> Option<(PolicyDocument, CompiledPolicy)> {
         let f = self.object(v, "", TOP_FIELDS)?;
-        let version = self.required(&f, "", "version").and_then(|v| self.version(v));
+        let version = self
+            .required(&f, "", "version")
+            .and_then(|v| self.version(v));
         let default = self.required(&f, "", "default").and_then(|v| {
             let w = self.word(v, "/default", "default action", ACTIONS)?;
             Some(match w {
@@ -423,7 +440,10 @@ impl<'v> Checker<'_> {
                 v.pos,
                 pointer,
                 format!("invalid duration `{s}`"),
-                Some("write a positive whole number and a unit: `30s`, `10m`, `1h` or `1d`".to_owned()),
+                Some(
+                    "write a positive whole number and a unit: `30s`, `10m`, `1h` or `1d`"
+                        .to_owned(),
+                ),
             );
         }
         parsed.map(|ms| (s.to_owned(), ms))
@@ -475,7 +495,11 @@ impl<'v> Checker<'_> {
         ok.then_some((model, compiled))
     }
 
-    fn condition(&mut self, v: &'v Spanned, pointer: &str) -> Option<(Condition, CompiledCondition)> {
+    fn condition(
+        &mut self,
+        v: &'v Spanned,
+        pointer: &str,
+    ) -> Option<(Condition, CompiledCondition)> {
         let f = self.object(v, pointer, CONDITION_FIELDS)?;
         let path = self
             .required(&f, pointer, "path")
@@ -485,7 +509,10 @@ impl<'v> Checker<'_> {
             Op::ALL.into_iter().find(|op| op.as_str() == w)
         });
         let on_deny = match f.get("on_deny") {
-            Some(v) => Some(self.string(v, &child(pointer, "on_deny")).map(str::to_owned)),
+            Some(v) => Some(
+                self.string(v, &child(pointer, "on_deny"))
+                    .map(str::to_owned),
+            ),
             None => Some(None),
         };
         let value = f.get("value");
@@ -543,7 +570,11 @@ impl<'v> Checker<'_> {
                     return None;
                 };
                 let ops = items.iter().map(|i| Operand::new(i.to_value())).collect();
-                Some(if op == Op::In { Test::In(ops) } else { Test::NotIn(ops) })
+                Some(if op == Op::In {
+                    Test::In(ops)
+                } else {
+                    Test::NotIn(ops)
+                })
             }
             Op::Lt | Op::Lte | Op::Gt | Op::Gte => {
                 let num = match &v.kind {
@@ -571,7 +602,10 @@ impl<'v> Checker<'_> {
                     self.expected(v, &vptr, "a regular expression (a string)");
                     return None;
                 };
-                match regex::RegexBuilder::new(pattern).size_limit(REGEX_SIZE_LIMIT).build() {
+                match regex::RegexBuilder::new(pattern)
+                    .size_limit(REGEX_SIZE_LIMIT)
+                    .build()
+                {
                     Ok(re) => Some(Test::Regex(re)),
                     Err(e) => {
                         let why = regex_reason(&e);
@@ -595,7 +629,11 @@ impl<'v> Checker<'_> {
         }
     }
 
-    fn limits(&mut self, v: &'v Spanned, pointer: &str) -> Option<(Vec<Limit>, Vec<CompiledLimit>)> {
+    fn limits(
+        &mut self,
+        v: &'v Spanned,
+        pointer: &str,
+    ) -> Option<(Vec<Limit>, Vec<CompiledLimit>)> {
         let items = self.array(v, pointer)?;
         let mut model = Vec::new();
         let mut compiled = Vec::new();
@@ -711,7 +749,9 @@ impl<'v> Checker<'_> {
                 None
             }
             Kind::Number(n) => match n.as_u64() {
-                Some(secs) if (1..=MAX_WINDOW_SECONDS).contains(&secs) => Some(Window::Seconds(secs)),
+                Some(secs) if (1..=MAX_WINDOW_SECONDS).contains(&secs) => {
+                    Some(Window::Seconds(secs))
+                }
                 _ => {
                     self.error(
                         v.pos,
@@ -750,7 +790,11 @@ impl<'v> Checker<'_> {
                 Some(f)
             }
             _ => {
-                self.error(v.pos, pointer, format!("`max` must be greater than 0, found `{n}`"));
+                self.error(
+                    v.pos,
+                    pointer,
+                    format!("`max` must be greater than 0, found `{n}`"),
+                );
                 None
             }
         }

@@ -127,11 +127,18 @@ impl Num {
 
     fn parse_str(s: &str) -> Option<Num> {
         let body = s.strip_prefix('-').unwrap_or(s);
-        if body.is_empty() || !body.bytes().next().is_some_and(|b| b.is_ascii_digit() || b == b'.')
+        if body.is_empty()
+            || !body
+                .bytes()
+                .next()
+                .is_some_and(|b| b.is_ascii_digit() || b == b'.')
         {
             return None;
         }
-        if !body.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-')) {
+        if !body
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'))
+        {
             return None;
         }
         if body.bytes().all(|b| b.is_ascii_digit())
@@ -139,13 +146,19 @@ impl Num {
         {
             return Some(Num::Int(i));
         }
-        s.parse::<f64>().ok().filter(|f| f.is_finite()).map(Num::Float)
+        s.parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite())
+            .map(Num::Float)
     }
 
     pub fn as_f64(self) -> f64 {
         match self {
             // Rounds beyond 2^53; only used where integers were not both exact.
-            #[expect(clippy::cast_precision_loss, reason = "documented rounding for huge integers")]
+            #[expect(
+                clippy::cast_precision_loss,
+                reason = "documented rounding for huge integers"
+            )]
             Num::Int(i) => i as f64,
             Num::Float(f) => f,
         }

@@ -43,7 +43,13 @@ impl fmt::Display for CounterKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.scope {
             Scope::Global => write!(f, "`{}` (global)", self.counter),
-            s => write!(f, "`{}` ({} `{}`)", self.counter, s.as_str(), self.scope_value),
+            s => write!(
+                f,
+                "`{}` ({} `{}`)",
+                self.counter,
+                s.as_str(),
+                self.scope_value
+            ),
         }
     }
 }
@@ -223,7 +229,11 @@ impl SlidingWindows {
         clippy::result_large_err,
         reason = "called once per call; the caller reads every field of the refusal"
     )]
-    pub fn reserve(&mut self, uses: &[LimitUse], now_ms: u64) -> Result<ReservationId, LimitExceeded> {
+    pub fn reserve(
+        &mut self,
+        uses: &[LimitUse],
+        now_ms: u64,
+    ) -> Result<ReservationId, LimitExceeded> {
         let now = self.clamp(now_ms);
         self.high_water_ms = now;
         for (i, u) in uses.iter().enumerate() {
@@ -244,7 +254,11 @@ impl SlidingWindows {
                     used,
                     amount: u.amount,
                     max: u.max,
-                    retry_after_ms: if fits(earlier, u.amount, u.max) { retry } else { None },
+                    retry_after_ms: if fits(earlier, u.amount, u.max) {
+                        retry
+                    } else {
+                        None
+                    },
                 });
             }
         }

@@ -107,20 +107,31 @@ pub(crate) fn escape_token(token: &str) -> String {
     token.replace('~', "~0").replace('/', "~1")
 }
 
-/// Levenshtein distance, for "did you mean" hints.
+/// Edit distance counting a swap of two neighbours as one edit (optimal string
+/// alignment), for "did you mean" hints: `grnat` is one edit from `grant`.
 fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
-    for (i, ca) in a.chars().enumerate() {
-        cur[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        std::mem::swap(&mut prev, &mut cur);
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
     }
-    prev[b.len()]
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()]
 }
 
 /// The closest candidate to `word`, if it is close enough to be a likely typo.
@@ -148,8 +159,18 @@ mod tests {
             did_you_mean("deny-if", &["require", "deny_if", "approve_if"]).as_deref(),
             Some("did you mean `deny_if`?")
         );
-        assert_eq!(did_you_mean("regx", &["regex", "eq"]).as_deref(), Some("did you mean `regex`?"));
-        assert_eq!(did_you_mean("Minute", &["second", "minute"]).as_deref(), Some("did you mean `minute`?"));
+        assert_eq!(
+            did_you_mean("regx", &["regex", "eq"]).as_deref(),
+            Some("did you mean `regex`?")
+        );
+        assert_eq!(
+            did_you_mean("Minute", &["second", "minute"]).as_deref(),
+            Some("did you mean `minute`?")
+        );
+        assert_eq!(
+            did_you_mean("grnat", &["grant", "global"]).as_deref(),
+            Some("did you mean `grant`?")
+        );
         assert_eq!(did_you_mean("banana", &["eq", "neq", "regex"]), None);
     }
 

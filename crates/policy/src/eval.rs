@@ -209,7 +209,10 @@ pub fn evaluate(
     for c in &tool.deny_if {
         match test(c, facts.args) {
             Outcome::Holds => {
-                let text = c.on_deny.clone().unwrap_or_else(|| format!("matched {}", describe(c)));
+                let text = c
+                    .on_deny
+                    .clone()
+                    .unwrap_or_else(|| format!("matched {}", describe(c)));
                 return deny(DenyKind::DenyIf, c.pointer.clone(), &text);
             }
             o @ Outcome::Undecidable(_) => {
@@ -252,7 +255,14 @@ pub fn evaluate(
                 .unwrap_or_else(|| format!("tool `{tool_name}` needs a human's approval"));
         }
     }
-    finish(&p.all_tools_limits, &tool.limits, facts, counters, now_ms, pending)
+    finish(
+        &p.all_tools_limits,
+        &tool.limits,
+        facts,
+        counters,
+        now_ms,
+        pending,
+    )
 }
 
 fn remembered_deny(remembered: Option<&Remembered>) -> Option<Evaluation> {
@@ -304,10 +314,9 @@ fn finish(
             Scope::Global => "",
         };
         // The same counter listed twice (all_tools and the tool) is one counter.
-        if uses
-            .iter()
-            .any(|u| u.key.counter == l.counter && u.key.scope == l.scope && u.key.scope_value == scope_value)
-        {
+        if uses.iter().any(|u| {
+            u.key.counter == l.counter && u.key.scope == l.scope && u.key.scope_value == scope_value
+        }) {
             continue;
         }
         let amount = match &l.increment_from {
@@ -354,10 +363,18 @@ fn finish(
         });
     }
     let suffix = |rule: &str| {
-        if rule.starts_with('/') { format!(" (rule {rule})") } else { String::new() }
+        if rule.starts_with('/') {
+            format!(" (rule {rule})")
+        } else {
+            String::new()
+        }
     };
     if pending.ask {
-        let message = format!("Approval required: {}{}", pending.text, suffix(&pending.rule));
+        let message = format!(
+            "Approval required: {}{}",
+            pending.text,
+            suffix(&pending.rule)
+        );
         Evaluation {
             verdict: Verdict::RequireApproval {
                 timeout_ms: pending.timeout_ms,
@@ -487,7 +504,11 @@ fn test(c: &CompiledCondition, args: &Value) -> Outcome {
     let found = c.path.lookup(args);
     if let Test::Exists(want) = c.test {
         let present = found.is_some_and(|v| !v.is_null());
-        return if present == want { Outcome::Holds } else { Outcome::Fails };
+        return if present == want {
+            Outcome::Holds
+        } else {
+            Outcome::Fails
+        };
     }
     let Some(v) = found else {
         return Outcome::Missing;
@@ -511,9 +532,10 @@ fn test(c: &CompiledCondition, args: &Value) -> Outcome {
         }
         Test::Regex(re) => match v {
             Value::String(s) => b(re.is_match(s)),
-            Value::Array(items) if items.iter().all(Value::is_string) => {
-                b(items.iter().filter_map(Value::as_str).any(|s| re.is_match(s)))
-            }
+            Value::Array(items) if items.iter().all(Value::is_string) => b(items
+                .iter()
+                .filter_map(Value::as_str)
+                .any(|s| re.is_match(s))),
             _ => Outcome::Undecidable("a string"),
         },
         Test::Contains(needle) => match v {

@@ -129,7 +129,10 @@ struct Parser<'a> {
 
 impl Parser<'_> {
     fn pos(&self) -> Pos {
-        let col = self.src.get(self.line_start..self.at).map_or(0, |s| s.chars().count());
+        let col = self
+            .src
+            .get(self.line_start..self.at)
+            .map_or(0, |s| s.chars().count());
         Pos {
             line: self.line,
             column: u32::try_from(col).unwrap_or(u32::MAX).saturating_add(1),
@@ -184,9 +187,10 @@ impl Parser<'_> {
             Some(b'n') => self.literal("null", Kind::Null)?,
             Some(b'-' | b'0'..=b'9') => self.number()?,
             _ => {
-                return Err(
-                    self.error_here(format!("expected a JSON value, found {}", self.describe_next()))
-                );
+                return Err(self.error_here(format!(
+                    "expected a JSON value, found {}",
+                    self.describe_next()
+                )));
             }
         };
         Ok(Spanned { pos, kind })
@@ -197,7 +201,10 @@ impl Parser<'_> {
             self.at += word.len();
             Ok(kind)
         } else {
-            Err(self.error_here(format!("expected a JSON value, found {}", self.describe_next())))
+            Err(self.error_here(format!(
+                "expected a JSON value, found {}",
+                self.describe_next()
+            )))
         }
     }
 
@@ -429,9 +436,8 @@ impl Parser<'_> {
             serde_json::Number::from(u)
         } else {
             let f = text.parse::<f64>().map_err(|_| bad(self))?;
-            serde_json::Number::from_f64(f).ok_or_else(|| {
-                self.error_at(pos, format!("number `{text}` is out of range"))
-            })?
+            serde_json::Number::from_f64(f)
+                .ok_or_else(|| self.error_at(pos, format!("number `{text}` is out of range")))?
         };
         Ok(Kind::Number(number))
     }
@@ -448,24 +454,49 @@ mod tests {
     #[test]
     fn positions_of_keys_and_values_are_one_based_in_characters() {
         let v = parse("{\n  \"é\": [1, \"x\"]\n}").unwrap();
-        let Kind::Object(members) = &v.kind else { panic!("not an object") };
+        let Kind::Object(members) = &v.kind else {
+            panic!("not an object")
+        };
         assert_eq!(v.pos, Pos { line: 1, column: 1 });
         assert_eq!(members[0].0.pos, Pos { line: 2, column: 3 });
         assert_eq!(members[0].1.pos, Pos { line: 2, column: 8 });
-        let Kind::Array(items) = &members[0].1.kind else { panic!("not an array") };
-        assert_eq!(items[1].pos, Pos { line: 2, column: 12 });
+        let Kind::Array(items) = &members[0].1.kind else {
+            panic!("not an array")
+        };
+        assert_eq!(
+            items[1].pos,
+            Pos {
+                line: 2,
+                column: 12
+            }
+        );
     }
 
     #[test]
     fn syntax_errors_name_the_place_and_the_problem() {
         assert_eq!(err(""), "1:1: expected a JSON value, found end of file");
         assert_eq!(err("{\"a\": 1,}"), "1:9: trailing comma before `}`");
-        assert_eq!(err("{\"a\" 1}"), "1:6: expected `:` after key `a`, found `1`");
-        assert_eq!(err("[1 2]"), "1:4: expected `,` or `]` after an array element, found `2`");
-        assert_eq!(err("{\n\"a\": tru}"), "2:6: expected a JSON value, found `t`");
+        assert_eq!(
+            err("{\"a\" 1}"),
+            "1:6: expected `:` after key `a`, found `1`"
+        );
+        assert_eq!(
+            err("[1 2]"),
+            "1:4: expected `,` or `]` after an array element, found `2`"
+        );
+        assert_eq!(
+            err("{\n\"a\": tru}"),
+            "2:6: expected a JSON value, found `t`"
+        );
         assert_eq!(err("\"abc"), "1:1: unterminated string");
-        assert_eq!(err("{} {}"), "1:4: unexpected `{` after the end of the document");
-        assert_eq!(err("01"), "1:2: unexpected `1` after the end of the document");
+        assert_eq!(
+            err("{} {}"),
+            "1:4: unexpected `{` after the end of the document"
+        );
+        assert_eq!(
+            err("01"),
+            "1:2: unexpected `1` after the end of the document"
+        );
         assert_eq!(err("1e999"), "1:1: number `1e999` is out of range");
         assert_eq!(err("\"\\x\""), "1:3: invalid escape `\\x` in string");
         assert_eq!(err("{a:1}"), "1:2: expected a quoted key, found `a`");

@@ -28,6 +28,7 @@ pub struct PolicyDocument {
     pub hide: Vec<ToolName>,
     /// Rules that apply to every call, listed or not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "AllTools")]
     pub all_tools: Option<AllTools>,
     /// Per-tool rules, keyed by the exact tool name. Listing a tool as `{}` allows it.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -113,6 +114,7 @@ pub struct ToolRule {
     pub action: ToolAction,
     /// Why this rule exists; shown to the agent and to the human who approves.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
     pub reason: Option<String>,
     /// Every condition must hold, else the call is denied.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -128,7 +130,7 @@ pub struct ToolRule {
     pub limits: Vec<Limit>,
     /// How long an approval request may wait for a human, e.g. "30s", "10m", "1h", "1d".
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("pattern" = "^[1-9][0-9]*(s|m|h|d)$"))]
+    #[schemars(with = "String", extend("pattern" = "^[1-9][0-9]*(s|m|h|d)$"))]
     pub approval_timeout: Option<String>,
 }
 
@@ -149,9 +151,11 @@ pub struct Condition {
     /// `lt`/`lte`/`gt`/`gte`, a regular expression for `regex`, a scalar for `contains`,
     /// a boolean for `exists` (default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "serde_json::Value")]
     pub value: Option<serde_json::Value>,
     /// The message the agent reads when this condition decides the call.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
     pub on_deny: Option<String>,
 }
 
@@ -233,7 +237,7 @@ pub struct Limit {
     pub scope: Scope,
     /// Makes this a spend limit: add this argument (a number) instead of 1 per call.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("pattern" = r"^args(\.[^.]+)+$"))]
+    #[schemars(with = "String", extend("pattern" = r"^args(\.[^.]+)+$"))]
     pub increment_from: Option<String>,
 }
 
@@ -311,7 +315,9 @@ impl WindowUnit {
 }
 
 /// Who shares a counter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Scope {
     /// One counter per grant (agent identity).

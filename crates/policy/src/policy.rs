@@ -77,7 +77,10 @@ impl Policy {
 
     /// The approval timeout of `tool`, if its rule sets one.
     pub fn approval_timeout_ms(&self, tool: &str) -> Option<u64> {
-        self.compiled.tools.get(tool).and_then(|t| t.approval_timeout_ms)
+        self.compiled
+            .tools
+            .get(tool)
+            .and_then(|t| t.approval_timeout_ms)
     }
 
     /// Counts for a one-line summary.
