@@ -966,3 +966,43 @@ async fn stateless_2026_requests_share_a_connection_with_ids_remapped() {
     assert_eq!(text_of(b.last().unwrap()), "echo: b", "{b:?}");
     assert_eq!(h.upstream_log().matches("started").count(), 1);
 }
+
+#[tokio::test]
+async fn the_get_stream_resumes_after_last_event_id() {
+    let h = start().await;
+    let sid = h.session().await;
+    for i in 1..=2 {
+        let note = json!({"jsonrpc": "2.0", "method": "notifications/message", "params": {"level": "info", "data": i}});
+        assert_eq!(h.proxy.broadcast("up", note), 1);
+    }
+    let get = |last: Option<&str>| {
+        let mut r = h
+            .http
+            .get(h.url())
+            .header("accept", "text/event-stream")
+            .header("mcp-session-id", &sid);
+        if let Some(l) = last {
+            r = r.header("last-event-id", l);
+        }
+        r.send()
+    };
+    let mut body = get(None).await.unwrap().bytes_stream();
+    let mut seen = String::new();
+    while !seen.contains("\"data\":2") {
+        seen.push_str(&String::from_utf8_lossy(
+            &body.next().await.unwrap().unwrap(),
+        ));
+    }
+    assert!(
+        seen.contains("id: 0-1") && seen.contains("id: 0-2"),
+        "{seen}"
+    );
+    drop(body);
+    // Resuming after the first event replays only the second.
+    let mut body = get(Some("0-1")).await.unwrap().bytes_stream();
+    let replay = String::from_utf8_lossy(&body.next().await.unwrap().unwrap()).into_owned();
+    assert!(
+        replay.contains("\"data\":2") && !replay.contains("\"data\":1"),
+        "{replay}"
+    );
+}
