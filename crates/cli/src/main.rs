@@ -3,6 +3,9 @@
 //! Exit codes: 0 success; 1 the thing checked or called failed (an invalid policy, a denied or
 //! failed tool call); 2 usage errors, unreadable files, or Airlock could not do its job (no gate
 //! running, a port taken).
+//!
+//! Each subcommand lives in its own module under `commands/` with an args struct (clap derive)
+//! and a `run(args) -> anyhow::Result<ExitCode>`; adding one is one module and one enum line.
 
 mod commands;
 
@@ -10,9 +13,16 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success (`check`: every file is valid)
+  1  what was checked or called failed: an invalid policy (errors printed as
+     `file:line:col: message`), a denied or failed tool call
+  2  usage error, unreadable file, bad input, or Airlock could not do its job";
+
 /// Airlock: an approval gate between AI agents and the MCP servers they call.
 #[derive(Debug, Parser)]
-#[command(name = "airlock", version, about, long_about = None)]
+#[command(name = "airlock", version, about, long_about = None, after_help = EXIT_CODES)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -28,6 +38,12 @@ enum Command {
     Call(commands::call::CallArgs),
     /// Run the demo Pusher Channels MCP server on stdin/stdout.
     DemoPusher(commands::demo_pusher::DemoPusherArgs),
+    /// Validate policy files: a summary per valid file, every error of an invalid one.
+    Check(commands::check::Args),
+    /// Show how a policy decides one call (decision, rule, message, limits), without an agent.
+    Explain(commands::explain::Args),
+    /// Print the JSON Schema of policy files, for editors.
+    Schema(commands::schema::Args),
 }
 
 /// Logs go to stderr (stdout belongs to MCP messages in `connect` and `demo-pusher`), filtered by
@@ -49,6 +65,9 @@ fn main() -> ExitCode {
         Command::Connect(args) => commands::connect::run(args),
         Command::Call(args) => commands::call::run(args),
         Command::DemoPusher(args) => commands::demo_pusher::run(args),
+        Command::Check(args) => commands::check::run(args),
+        Command::Explain(args) => commands::explain::run(args),
+        Command::Schema(args) => commands::schema::run(args),
     };
     match result {
         Ok(code) => code,

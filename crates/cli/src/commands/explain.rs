@@ -1,0 +1,113 @@
+//! `airlock explain`: evaluates one call against a policy and prints the decision,
+//! the rule that made it, the agent's message and the limits the call would use,
+//! so a policy can be tried without an agent. Counters start empty (no earlier
+//! calls); remembered human decisions are not consulted.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use airlock_policy::{CallFacts, NoCounters, Policy, Verdict, evaluate};
+use anyhow::{Context, bail};
+
+use super::{Format, read_policy};
+
+/// Arguments of `airlock explain`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The policy file.
+    #[arg(long, value_name = "FILE")]
+    pub policy: PathBuf,
+    /// The tool being called.
+    #[arg(long)]
+    pub tool: String,
+    /// The call's arguments, as a JSON object.
+    #[arg(long, value_name = "JSON", default_value = "{}")]
+    pub args: String,
+    /// The grant (agent identity) making the call; scopes `grant` limits.
+    #[arg(long, default_value = "cli")]
+    pub grant: String,
+    /// The agent session; scopes `session` limits.
+    #[arg(long, default_value = "cli")]
+    pub session: String,
+    /// The server name; scopes `server` limits.
+    #[arg(long, default_value = "cli")]
+    pub server: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let call_args: serde_json::Value =
+        serde_json::from_str(&args.args).context("`--args` is not valid JSON")?;
+    if !call_args.is_object() {
+        bail!("`--args` must be a JSON object, like `{{\"channel\": \"news\"}}`");
+    }
+    let file = args.policy.display().to_string();
+    let source = read_policy(&args.policy)?;
+    let policy = match Policy::parse(&source, &file) {
+        Ok(p) => p,
+        Err(diagnostics) => {
+            println!("{diagnostics}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let facts = CallFacts {
+        grant: &args.grant,
+        session: &args.session,
+        server: &args.server,
+        tool: &args.tool,
+        args: &call_args,
+    };
+    let e = evaluate(&policy, &facts, None, &NoCounters, 0);
+    let mut out = std::io::stdout().lock();
+    if args.format == Format::Json {
+        serde_json::to_writer_pretty(&mut out, &e)?;
+        writeln!(out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let decision = match e.verdict {
+        Verdict::Allow => "allow".to_owned(),
+        Verdict::Deny { kind, .. } => format!("deny ({})", kind_str(kind)),
+        Verdict::RequireApproval {
+            timeout_ms: Some(ms),
+        } => {
+            format!("require approval (waits up to {} s)", ms / 1000)
+        }
+        Verdict::RequireApproval { timeout_ms: None } => {
+            "require approval (default timeout)".to_owned()
+        }
+    };
+    writeln!(out, "decision: {decision}")?;
+    writeln!(out, "rule:     {}", e.rule)?;
+    writeln!(out, "message:  {}", e.message)?;
+    if let Some(reason) = &e.reason {
+        writeln!(out, "reason:   {reason}")?;
+    }
+    for u in &e.limit_uses {
+        writeln!(
+            out,
+            "limit:    {} +{} (at most {} per {} s) {}",
+            u.key,
+            u.amount,
+            u.max,
+            u.window_ms / 1000,
+            u.rule
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn kind_str(kind: airlock_policy::DenyKind) -> &'static str {
+    use airlock_policy::DenyKind;
+    match kind {
+        DenyKind::Hidden => "hidden",
+        DenyKind::Default => "default",
+        DenyKind::Action => "action",
+        DenyKind::Require => "require",
+        DenyKind::DenyIf => "deny_if",
+        DenyKind::Remembered => "remembered",
+        DenyKind::Limit => "limit",
+    }
+}
