@@ -145,6 +145,9 @@ pub(crate) fn fits(used: f64, amount: f64, max: f64) -> bool {
 struct Event {
     at_ms: u64,
     amount: f64,
+    /// Running sum of amounts up to and including this event, so the sum over a
+    /// window is one subtraction after a binary search (O(log n) per check).
+    cum: f64,
     reservation: Option<u64>,
 }
 
@@ -157,17 +160,39 @@ struct Series {
 }
 
 impl Series {
-    fn in_window(&self, window_ms: u64, now_ms: u64) -> impl Iterator<Item = &Event> {
-        let from = now_ms.checked_sub(window_ms);
-        // Newest first, stopping at the first event that left the window.
-        self.events
-            .iter()
-            .rev()
-            .take_while(move |e| from.is_none_or(|f| e.at_ms > f))
+    /// Index of the first event inside `(now_ms - window_ms, now_ms]`.
+    fn window_start(&self, window_ms: u64, now_ms: u64) -> usize {
+        match now_ms.checked_sub(window_ms) {
+            Some(from) => self.events.partition_point(|e| e.at_ms <= from),
+            None => 0,
+        }
     }
 
     fn used(&self, window_ms: u64, now_ms: u64) -> f64 {
-        self.in_window(window_ms, now_ms).map(|e| e.amount).sum()
+        let start = self.window_start(window_ms, now_ms);
+        match (self.events.get(start), self.events.back()) {
+            (Some(first), Some(last)) => (last.cum - (first.cum - first.amount)).max(0.0),
+            _ => 0.0,
+        }
+    }
+
+    fn push(&mut self, at_ms: u64, amount: f64, reservation: Option<u64>) {
+        let cum = self.events.back().map_or(0.0, |e| e.cum) + amount;
+        self.events.push_back(Event {
+            at_ms,
+            amount,
+            cum,
+            reservation,
+        });
+    }
+
+    /// Recomputes the running sums after events were removed from the middle.
+    fn resum(&mut self) {
+        let mut cum = 0.0;
+        for e in &mut self.events {
+            cum += e.amount;
+            e.cum = cum;
+        }
     }
 
     fn retry_after(&self, window_ms: u64, max: f64, amount: f64, now_ms: u64) -> Option<u64> {
@@ -178,9 +203,8 @@ impl Series {
         if fits(total, amount, max) {
             return Some(0);
         }
-        let mut window: Vec<&Event> = self.in_window(window_ms, now_ms).collect();
-        window.reverse();
-        for e in window {
+        let start = self.window_start(window_ms, now_ms);
+        for e in self.events.iter().skip(start) {
             total -= e.amount;
             if fits(total, amount, max) {
                 return Some((e.at_ms + window_ms).saturating_sub(now_ms));
@@ -269,11 +293,7 @@ impl SlidingWindows {
             let series = self.series.entry(u.key.clone()).or_default();
             series.retain_ms = series.retain_ms.max(u.window_ms);
             series.prune(now);
-            series.events.push_back(Event {
-                at_ms: now,
-                amount: u.amount,
-                reservation: Some(id),
-            });
+            series.push(now, u.amount, Some(id));
             keys.push(u.key.clone());
         }
         self.pending.insert(id, keys);
@@ -308,6 +328,7 @@ impl SlidingWindows {
         for key in keys {
             if let Some(s) = self.series.get_mut(&key) {
                 s.events.retain(|e| e.reservation != Some(id.0));
+                s.resum();
                 if s.events.is_empty() {
                     self.series.remove(&key);
                 }
@@ -363,14 +384,11 @@ impl SlidingWindows {
             self.high_water_ms = self.high_water_ms.max(e.at_ms);
             let s = self.series.entry(e.key).or_default();
             s.retain_ms = s.retain_ms.max(e.window_ms);
-            s.events.push_back(Event {
-                at_ms: e.at_ms,
-                amount: e.amount,
-                reservation: None,
-            });
+            s.push(e.at_ms, e.amount, None);
         }
         for s in self.series.values_mut() {
             s.events.make_contiguous().sort_by_key(|e| e.at_ms);
+            s.resum();
         }
     }
 }
