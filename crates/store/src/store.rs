@@ -206,6 +206,8 @@ impl Store {
         db::prepare_path(&path)?;
         let mut conn = db::open_connection(&path, options.busy_timeout, true)?;
         crate::migrate::migrate(&mut conn)?;
+        // Bounded statistics for the planner; refreshed by the writer as the history grows.
+        conn.execute_batch("PRAGMA analysis_limit = 1000; PRAGMA optimize = 0x10002;")?;
         if let Some(bytes) = options.max_db_bytes {
             let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
             let pages = i64::try_from(bytes).unwrap_or(i64::MAX) / page_size.max(1);
@@ -387,7 +389,7 @@ impl Store {
             let mut w = Where::new(&filter);
             let sql = format!(
                 "SELECT c.tool, (c.at_ms / {bucket_ms}) * {bucket_ms} AS bucket, count(*), \
-                 sum(c.decision = 'deny') FROM calls c {} GROUP BY c.tool, bucket \
+                 sum(c.decision = 'deny') FROM calls c {} GROUP BY bucket, c.tool \
                  ORDER BY bucket, c.tool",
                 w.clause_with_fts()
             );
@@ -886,6 +888,9 @@ fn insert_call(ctx: &mut WriteCtx<'_>, row: &CallRow) -> Result<CallId> {
             ctx.calls.head_hash,
             hash
         ])?;
+    ctx.conn
+        .prepare_cached("INSERT INTO calls_fts (rowid, tool, args_redacted) VALUES (?1, ?2, ?3)")?
+        .execute(params![id, row.tool, row.args_redacted])?;
     ctx.calls = writer::ChainTail {
         head_id: id,
         head_hash: hash,
@@ -983,6 +988,7 @@ fn prune(ctx: &mut WriteCtx<'_>, retention: Retention) -> Result<PruneReport> {
             });
         };
         report.calls = conn.execute("DELETE FROM calls WHERE id <= ?1", [cut])? as u64;
+        conn.execute("DELETE FROM calls_fts WHERE rowid <= ?1", [cut])?;
         conn.execute(
             "UPDATE chains SET anchor_id = ?1, anchor_hash = ?2 WHERE name = 'calls'",
             params![cut, hash],

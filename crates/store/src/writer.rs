@@ -22,6 +22,9 @@ use crate::error::{Result, StoreError};
 /// At most this many jobs share one transaction.
 pub(crate) const MAX_BATCH: usize = 2048;
 
+/// Writes between two `PRAGMA optimize` runs.
+const OPTIMIZE_EVERY: usize = 50_000;
+
 /// In-memory state of one chain's tail.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ChainTail {
@@ -202,6 +205,7 @@ fn writer_loop(
     mut completions: ChainTail,
 ) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(64);
+    let mut since_optimize = 0usize;
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
         while batch.len() < MAX_BATCH {
@@ -214,8 +218,18 @@ fn writer_loop(
         if let Err(e) = &result {
             tracing::error!(error = %e, jobs = batch.len(), "store group commit failed");
         }
+        let jobs = batch.len();
         for job in batch.drain(..) {
             job.finish(result.clone());
+        }
+        // Keep the query planner's statistics fresh as the history grows (bounded cost: the
+        // connection has an analysis limit), after the callers have their answers.
+        since_optimize += jobs;
+        if since_optimize >= OPTIMIZE_EVERY {
+            since_optimize = 0;
+            if let Err(e) = conn.execute_batch("PRAGMA optimize") {
+                tracing::warn!(error = %e, "store optimize failed");
+            }
         }
     }
     tracing::debug!("store writer stopped");

@@ -503,8 +503,6 @@ async fn cursor_pagination_is_stable_while_new_calls_arrive() {
         assert_eq!(seen.first(), Some(&25));
         assert_eq!(seen.last(), Some(&1));
         assert!(seen.windows(2).all(|w| w[0] > w[1]));
-        // After the first round the newest id is higher; start over for the text filter.
-        let _ = store.prune(Retention::OlderThan(0)).await.unwrap();
     }
     let err = store
         .query_calls(
@@ -813,8 +811,22 @@ async fn prune_keeps_the_rest_verifiable_and_writing_continues() {
     assert_eq!(report.calls, 6);
     assert!(store.get_call(6).await.unwrap().is_none());
     assert_eq!(store.get_call(7).await.unwrap().unwrap().tool, "t");
-    // Pruning everything leaves an empty, valid chain.
+    let search = |text: &str| CallFilter {
+        text: Some(text.into()),
+        ..Default::default()
+    };
+    let found = store
+        .query_calls(search("after"), PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(found.calls.len(), 1);
+    // Pruning everything leaves an empty, valid chain, and nothing to find.
     store.prune(Retention::KeepRows(0)).await.unwrap();
+    let found = store
+        .query_calls(search("after"), PageRequest::default())
+        .await
+        .unwrap();
+    assert!(found.calls.is_empty());
     assert!(store.verify().await.unwrap().is_ok());
     assert_eq!(
         store
