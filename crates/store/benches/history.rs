@@ -48,7 +48,7 @@ fn new_call(i: u64, at_ms: i64, args: &Value) -> NewCall<'_> {
         session_id: Some(format!("s-{}", i / 500)),
         client_name: Some("claude-code".into()),
         client_version: Some("2.0.1".into()),
-        server: if i % 4 == 0 {
+        server: if i.is_multiple_of(4) {
             "github".into()
         } else {
             "pusher".into()
