@@ -32,8 +32,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 use tokio::io::{
-    AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, ReadHalf,
-    SimplexStream, WriteHalf,
+    AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, DuplexStream,
 };
 use tokio::task::JoinHandle;
 
@@ -107,31 +106,27 @@ pub async fn run_stdio(world: Arc<World>) -> io::Result<()> {
     serve(world, tokio::io::stdin(), tokio::io::stdout()).await
 }
 
-/// A demo server running in this process, reached through in-memory pipes.
+/// A demo server running in this process, reached through an in-memory pipe.
 #[derive(Debug)]
 pub struct InProcess {
-    /// Read the server's messages (one JSON-RPC message per line) here.
-    pub reader: ReadHalf<SimplexStream>,
-    /// Write messages to the server here, one per line. Dropping it ends the server.
-    pub writer: WriteHalf<SimplexStream>,
-    /// The server task; it ends when `writer` is dropped or shut down.
+    /// The client's end: write messages (one JSON-RPC message per line) and read the answers.
+    /// Use `tokio::io::split` for separate halves. Dropping it (both halves, if split) or
+    /// shutting down its write side ends the server.
+    pub stream: DuplexStream,
+    /// The server task; it ends once the client's end is closed.
     pub task: JoinHandle<io::Result<()>>,
 }
 
-/// Starts [`serve`] on a Tokio task, connected through two in-memory pipes, and returns the
-/// client's ends: the default upstream without a child process. Must be called within a Tokio
+/// Starts [`serve`] on a Tokio task, connected through an in-memory pipe, and returns the
+/// client's end: the default upstream without a child process. Must be called within a Tokio
 /// runtime.
 #[must_use]
 pub fn spawn_in_process(world: Arc<World>) -> InProcess {
     const PIPE_BYTES: usize = 256 * 1024;
-    let (server_reader, writer) = tokio::io::simplex(PIPE_BYTES);
-    let (reader, server_writer) = tokio::io::simplex(PIPE_BYTES);
+    let (stream, server) = tokio::io::duplex(PIPE_BYTES);
+    let (server_reader, server_writer) = tokio::io::split(server);
     let task = tokio::spawn(serve(world, server_reader, server_writer));
-    InProcess {
-        reader,
-        writer,
-        task,
-    }
+    InProcess { stream, task }
 }
 
 enum Line {
