@@ -33,6 +33,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 use tokio::io::{
     AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, DuplexStream,
+    ReadHalf, WriteHalf,
 };
 use tokio::task::JoinHandle;
 
@@ -109,24 +110,30 @@ pub async fn run_stdio(world: Arc<World>) -> io::Result<()> {
 /// A demo server running in this process, reached through an in-memory pipe.
 #[derive(Debug)]
 pub struct InProcess {
-    /// The client's end: write messages (one JSON-RPC message per line) and read the answers.
-    /// Use `tokio::io::split` for separate halves. Dropping it (both halves, if split) or
-    /// shutting down its write side ends the server.
-    pub stream: DuplexStream,
+    /// Read the server's messages here, one JSON-RPC message per line.
+    pub reader: ReadHalf<DuplexStream>,
+    /// Write messages to the server here, one per line. Shutting it down, or dropping it
+    /// together with `reader`, ends the server.
+    pub writer: WriteHalf<DuplexStream>,
     /// The server task; it ends once the client's end is closed.
     pub task: JoinHandle<io::Result<()>>,
 }
 
 /// Starts [`serve`] on a Tokio task, connected through an in-memory pipe, and returns the
-/// client's end: the default upstream without a child process. Must be called within a Tokio
+/// client's ends: the default upstream without a child process. Must be called within a Tokio
 /// runtime.
 #[must_use]
 pub fn spawn_in_process(world: Arc<World>) -> InProcess {
     const PIPE_BYTES: usize = 256 * 1024;
-    let (stream, server) = tokio::io::duplex(PIPE_BYTES);
+    let (client, server) = tokio::io::duplex(PIPE_BYTES);
     let (server_reader, server_writer) = tokio::io::split(server);
     let task = tokio::spawn(serve(world, server_reader, server_writer));
-    InProcess { stream, task }
+    let (reader, writer) = tokio::io::split(client);
+    InProcess {
+        reader,
+        writer,
+        task,
+    }
 }
 
 enum Line {

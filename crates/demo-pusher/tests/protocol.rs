@@ -169,7 +169,7 @@ fn assert_pusher_handshake(client: &RunningService<RoleClient, ()>, version: &Pr
 #[tokio::test]
 async fn rmcp_client_in_process_lists_and_calls_every_tool() {
     let upstream = spawn_in_process(Arc::new(World::demo()));
-    let client = ().serve(upstream.stream).await.unwrap();
+    let client = ().serve((upstream.reader, upstream.writer)).await.unwrap();
     assert_pusher_handshake(&client, &ProtocolVersion::V_2025_11_25);
     exercise(&client).await;
     client.cancel().await.unwrap();
@@ -190,7 +190,7 @@ async fn rmcp_client_over_a_duplex_stream_shares_the_world_between_sessions() {
 
     // A second session sees what the first one did.
     let upstream = spawn_in_process(world);
-    let client = ().serve(upstream.stream).await.unwrap();
+    let client = ().serve((upstream.reader, upstream.writer)).await.unwrap();
     let result = call(
         &client,
         "get_presence_users",
@@ -206,7 +206,7 @@ async fn rmcp_client_in_stateless_mode_discovers_and_calls() {
     let upstream = spawn_in_process(Arc::new(World::demo()));
     let client = ()
         .serve_with_lifecycle(
-            upstream.stream,
+            (upstream.reader, upstream.writer),
             ClientLifecycleMode::Discover {
                 preferred_versions: vec![ProtocolVersion::V_2026_07_28],
             },
@@ -255,8 +255,8 @@ async fn rmcp_client_over_the_stdio_example_binary() {
 #[tokio::test]
 async fn raw_tools_list_is_the_real_servers_output_verbatim() {
     let upstream = spawn_in_process(Arc::new(World::demo()));
-    let (reader, mut writer) = tokio::io::split(upstream.stream);
-    let mut lines = BufReader::new(reader).lines();
+    let mut writer = upstream.writer;
+    let mut lines = BufReader::new(upstream.reader).lines();
     let messages = [
         json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18",
             "capabilities":{},"clientInfo":{"name":"raw","version":"0"}}}),
