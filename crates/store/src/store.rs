@@ -299,7 +299,7 @@ impl Store {
         let row = self.call_row(&call);
         self.inner
             .writer
-            .run(move |ctx| insert_call(ctx, &row))
+            .run_light(move |ctx| insert_call(ctx, &row))
             .await
     }
 
@@ -308,7 +308,7 @@ impl Store {
         let rows: Vec<CallRow> = calls.iter().map(|c| self.call_row(c)).collect();
         self.inner
             .writer
-            .run(move |ctx| rows.iter().map(|row| insert_call(ctx, row)).collect())
+            .run_light(move |ctx| rows.iter().map(|row| insert_call(ctx, row)).collect())
             .await
     }
 
@@ -338,7 +338,7 @@ impl Store {
     pub async fn complete_call(&self, id: CallId, completion: Completion) -> Result<()> {
         self.inner
             .writer
-            .run(move |ctx| insert_completion(ctx, id, completion))
+            .run_light(move |ctx| insert_completion(ctx, id, completion))
             .await
     }
 
@@ -691,7 +691,7 @@ impl Store {
         }
         self.inner
             .writer
-            .run(move |ctx| insert_counter_events(ctx, &events))
+            .run_light(move |ctx| insert_counter_events(ctx, &events))
             .await
     }
 

@@ -4,8 +4,15 @@
 //! over a bounded channel (awaiting room: back-pressure, no blocking on the async runtime) and
 //! await a oneshot acknowledgment. The thread takes the first job, then everything else already
 //! queued (up to [`MAX_BATCH`]), and runs them in **one transaction**: one commit, one WAL write
-//! for the whole group. Each job runs inside its own savepoint, so a job that fails (a duplicate
-//! grant, an unknown call) is rolled back alone and the others still commit.
+//! for the whole group.
+//!
+//! Most jobs run inside their own savepoint, so a job that fails (a duplicate grant) is rolled
+//! back alone and the others still commit. The hot-path jobs (recording a call, a completion,
+//! counter events) are **light**: no savepoint, because FTS5 flushes its pending index data to
+//! disk at every savepoint, which made each call cost a full-text segment and merge (measured:
+//! the writer spent its time in `fts5SavepointMethod`). A light job checks everything that can be
+//! wrong before it writes; if it still fails (disk full, I/O), the whole group is rolled back and
+//! every job in it gets the error. Fail closed either way: no caller is told "stored" unless it is.
 //!
 //! Acknowledgments are sent **after** the commit returns: an `Ok` means the row is in the WAL
 //! file. If the commit fails, every job of the group gets the commit's error, and the in-memory
@@ -47,11 +54,16 @@ pub(crate) struct WriteCtx<'c> {
 pub(crate) trait Job: Send {
     /// Runs the job; `true` when it succeeded (its savepoint is kept).
     fn run(&mut self, ctx: &mut WriteCtx<'_>) -> bool;
+    /// Whether the job runs in its own savepoint (see the module docs).
+    fn isolated(&self) -> bool;
+    /// For a light job that failed: the error, when it may have left a partial write.
+    fn abort_error(&self) -> Option<StoreError>;
     /// Answers the caller once the group's fate is known.
     fn finish(self: Box<Self>, commit: Result<()>);
 }
 
 struct FnJob<T, F> {
+    isolated: bool,
     f: Option<F>,
     value: Option<Result<T>>,
     ack: oneshot::Sender<Result<T>>,
@@ -68,6 +80,17 @@ where
         let ok = out.is_ok();
         self.value = Some(out);
         ok
+    }
+
+    fn isolated(&self) -> bool {
+        self.isolated
+    }
+
+    fn abort_error(&self) -> Option<StoreError> {
+        match &self.value {
+            Some(Err(e)) => partial_write(e),
+            _ => None,
+        }
     }
 
     fn finish(self: Box<Self>, commit: Result<()>) {
@@ -95,8 +118,27 @@ impl WriterHandle {
         T: Send + 'static,
         F: FnOnce(&mut WriteCtx<'_>) -> Result<T> + Send + 'static,
     {
+        self.submit(true, f).await
+    }
+
+    /// Like [`run`](Self::run) for a light job: no savepoint. `f` must check everything it can
+    /// before writing; any later failure rolls back the whole group.
+    pub(crate) async fn run_light<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut WriteCtx<'_>) -> Result<T> + Send + 'static,
+    {
+        self.submit(false, f).await
+    }
+
+    async fn submit<T, F>(&self, isolated: bool, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut WriteCtx<'_>) -> Result<T> + Send + 'static,
+    {
         let (ack, done) = oneshot::channel();
         let job: Box<dyn Job> = Box::new(FnJob {
+            isolated,
             f: Some(f),
             value: None,
             ack,
@@ -165,10 +207,28 @@ where
         }
     }
 
+    fn isolated(&self) -> bool {
+        false
+    }
+
+    fn abort_error(&self) -> Option<StoreError> {
+        self.failed.as_ref().and_then(partial_write)
+    }
+
     fn finish(self: Box<Self>, commit: Result<()>) {
         if let Some(e) = self.failed.or(commit.err()) {
             tracing::error!(what = self.what, error = %e, "queued store write failed");
         }
+    }
+}
+
+/// `Some(err)` unless `err` is one a light job reports before writing anything.
+fn partial_write(err: &StoreError) -> Option<StoreError> {
+    match err {
+        StoreError::UnknownCall(_)
+        | StoreError::AlreadyCompleted(_)
+        | StoreError::InvalidArgument(_) => None,
+        other => Some(other.clone()),
     }
 }
 
@@ -251,10 +311,18 @@ fn run_group(
     };
     let outcome = (|| -> Result<()> {
         for job in batch.iter_mut() {
-            conn.execute_batch("SAVEPOINT job")?;
+            if !job.isolated() {
+                if !job.run(&mut ctx)
+                    && let Some(e) = job.abort_error()
+                {
+                    return Err(e);
+                }
+                continue;
+            }
+            conn.prepare_cached("SAVEPOINT job")?.execute([])?;
             let before = (ctx.calls.clone(), ctx.completions.clone());
             if job.run(&mut ctx) {
-                conn.execute_batch("RELEASE job")?;
+                conn.prepare_cached("RELEASE job")?.execute([])?;
             } else {
                 conn.execute_batch("ROLLBACK TO job; RELEASE job")?;
                 (ctx.calls, ctx.completions) = before;

@@ -1506,3 +1506,53 @@ async fn acknowledged_writes_survive_sigkill() {
     assert_eq!(id, max + 1);
     assert!(store.verify().await.unwrap().is_ok());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_write_does_not_spoil_the_writes_committed_with_it() {
+    let store = Store::open_in_memory().unwrap();
+    let first = store.record_call(call("t", 0, &json!({}))).await.unwrap();
+    store
+        .complete_call(first, done(Outcome::Ok, 0))
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..60i64 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            match i % 3 {
+                0 => store
+                    .complete_call(first, done(Outcome::Ok, i))
+                    .await
+                    .map(|()| 0),
+                1 => store
+                    .complete_call(10_000 + i, done(Outcome::Ok, i))
+                    .await
+                    .map(|()| 0),
+                _ => {
+                    let grant = Grant {
+                        name: "dup".into(),
+                        token_hash: hash_token(&i.to_string()),
+                        created_ms: i,
+                        revoked_ms: None,
+                        policies: BTreeMap::new(),
+                    };
+                    let _ = store.insert_grant(grant).await;
+                    store.record_call(call("t", i, &json!({"i": i}))).await
+                }
+            }
+        }));
+    }
+    let mut recorded = 0;
+    for (i, t) in tasks.into_iter().enumerate() {
+        match (i % 3, t.await.unwrap()) {
+            (0, Err(StoreError::AlreadyCompleted(_))) | (1, Err(StoreError::UnknownCall(_))) => {}
+            (2, Ok(_)) => recorded += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(recorded, 20);
+    assert_eq!(store.list_grants().await.unwrap().len(), 1);
+    let report = store.verify().await.unwrap();
+    assert!(report.is_ok(), "{report:?}");
+    assert_eq!((report.calls, report.completions), (21, 1));
+}
