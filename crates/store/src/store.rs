@@ -438,6 +438,13 @@ impl Store {
         })?
     }
 
+    /// Waits until every call recorded so far is in the full-text index. The index normally
+    /// trails the history by at most an idle moment of the writer (at most 4096 calls under
+    /// sustained load); call this when a search must see calls just recorded.
+    pub async fn flush_search_index(&self) -> Result<()> {
+        self.inner.writer.run(|ctx| ctx.flush_fts()).await
+    }
+
     /// Checks both history chains; see `chain.rs` for what is detected.
     pub async fn verify(&self) -> Result<VerifyReport> {
         self.read(chain::verify).await
@@ -888,9 +895,6 @@ fn insert_call(ctx: &mut WriteCtx<'_>, row: &CallRow) -> Result<CallId> {
             ctx.calls.head_hash,
             hash
         ])?;
-    ctx.conn
-        .prepare_cached("INSERT INTO calls_fts (rowid, tool, args_redacted) VALUES (?1, ?2, ?3)")?
-        .execute(params![id, row.tool, row.args_redacted])?;
     ctx.calls = writer::ChainTail {
         head_id: id,
         head_hash: hash,
@@ -957,6 +961,8 @@ fn insert_counter_events(ctx: &mut WriteCtx<'_>, events: &[CounterEvent]) -> Res
 }
 
 fn prune(ctx: &mut WriteCtx<'_>, retention: Retention) -> Result<PruneReport> {
+    // Index everything first, so deleting index entries below the cut covers every call.
+    ctx.flush_fts()?;
     let conn = ctx.conn;
     let ends = chain::load_ends(conn, "calls")?;
     let max_id: Option<i64> = conn.query_row("SELECT max(id) FROM calls", [], |r| r.get(0))?;

@@ -14,6 +14,13 @@
 //! wrong before it writes; if it still fails (disk full, I/O), the whole group is rolled back and
 //! every job in it gets the error. Fail closed either way: no caller is told "stored" unless it is.
 //!
+//! The full-text index is filled **off the per-call commit**: after a group, when the queue is
+//! empty (or the index is [`FTS_LAG`] calls behind), the writer indexes every call above
+//! `meta.fts_upto` in one separate transaction (`INSERT ... SELECT` from `calls`). Indexing each
+//! call in its own commit cost a full-text segment per call and dominated the per-call latency.
+//! A search therefore sees a call once the writer has had an idle moment; `flush_search_index`
+//! waits for it. After a crash, the rows not yet indexed are picked up by the first flush.
+//!
 //! Acknowledgments are sent **after** the commit returns: an `Ok` means the row is in the WAL
 //! file. If the commit fails, every job of the group gets the commit's error, and the in-memory
 //! chain heads are put back so the next group continues from what is really stored.
@@ -48,6 +55,34 @@ pub(crate) struct WriteCtx<'c> {
     pub conn: &'c Connection,
     pub calls: ChainTail,
     pub completions: ChainTail,
+    /// Highest call id in the full-text index.
+    pub fts_upto: i64,
+}
+
+impl WriteCtx<'_> {
+    /// Indexes every call recorded so far for full-text search, in the current transaction.
+    pub(crate) fn flush_fts(&mut self) -> Result<()> {
+        self.fts_upto = index_calls(self.conn, self.fts_upto, self.calls.head_id)?;
+        Ok(())
+    }
+}
+
+/// The full-text index may trail the history by this many calls under sustained load.
+pub(crate) const FTS_LAG: i64 = 4096;
+
+/// Indexes calls `upto+1..=head` and records the new mark; returns it.
+fn index_calls(conn: &Connection, upto: i64, head: i64) -> Result<i64> {
+    if head <= upto {
+        return Ok(upto);
+    }
+    conn.prepare_cached(
+        "INSERT INTO calls_fts (rowid, tool, args_redacted) \
+         SELECT id, tool, args_redacted FROM calls WHERE id > ?1 AND id <= ?2",
+    )?
+    .execute([upto, head])?;
+    conn.prepare_cached("UPDATE meta SET value = ?1 WHERE key = 'fts_upto'")?
+        .execute([head])?;
+    Ok(head)
 }
 
 /// A unit of work for the writer.
@@ -236,10 +271,14 @@ fn partial_write(err: &StoreError) -> Option<StoreError> {
 pub(crate) fn start(conn: Connection, queue: usize) -> Result<(WriterHandle, JoinHandle<()>)> {
     let calls = load_tail(&conn, "calls", "calls")?;
     let completions = load_tail(&conn, "completions", "completions")?;
+    let fts_upto: i64 =
+        conn.query_row("SELECT value FROM meta WHERE key = 'fts_upto'", [], |r| {
+            r.get(0)
+        })?;
     let (tx, rx) = mpsc::channel(queue.max(1));
     let thread = std::thread::Builder::new()
         .name("airlock-store-writer".into())
-        .spawn(move || writer_loop(conn, rx, calls, completions))
+        .spawn(move || writer_loop(conn, rx, calls, completions, fts_upto))
         .map_err(|e| StoreError::Io {
             detail: format!("cannot start the writer thread: {e}"),
         })?;
@@ -263,7 +302,9 @@ fn writer_loop(
     mut rx: mpsc::Receiver<Box<dyn Job>>,
     mut calls: ChainTail,
     mut completions: ChainTail,
+    mut fts_upto: i64,
 ) {
+    flush_fts_alone(&conn, &mut fts_upto, calls.head_id);
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(64);
     let mut since_optimize = 0usize;
     while let Some(first) = rx.blocking_recv() {
@@ -274,13 +315,22 @@ fn writer_loop(
                 Err(_) => break,
             }
         }
-        let result = run_group(&conn, &mut batch, &mut calls, &mut completions);
+        let result = run_group(
+            &conn,
+            &mut batch,
+            &mut calls,
+            &mut completions,
+            &mut fts_upto,
+        );
         if let Err(e) = &result {
             tracing::error!(error = %e, jobs = batch.len(), "store group commit failed");
         }
         let jobs = batch.len();
         for job in batch.drain(..) {
             job.finish(result.clone());
+        }
+        if rx.is_empty() || calls.head_id - fts_upto >= FTS_LAG {
+            flush_fts_alone(&conn, &mut fts_upto, calls.head_id);
         }
         // Keep the query planner's statistics fresh as the history grows (bounded cost: the
         // connection has an analysis limit), after the callers have their answers.
@@ -295,6 +345,29 @@ fn writer_loop(
     tracing::debug!("store writer stopped");
 }
 
+/// Brings the full-text index up to `head` in its own transaction; a failure is logged and
+/// retried at the next flush.
+fn flush_fts_alone(conn: &Connection, fts_upto: &mut i64, head: i64) {
+    if head <= *fts_upto {
+        return;
+    }
+    let result = (|| -> Result<i64> {
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        let upto = index_calls(conn, *fts_upto, head)?;
+        conn.execute_batch("COMMIT")?;
+        Ok(upto)
+    })();
+    match result {
+        Ok(upto) => *fts_upto = upto,
+        Err(e) => {
+            if !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+            tracing::warn!(error = %e, "full-text indexing failed, will retry");
+        }
+    }
+}
+
 /// Runs one group in one transaction. On error nothing of the group is stored and the tails are
 /// unchanged.
 fn run_group(
@@ -302,12 +375,14 @@ fn run_group(
     batch: &mut [Box<dyn Job>],
     calls: &mut ChainTail,
     completions: &mut ChainTail,
+    fts_upto: &mut i64,
 ) -> Result<()> {
     conn.execute_batch("BEGIN IMMEDIATE")?;
     let mut ctx = WriteCtx {
         conn,
         calls: calls.clone(),
         completions: completions.clone(),
+        fts_upto: *fts_upto,
     };
     let outcome = (|| -> Result<()> {
         for job in batch.iter_mut() {
@@ -320,12 +395,12 @@ fn run_group(
                 continue;
             }
             conn.prepare_cached("SAVEPOINT job")?.execute([])?;
-            let before = (ctx.calls.clone(), ctx.completions.clone());
+            let before = (ctx.calls.clone(), ctx.completions.clone(), ctx.fts_upto);
             if job.run(&mut ctx) {
                 conn.prepare_cached("RELEASE job")?.execute([])?;
             } else {
                 conn.execute_batch("ROLLBACK TO job; RELEASE job")?;
-                (ctx.calls, ctx.completions) = before;
+                (ctx.calls, ctx.completions, ctx.fts_upto) = before;
             }
         }
         if ctx.calls != *calls {
@@ -350,6 +425,7 @@ fn run_group(
         Ok(()) => {
             *calls = ctx.calls;
             *completions = ctx.completions;
+            *fts_upto = ctx.fts_upto;
             Ok(())
         }
         Err(e) => {

@@ -336,6 +336,7 @@ async fn seeded() -> Store {
         .complete_call(2, done(Outcome::Ok, 60_001))
         .await
         .unwrap();
+    store.flush_search_index().await.unwrap();
     store
 }
 
@@ -474,6 +475,7 @@ async fn cursor_pagination_is_stable_while_new_calls_arrive() {
     for i in 0..25 {
         store.record_call(call("search", i, &args)).await.unwrap();
     }
+    store.flush_search_index().await.unwrap();
     for filter in [
         CallFilter::default(),
         CallFilter {
@@ -811,6 +813,7 @@ async fn prune_keeps_the_rest_verifiable_and_writing_continues() {
     assert_eq!(report.calls, 6);
     assert!(store.get_call(6).await.unwrap().is_none());
     assert_eq!(store.get_call(7).await.unwrap().unwrap().tool, "t");
+    store.flush_search_index().await.unwrap();
     let search = |text: &str| CallFilter {
         text: Some(text.into()),
         ..Default::default()
