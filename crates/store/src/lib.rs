@@ -19,6 +19,10 @@
 //! - **Redaction before storage** (`redact`): secrets are replaced by key name and by value
 //!   pattern before anything reaches the file; [`canonical_args_hash`] identifies identical calls
 //!   from the unredacted arguments.
+//! - **Search.** History queries filter by time, server, tool, grant, decision and decider, and
+//!   search tool names and redacted arguments with FTS5. The full-text index is filled by the
+//!   writer in batches off the per-call commit, so it trails by an idle moment
+//!   ([`Store::flush_search_index`] waits for it). Pages are cursor-based and stable.
 //! - **Integrity** (`chain`): calls and completions are two append-only hash chains;
 //!   [`Store::verify`] finds the first edited, inserted or deleted row; [`Store::prune`] keeps
 //!   them verifiable from a stored anchor.

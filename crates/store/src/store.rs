@@ -439,7 +439,7 @@ impl Store {
     }
 
     /// Waits until every call recorded so far is in the full-text index. The index normally
-    /// trails the history by at most an idle moment of the writer (at most 4096 calls under
+    /// trails the history by at most 100 ms of writer idleness (at most 1024 calls under
     /// sustained load); call this when a search must see calls just recorded.
     pub async fn flush_search_index(&self) -> Result<()> {
         self.inner.writer.run(|ctx| ctx.flush_fts()).await

@@ -14,8 +14,8 @@
 //! wrong before it writes; if it still fails (disk full, I/O), the whole group is rolled back and
 //! every job in it gets the error. Fail closed either way: no caller is told "stored" unless it is.
 //!
-//! The full-text index is filled **off the per-call commit**: after a group, when the queue is
-//! empty (or the index is [`FTS_LAG`] calls behind), the writer indexes every call above
+//! The full-text index is filled **off the per-call commit**: when no write has arrived for
+//! [`FTS_IDLE`] (or the index is [`FTS_LAG`] calls behind), the writer indexes every call above
 //! `meta.fts_upto` in one separate transaction (`INSERT ... SELECT` from `calls`). Indexing each
 //! call in its own commit cost a full-text segment per call and dominated the per-call latency.
 //! A search therefore sees a call once the writer has had an idle moment; `flush_search_index`
@@ -67,8 +67,12 @@ impl WriteCtx<'_> {
     }
 }
 
-/// The full-text index may trail the history by this many calls under sustained load.
-pub(crate) const FTS_LAG: i64 = 4096;
+/// The full-text index may trail the history by this many calls under sustained load. Each
+/// flush holds the writer for the time it takes to index this many calls (about 10 to 20 ms).
+pub(crate) const FTS_LAG: i64 = 1024;
+
+/// The writer indexes for search once no write has arrived for this long.
+const FTS_IDLE: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Indexes calls `upto+1..=head` and records the new mark; returns it.
 fn index_calls(conn: &Connection, upto: i64, head: i64) -> Result<i64> {
@@ -307,7 +311,31 @@ fn writer_loop(
     flush_fts_alone(&conn, &mut fts_upto, calls.head_id);
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(64);
     let mut since_optimize = 0usize;
-    while let Some(first) = rx.blocking_recv() {
+    // A timer for "idle for FTS_IDLE", used only by this thread.
+    let timer = match tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+    {
+        Ok(rt) => Some(rt),
+        Err(e) => {
+            tracing::warn!(error = %e, "no idle timer: the search index is filled at every lag limit");
+            None
+        }
+    };
+    loop {
+        let next = match &timer {
+            Some(rt) if calls.head_id > fts_upto => {
+                match rt.block_on(async { tokio::time::timeout(FTS_IDLE, rx.recv()).await }) {
+                    Ok(next) => next,
+                    Err(_idle) => {
+                        flush_fts_alone(&conn, &mut fts_upto, calls.head_id);
+                        continue;
+                    }
+                }
+            }
+            _ => rx.blocking_recv(),
+        };
+        let Some(first) = next else { break };
         batch.push(first);
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -329,7 +357,7 @@ fn writer_loop(
         for job in batch.drain(..) {
             job.finish(result.clone());
         }
-        if rx.is_empty() || calls.head_id - fts_upto >= FTS_LAG {
+        if calls.head_id - fts_upto >= FTS_LAG {
             flush_fts_alone(&conn, &mut fts_upto, calls.head_id);
         }
         // Keep the query planner's statistics fresh as the history grows (bounded cost: the
@@ -342,6 +370,7 @@ fn writer_loop(
             }
         }
     }
+    flush_fts_alone(&conn, &mut fts_upto, calls.head_id);
     tracing::debug!("store writer stopped");
 }
 

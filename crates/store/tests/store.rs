@@ -1501,6 +1501,37 @@ async fn acknowledged_writes_survive_sigkill() {
         })
         .unwrap();
     assert_eq!(count, max);
+    // The full-text index catches up with calls it had not indexed before the kill.
+    store.flush_search_index().await.unwrap();
+    let (indexed, upto): (i64, i64) = raw(&path)
+        .query_row(
+            "SELECT (SELECT count(*) FROM calls_fts), (SELECT value FROM meta WHERE key = 'fts_upto')",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((indexed, upto), (count, max));
+    let t3 = CallFilter {
+        text: Some("t3".into()),
+        ..Default::default()
+    };
+    let page = store
+        .query_calls(
+            t3,
+            PageRequest {
+                before: None,
+                limit: 1000,
+            },
+        )
+        .await
+        .unwrap();
+    let want = calls.values().filter(|(tool, _)| tool == "t3").count();
+    assert!(
+        page.calls.len() >= want.min(1000),
+        "{} < {want}",
+        page.calls.len()
+    );
+    assert!(page.calls.iter().all(|c| c.tool == "t3"));
     // And the store keeps working after the crash.
     let id = store
         .record_call(call("after", 0, &json!({})))
