@@ -165,6 +165,8 @@ fn main() {
             ("tool = terminate_user_connections", CallFilter { tool: Some("terminate_user_connections".into()), ..Default::default() }),
             ("server = github, tool = trigger_event", CallFilter { server: Some("github".into()), tool: Some("trigger_event".into()), ..Default::default() }),
             ("grant = agent-3, decision = deny", CallFilter { grant: Some("agent-3".into()), decision: Some(Decision::Deny), ..Default::default() }),
+            ("decision = require_approval (no match)", CallFilter { decision: Some(Decision::RequireApproval), ..Default::default() }),
+            ("server = nowhere (no match)", CallFilter { server: Some("nowhere".into()), ..Default::default() }),
             ("decided_by = human", CallFilter { decided_by: Some(DecidedBy::Human), ..Default::default() }),
             ("decided_by = timeout, decision = deny (no match)", CallFilter { decided_by: Some(DecidedBy::Timeout), decision: Some(Decision::Deny), ..Default::default() }),
             ("time range: one hour, 10 days ago", CallFilter { from_ms: Some(end - 10 * day), to_ms: Some(end - 10 * day + 3_600_000), ..Default::default() }),

@@ -1181,31 +1181,33 @@ impl Where {
             params: Vec::new(),
             fts: None,
         };
-        let mut push = |cond: &str, v: V| {
-            w.params.push(v);
-            w.conds
-                .push(cond.replace('?', &format!("?{}", w.params.len())));
-        };
         if let Some(t) = f.from_ms {
-            push("c.at_ms >= ?", V::Integer(t));
+            w.push_raw("c.at_ms >= ?", V::Integer(t));
         }
         if let Some(t) = f.to_ms {
-            push("c.at_ms < ?", V::Integer(t));
+            w.push_raw("c.at_ms < ?", V::Integer(t));
         }
         if let Some(s) = &f.server {
-            push("c.server = ?", V::Text(s.clone()));
+            w.push_raw("c.server = ?", V::Text(s.clone()));
         }
         if let Some(s) = &f.tool {
-            push("c.tool = ?", V::Text(s.clone()));
+            w.push_raw("c.tool = ?", V::Text(s.clone()));
         }
         if let Some(s) = &f.grant {
-            push("c.grant_name = ?", V::Text(s.clone()));
+            w.push_raw("c.grant_name = ?", V::Text(s.clone()));
         }
+        // The extra `!=` terms let the planner use the partial indexes for the rare values.
         if let Some(d) = f.decision {
-            push("c.decision = ?", V::Text(d.as_str().into()));
+            w.push_raw("c.decision = ?", V::Text(d.as_str().into()));
+            if d != Decision::Allow {
+                w.conds.push("c.decision != 'allow'".into());
+            }
         }
         if let Some(d) = f.decided_by {
-            push("c.decided_by = ?", V::Text(d.as_str().into()));
+            w.push_raw("c.decided_by = ?", V::Text(d.as_str().into()));
+            if d != DecidedBy::Policy {
+                w.conds.push("c.decided_by != 'policy'".into());
+            }
         }
         w.fts = f.text.as_deref().and_then(fts_query);
         w
