@@ -483,6 +483,24 @@ impl Broker {
         expired
     }
 
+    /// Expires one pending request now (its holder waited until its expiry). Returns it when it
+    /// was still pending.
+    pub fn expire(&self, id: &str) -> Option<Approval> {
+        let now = self.clock.now_ms();
+        let mut state = self.lock();
+        let entry = state.entries.get_mut(id)?;
+        if entry.approval.status != ApprovalStatus::Pending {
+            return None;
+        }
+        entry.approval.status = ApprovalStatus::Expired;
+        entry.approval.decided_ms = Some(now);
+        entry.tx.send_replace(ApprovalStatus::Expired);
+        let snapshot = entry.approval.clone();
+        drop(state);
+        self.emit(&snapshot);
+        Some(snapshot)
+    }
+
     /// The remembered decision that applies to this call, if any. A deny wins over an approve.
     pub fn remembered_for(&self, call: &CallKey<'_>) -> Option<RememberedRule> {
         let now = self.clock.now_ms();

@@ -28,6 +28,9 @@ use crate::intercept::{GateInterceptor, HoldSettings};
 use crate::policies::{LoadedPolicy, PolicySet};
 use crate::runtime;
 
+/// How long open connections may take to finish after a shutdown signal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+
 /// How to start a gate.
 pub struct GateOptions {
     pub config: Config,
@@ -401,10 +404,26 @@ impl Gate {
             },
         )?;
         tracing::info!("Airlock gate listening on http://{addr}");
-        let result = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(GateError::Serve);
+        // Graceful shutdown waits for open connections, and agents keep SSE streams open for as
+        // long as they like: after the signal, give them a moment, then stop regardless.
+        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stopping_tx.send(());
+        });
+        let result = tokio::select! {
+            result = server => result.map_err(GateError::Serve),
+            () = async {
+                if stopping_rx.await.is_ok() {
+                    tokio::time::sleep(SHUTDOWN_GRACE).await;
+                } else {
+                    std::future::pending::<()>().await;
+                }
+            } => {
+                tracing::info!("connections still open after {SHUTDOWN_GRACE:?}; closing them");
+                Ok(())
+            }
+        };
         runtime::remove_runtime(&self.inner.data_dir, pid);
         result
     }

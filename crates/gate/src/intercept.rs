@@ -531,6 +531,7 @@ impl GateInterceptor {
         } else {
             self.hold.hold.min(until_expiry)
         };
+        let holds_to_expiry = hold == until_expiry;
         let status = hold_agent(&mut waiter, agent, call.progress_token, hold, &approval).await;
         let id = waiter.id().to_string();
         match status {
@@ -561,6 +562,22 @@ impl GateInterceptor {
             Some(ApprovalStatus::Withdrawn) | Some(ApprovalStatus::Pending) => {
                 waiter.done();
                 Human::Unavailable("the request was withdrawn".into())
+            }
+            None if holds_to_expiry => {
+                // The hold lasted until the request's expiry: it timed out.
+                waiter.done();
+                if let Some(expired) = self.broker.expire(&id) {
+                    crate::store_glue::persist_status(&self.store, &expired, None).await;
+                }
+                self.broker.get(&id).map_or(
+                    Human::Unavailable("the request vanished".into()),
+                    |a| match a.status {
+                        ApprovalStatus::Approved if self.broker.claim(&id) => Human::Approved(a),
+                        ApprovalStatus::Denied => Human::Denied(a),
+                        ApprovalStatus::Approved => Human::LostClaim,
+                        _ => Human::TimedOut(a),
+                    },
+                )
             }
             None => {
                 waiter.release();

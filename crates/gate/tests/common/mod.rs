@@ -52,6 +52,11 @@ impl TestGate {
     }
 
     pub async fn start_with(options: Options) -> TestGate {
+        // `AIRLOCK_LOG=debug cargo test …` shows what the gate and the relay did.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_env("AIRLOCK_LOG"))
+            .with_test_writer()
+            .try_init();
         let (temp, dir) = match options.data_dir {
             Some(dir) => (None, dir),
             None => {
@@ -148,6 +153,78 @@ impl TestGate {
     pub fn data_dir(&self) -> &Path {
         &self.dir
     }
+}
+
+/// A plain MCP client that sends no progress token, like an SDK client whose caller passed no
+/// progress callback (the TypeScript SDK's default): Airlock holds such calls only for
+/// `hold_seconds`. Raw JSON over the Streamable HTTP link.
+pub struct PlainAgent {
+    link: airlock_proxy::UpstreamLink,
+    next_id: u64,
+}
+
+impl PlainAgent {
+    pub async fn connect(url: &str) -> PlainAgent {
+        let link = airlock_proxy::upstream::http::connect(url, &http::HeaderMap::new())
+            .await
+            .unwrap();
+        let mut agent = PlainAgent { link, next_id: 1 };
+        let init = agent
+            .request(
+                "initialize",
+                json!({"protocolVersion": "2025-06-18", "capabilities": {},
+                       "clientInfo": {"name": "plain-agent", "version": "1.0"}}),
+            )
+            .await;
+        assert!(init.get("result").is_some(), "{init}");
+        agent
+            .link
+            .to_server
+            .send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+            .await
+            .unwrap();
+        agent
+    }
+
+    pub async fn request(&mut self, method: &str, params: Value) -> Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.link
+            .to_server
+            .send(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
+            .await
+            .unwrap();
+        loop {
+            let message = self
+                .link
+                .from_server
+                .recv()
+                .await
+                .expect("the gate hung up");
+            if message.get("id") == Some(&json!(id)) && message.get("method").is_none() {
+                return message;
+            }
+        }
+    }
+
+    /// Calls a tool and returns the `result` object.
+    pub async fn call(&mut self, tool: &str, args: Value) -> Value {
+        let response = self
+            .request("tools/call", json!({"name": tool, "arguments": args}))
+            .await;
+        response["result"].clone()
+    }
+}
+
+pub fn result_text(result: &Value) -> String {
+    result["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+pub fn result_meta(result: &Value) -> Value {
+    result["_meta"]["dev.airlock/decision"].clone()
 }
 
 pub fn call(name: &str, args: Value) -> CallToolRequestParams {
