@@ -5,6 +5,12 @@
     dead_code,
     reason = "each test file uses a different part of the harness"
 )]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test harness: a failure must fail the test loudly"
+)]
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
