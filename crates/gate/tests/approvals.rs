@@ -2,6 +2,13 @@
 //! `terminate_user_connections` on the demo Pusher server through a real gate, decided through
 //! the same `Gate::decide` the API, the CLI and notifications use.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests: a failure must fail the test loudly"
+)]
+
 mod common;
 
 use std::sync::Arc;
