@@ -50,8 +50,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let gate = Gate::build(options).await?;
         let listener = gate.bind(args.listen).await?;
         let addr = listener.local_addr()?;
-        let app = gate.proxy_router();
+        let app = gate.proxy_router().merge(airlock_api::router(gate.clone()));
         eprintln!("Airlock is running on http://{addr}");
+        eprintln!("  window: http://{addr}/#token={}", gate.api_token());
         for server in gate.config().servers.keys() {
             eprintln!("  agents: http://{addr}/mcp/{server}   (or `airlock connect {server}`)");
         }
