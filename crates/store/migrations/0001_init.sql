@@ -36,6 +36,7 @@ CREATE INDEX calls_tool ON calls (tool, id);
 CREATE INDEX calls_grant ON calls (grant_name, id);
 CREATE INDEX calls_rare_decision ON calls (decision, id) WHERE decision != 'allow';
 CREATE INDEX calls_rare_decider ON calls (decided_by, id) WHERE decided_by != 'policy';
+CREATE INDEX calls_rare_decider_decision ON calls (decided_by, decision, id) WHERE decided_by != 'policy';
 
 -- Completions: appended when the upstream answers; a second chain of their own.
 -- No foreign key: retention prunes the two chains each as a prefix, so a completion may outlive

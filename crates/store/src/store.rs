@@ -772,6 +772,21 @@ impl Store {
             .await
     }
 
+    /// Gives an active grant a new token hash (rotation); `false` if unknown or revoked.
+    pub async fn set_grant_token(&self, name: &str, token_hash: &str) -> Result<bool> {
+        let (name, hash) = (name.to_owned(), token_hash.to_owned());
+        self.inner
+            .writer
+            .run(move |ctx| {
+                let n = ctx.conn.execute(
+                    "UPDATE grants SET token_hash = ?2 WHERE name = ?1 AND revoked_ms IS NULL",
+                    params![name, hash],
+                )?;
+                Ok(n == 1)
+            })
+            .await
+    }
+
     /// Every grant, revoked ones included, by name.
     pub async fn list_grants(&self) -> Result<Vec<Grant>> {
         self.read(|conn| {
