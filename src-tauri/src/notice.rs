@@ -1,0 +1,317 @@
+//! What the native notification says, decided without D-Bus: the [`Board`] of pending requests.
+//!
+//! Kept pure so the rules are unit-tested: one notification for a single pending request (with
+//! Approve, Deny and "Allow 10 min"), one coalesced notification with a count for a burst (it only
+//! opens the window: a button that approves "one of several" would approve something the person
+//! has not read), a reminder shortly before a request expires, and nothing at all for calls the
+//! policy decided by itself (those never become approval requests). The D-Bus side lives in
+//! `notifier`.
+
+use std::collections::HashSet;
+
+use airlock_gate::{Approval, ApprovalStatus};
+use serde_json::Value;
+
+/// Action key for a click on the notification's body (the spec's default action).
+pub const DEFAULT_ACTION: &str = "default";
+/// Longest argument value shown in a body, in characters.
+const VALUE_CHARS: usize = 40;
+/// Most arguments shown in a body.
+const MAX_ARGS: usize = 4;
+/// Most requests listed in a coalesced body.
+const MAX_LISTED: usize = 3;
+/// A reminder comes this long before expiry (or a quarter of the timeout, when that is shorter).
+const REMIND_BEFORE_MS: u64 = 30_000;
+/// No reminder when the whole timeout is shorter than this: the first notification is enough.
+const MIN_TIMEOUT_FOR_REMINDER_MS: u64 = 8_000;
+
+/// What a notification button does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Approve(String),
+    Deny(String),
+    /// Approve, and approve identical calls for the next 10 minutes.
+    AllowTenMinutes(String),
+    /// Open the Approvals window (on this request, when there is one).
+    Open(Option<String>),
+}
+
+impl Action {
+    /// The key sent to the notification server. Keys carry the request id, so a click always
+    /// decides the request that was on screen, even if the notification changed meanwhile.
+    pub fn key(&self) -> String {
+        match self {
+            Action::Approve(id) => format!("approve:{id}"),
+            Action::Deny(id) => format!("deny:{id}"),
+            Action::AllowTenMinutes(id) => format!("allow10:{id}"),
+            Action::Open(Some(id)) => format!("open:{id}"),
+            Action::Open(None) => "open".to_string(),
+        }
+    }
+
+    /// Reads a key back. `default` (a click on the body) opens `target`.
+    pub fn parse(key: &str, target: Option<&str>) -> Option<Action> {
+        if key == DEFAULT_ACTION || key == "open" {
+            return Some(Action::Open(target.map(str::to_string)));
+        }
+        let (verb, id) = key.split_once(':')?;
+        if id.is_empty() {
+            return None;
+        }
+        let id = id.to_string();
+        Some(match verb {
+            "approve" => Action::Approve(id),
+            "deny" => Action::Deny(id),
+            "allow10" => Action::AllowTenMinutes(id),
+            "open" => Action::Open(Some(id)),
+            _ => return None,
+        })
+    }
+}
+
+/// One notification's text and buttons.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Content {
+    pub summary: String,
+    pub body: String,
+    /// `(key, label)` pairs, the default action first.
+    pub actions: Vec<(String, String)>,
+    /// The request a click on the body opens; `None` for a coalesced notification.
+    pub target: Option<String>,
+    /// A reminder: shown with critical urgency.
+    pub urgent: bool,
+}
+
+/// What the notifier should do after a change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// Show this content; replace the visible notification if there is one.
+    Show(Content),
+    /// Change the visible notification, if one is visible; do not pop a new one up.
+    Refresh(Content),
+    /// Nothing is pending any more: close the visible notification.
+    Close,
+    Nothing,
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    id: String,
+    agent: String,
+    tool: String,
+    server: String,
+    args: String,
+    expires_ms: u64,
+    remind_at_ms: Option<u64>,
+}
+
+/// The pending requests the notification speaks for, oldest first.
+#[derive(Debug, Default)]
+pub struct Board {
+    entries: Vec<Entry>,
+    reminded: HashSet<String>,
+}
+
+impl Board {
+    pub fn new() -> Board {
+        Board::default()
+    }
+
+    /// How many requests are pending.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Takes in a created or changed request and says what the notification should do.
+    pub fn update(&mut self, approval: &Approval) -> Change {
+        let known = self.entries.iter().position(|e| e.id == approval.id);
+        match (approval.status, known) {
+            (ApprovalStatus::Pending, None) => {
+                self.entries.push(entry(approval));
+                Change::Show(self.content(false))
+            }
+            (ApprovalStatus::Pending, Some(_)) => Change::Nothing,
+            (_, None) => Change::Nothing,
+            (_, Some(index)) => {
+                self.entries.remove(index);
+                self.reminded.remove(&approval.id);
+                if self.entries.is_empty() {
+                    Change::Close
+                } else {
+                    Change::Refresh(self.content(false))
+                }
+            }
+        }
+    }
+
+    /// Replaces the whole board (after missed events): the new requests are announced.
+    pub fn reset(&mut self, pending: &[Approval]) -> Change {
+        let before: HashSet<String> = self.entries.iter().map(|e| e.id.clone()).collect();
+        self.entries = pending
+            .iter()
+            .filter(|a| a.status == ApprovalStatus::Pending)
+            .map(entry)
+            .collect();
+        self.reminded
+            .retain(|id| self.entries.iter().any(|e| &e.id == id));
+        if self.entries.is_empty() {
+            Change::Close
+        } else if self.entries.iter().any(|e| !before.contains(&e.id)) {
+            Change::Show(self.content(false))
+        } else {
+            Change::Refresh(self.content(false))
+        }
+    }
+
+    /// When the next reminder is due, in ms since the epoch.
+    pub fn next_reminder_ms(&self) -> Option<u64> {
+        self.entries
+            .iter()
+            .filter(|e| !self.reminded.contains(&e.id))
+            .filter_map(|e| e.remind_at_ms)
+            .min()
+    }
+
+    /// Shows the reminder for every request whose time has come (once per request).
+    pub fn remind(&mut self, now_ms: u64) -> Change {
+        let due: Vec<String> = self
+            .entries
+            .iter()
+            .filter(|e| !self.reminded.contains(&e.id))
+            .filter(|e| e.remind_at_ms.is_some_and(|at| at <= now_ms))
+            .map(|e| e.id.clone())
+            .collect();
+        if due.is_empty() {
+            return Change::Nothing;
+        }
+        self.reminded.extend(due);
+        let mut content = self.content(true);
+        if let Some(soonest) = self.entries.iter().map(|e| e.expires_ms).min() {
+            let secs = soonest.saturating_sub(now_ms).div_ceil(1000);
+            content.body.push_str(&format!("\nExpires in {secs} s."));
+        }
+        Change::Show(content)
+    }
+
+    fn content(&self, reminder: bool) -> Content {
+        let prefix = if reminder { "Expiring soon: " } else { "" };
+        match self.entries.as_slice() {
+            [one] => Content {
+                summary: format!("{prefix}{} wants {}", one.agent, one.tool),
+                body: if one.args.is_empty() {
+                    format!("on {}", one.server)
+                } else {
+                    format!("on {}: {}", one.server, one.args)
+                },
+                actions: vec![
+                    (DEFAULT_ACTION.to_string(), "Open".to_string()),
+                    (Action::Approve(one.id.clone()).key(), "Approve".to_string()),
+                    (Action::Deny(one.id.clone()).key(), "Deny".to_string()),
+                    (
+                        Action::AllowTenMinutes(one.id.clone()).key(),
+                        "Allow 10 min".to_string(),
+                    ),
+                ],
+                target: Some(one.id.clone()),
+                urgent: reminder,
+            },
+            many => {
+                let mut lines: Vec<String> = many
+                    .iter()
+                    .rev()
+                    .take(MAX_LISTED)
+                    .map(|e| format!("{} wants {} on {}", e.agent, e.tool, e.server))
+                    .collect();
+                if many.len() > MAX_LISTED {
+                    lines.push(format!("and {} more", many.len() - MAX_LISTED));
+                }
+                Content {
+                    summary: format!("{prefix}{} requests wait for approval", many.len()),
+                    body: lines.join("\n"),
+                    actions: vec![
+                        (DEFAULT_ACTION.to_string(), "Open".to_string()),
+                        (Action::Open(None).key(), "Open Approvals".to_string()),
+                    ],
+                    target: None,
+                    urgent: reminder,
+                }
+            }
+        }
+    }
+}
+
+fn entry(approval: &Approval) -> Entry {
+    let request = &approval.request;
+    let agent = request
+        .client
+        .clone()
+        .filter(|c| !c.trim().is_empty())
+        .unwrap_or_else(|| request.grant.clone());
+    let timeout = approval.expires_ms.saturating_sub(approval.created_ms);
+    let remind_at_ms = (timeout >= MIN_TIMEOUT_FOR_REMINDER_MS)
+        .then(|| approval.expires_ms - REMIND_BEFORE_MS.min(timeout / 4));
+    Entry {
+        id: approval.id.clone(),
+        agent: shorten(&agent, VALUE_CHARS),
+        tool: shorten(&request.tool, VALUE_CHARS),
+        server: shorten(&request.server, VALUE_CHARS),
+        args: key_arguments(&request.arguments),
+        expires_ms: approval.expires_ms,
+        remind_at_ms,
+    }
+}
+
+/// `key=value` pairs of the top-level arguments, shortened. The gate has already redacted them.
+pub fn key_arguments(arguments: &Value) -> String {
+    let Value::Object(map) = arguments else {
+        return match arguments {
+            Value::Null => String::new(),
+            other => shorten(&other.to_string(), VALUE_CHARS),
+        };
+    };
+    let mut parts: Vec<String> = map
+        .iter()
+        .take(MAX_ARGS)
+        .map(|(key, value)| {
+            let shown = match value {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            format!(
+                "{}={}",
+                shorten(key, VALUE_CHARS),
+                shorten(&shown, VALUE_CHARS)
+            )
+        })
+        .collect();
+    if map.len() > MAX_ARGS {
+        parts.push(format!("+{} more", map.len() - MAX_ARGS));
+    }
+    parts.join(", ")
+}
+
+/// At most `max` characters, control characters as spaces, `…` where it was cut.
+pub fn shorten(text: &str, max: usize) -> String {
+    let clean: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if clean.chars().count() <= max {
+        clean
+    } else {
+        let mut cut: String = clean.chars().take(max.saturating_sub(1)).collect();
+        cut.push('…');
+        cut
+    }
+}
+
+/// Escapes the few characters notification servers read as markup in a body.
+pub fn escape_markup(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
