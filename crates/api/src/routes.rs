@@ -21,8 +21,8 @@ use crate::extract::{ApiJson, ApiQuery};
 use crate::types::{
     Approval, ApprovalStatus, BulkDecideRequest, BulkDecideResponse, Call, CallPage, ClientInfo,
     DecideRequest, DecidedBy, Decision, DecisionSource, Diagnostic, Event, ExportFormat, Grant,
-    HistoryQuery, PauseRequest, PolicyDoc, PolicyState, PolicyText, Remember, Remembered,
-    ServerStatus, Stats, StatsBucket, Status, Validation,
+    GrantToken, HistoryQuery, PauseRequest, PolicyDoc, PolicyState, PolicyText, Remember,
+    Remembered, ServerStatus, Stats, StatsBucket, Status, ToolDecision, ToolPreview, Validation,
 };
 
 /// Default and largest history page.
@@ -72,6 +72,7 @@ fn gate_event(gate: &Gate, event: GateEvent) -> Option<Event> {
     match event {
         GateEvent::Approval(a) => Some(Event::Approval(approval(&a))),
         GateEvent::Status => Some(Event::Status(build_status(gate))),
+        GateEvent::Call(record) => Some(Event::Call(call_of(*record))),
         // The UI reloads remembered decisions when approvals change.
         GateEvent::Remembered => None,
     }
@@ -619,44 +620,83 @@ async fn tools(State(gate): State<Gate>, Path(name): Path<String>) -> Result<Res
             id: name,
         });
     }
-    Err(ApiError::NotAvailable(
-        "listing a server's tools with their decisions",
-    ))
+    // The previews show what agents without a grant of their own get.
+    let previews = gate
+        .tool_previews(&name, airlock_gate::grants::DEFAULT_GRANT)
+        .await
+        .map_err(ApiError::Conflict)?;
+    let list: Vec<ToolPreview> = previews
+        .into_iter()
+        .map(|p| ToolPreview {
+            name: p.name,
+            description: p.description,
+            hidden: p.hidden,
+            decision: match p.decision {
+                "allow" => ToolDecision::Allow,
+                "require_approval" => ToolDecision::RequireApproval,
+                _ => ToolDecision::Deny,
+            },
+            rule: p.rule,
+        })
+        .collect();
+    Ok(axum::response::IntoResponse::into_response(axum::Json(
+        list,
+    )))
+}
+
+fn grant_error(err: airlock_gate::GrantError) -> ApiError {
+    use airlock_gate::GrantError as E;
+    match err {
+        E::NotFound(name) => ApiError::NotFound {
+            what: "grant",
+            id: name,
+        },
+        E::Exists(_) | E::FromConfig(_) => ApiError::Conflict(err.to_string()),
+        E::BadName(_) | E::Reserved(_) | E::UnknownServer(_) => ApiError::Invalid(err.to_string()),
+        E::Store(e) => ApiError::Internal(e),
+    }
 }
 
 async fn grants(State(gate): State<Gate>) -> Result<axum::Json<Vec<Grant>>, ApiError> {
-    let mut out: Vec<Grant> = gate
-        .config()
-        .grants
-        .iter()
-        .map(|(name, entry)| Grant {
-            name: name.clone(),
-            servers: entry.servers.as_ref().map(|m| m.keys().cloned().collect()),
-            created_ms: None,
-            revoked: false,
-        })
-        .collect();
-    for g in gate.store().list_grants().await.map_err(internal)? {
-        if out.iter().all(|x| x.name != g.name) {
-            out.push(Grant {
+    let list = gate.grants().await.map_err(grant_error)?;
+    Ok(axum::Json(
+        list.into_iter()
+            .map(|g| Grant {
                 name: g.name,
-                servers: (!g.policies.is_empty()).then(|| g.policies.keys().cloned().collect()),
-                created_ms: Some(g.created_ms),
-                revoked: g.revoked_ms.is_some(),
-            });
-        }
-    }
-    Ok(axum::Json(out))
+                servers: g.servers,
+                created_ms: g.created_ms,
+                revoked: g.revoked,
+            })
+            .collect(),
+    ))
 }
 
-async fn create_grant(ApiJson(_body): ApiJson<crate::types::CreateGrant>) -> ApiError {
-    ApiError::NotAvailable("creating grants from the window")
+async fn create_grant(
+    State(gate): State<Gate>,
+    ApiJson(body): ApiJson<crate::types::CreateGrant>,
+) -> Result<axum::Json<GrantToken>, ApiError> {
+    let token = gate
+        .create_grant(&body.name, body.servers)
+        .await
+        .map_err(grant_error)?;
+    Ok(axum::Json(GrantToken {
+        name: body.name,
+        token,
+    }))
 }
 
-async fn rotate_grant(Path(_name): Path<String>) -> ApiError {
-    ApiError::NotAvailable("rotating grants from the window")
+async fn rotate_grant(
+    State(gate): State<Gate>,
+    Path(name): Path<String>,
+) -> Result<axum::Json<GrantToken>, ApiError> {
+    let token = gate.rotate_grant(&name).await.map_err(grant_error)?;
+    Ok(axum::Json(GrantToken { name, token }))
 }
 
-async fn revoke_grant(Path(_name): Path<String>) -> ApiError {
-    ApiError::NotAvailable("revoking grants from the window")
+async fn revoke_grant(
+    State(gate): State<Gate>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    gate.revoke_grant(&name).await.map_err(grant_error)?;
+    Ok(StatusCode::NO_CONTENT)
 }

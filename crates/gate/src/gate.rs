@@ -69,6 +69,8 @@ pub enum GateEvent {
     Approval(Box<Approval>),
     /// Remembered decisions changed.
     Remembered,
+    /// A call was recorded, or completed: its history row as stored.
+    Call(Box<airlock_store::CallRecord>),
     /// A policy was reloaded or refused, the gate was paused or resumed, a server changed state.
     Status,
 }
@@ -81,6 +83,8 @@ pub struct Gate {
 
 struct Inner {
     config: Config,
+    /// How each server is reached, for tool previews.
+    specs: BTreeMap<String, UpstreamSpec>,
     data_dir: PathBuf,
     api_token: String,
     interceptor: Arc<GateInterceptor>,
@@ -237,7 +241,12 @@ impl Gate {
                 .collect(),
         );
 
-        let grants = Grants::new(&config.grants, &api_token);
+        let (events, _) = broadcast::channel(1024);
+        let stored_grants = store
+            .list_grants()
+            .await
+            .map_err(|err| GateError::Store(err.to_string()))?;
+        let grants = build_grants(&config, &api_token, &stored_grants);
         let policies = PolicySet::load(&config);
         let approval_timeout = parse_duration(&config.gate.approval_timeout).ok_or_else(|| {
             GateError::ConfigInvalid {
@@ -256,6 +265,7 @@ impl Gate {
             broker: broker.clone(),
             clock: clock.clone(),
             paused: Default::default(),
+            events: events.clone(),
             hold: HoldSettings {
                 hold: Duration::from_secs(config.gate.hold_seconds),
                 default_approval_timeout: approval_timeout,
@@ -314,9 +324,9 @@ impl Gate {
             };
             servers.push((name.clone(), spec));
         }
+        let specs: BTreeMap<String, UpstreamSpec> = servers.iter().cloned().collect();
         proxy.set_servers(servers);
 
-        let (events, _) = broadcast::channel(1024);
         let mut tasks = Vec::new();
 
         // Expire requests whose time is up, once a second; persist what expired.
@@ -370,6 +380,7 @@ impl Gate {
         Ok(Gate {
             inner: Arc::new(Inner {
                 config,
+                specs,
                 data_dir,
                 api_token,
                 interceptor,
@@ -630,3 +641,258 @@ pub enum PolicySaveError {
 
 /// Re-exported for API users.
 pub use crate::approvals::Remember;
+
+/// The grants table: the config's grants, the ones created in the app (stored as hashes), and the
+/// local API token as `cli`.
+fn build_grants(config: &Config, api_token: &str, stored: &[airlock_store::Grant]) -> Grants {
+    let mut grants = Grants::new(&config.grants, api_token);
+    for grant in stored.iter().filter(|g| g.revoked_ms.is_none()) {
+        if config.grants.contains_key(&grant.name) {
+            continue; // the config file wins
+        }
+        let servers =
+            (!grant.policies.is_empty()).then(|| grant.policies.keys().cloned().collect());
+        grants.add(&grant.name, &grant.token_hash, servers);
+    }
+    grants
+}
+
+/// A grant as the app shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantInfo {
+    pub name: String,
+    /// Servers it may use; all when `None`.
+    pub servers: Option<Vec<String>>,
+    pub created_ms: Option<i64>,
+    pub revoked: bool,
+    /// Defined in the config file (rotate and revoke it there), not in the app.
+    pub from_config: bool,
+}
+
+/// What a tool would get, before its arguments are looked at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolPreview {
+    pub name: String,
+    pub description: Option<String>,
+    pub hidden: bool,
+    /// `allow`, `deny` or `require_approval`.
+    pub decision: &'static str,
+    /// The rule that decides it: `/tools/<name>`, `(default)` or `(hidden)`.
+    pub rule: String,
+    /// True when conditions or limits may change the decision for some arguments.
+    pub conditional: bool,
+}
+
+/// Why a grant could not be created, rotated or revoked.
+#[derive(Debug, thiserror::Error)]
+pub enum GrantError {
+    #[error("grant name `{0}` must be non-empty and use only letters, digits, `-`, `_` and `.`")]
+    BadName(String),
+    #[error("grant `{0}` already exists")]
+    Exists(String),
+    #[error("`{0}` is reserved")]
+    Reserved(String),
+    #[error("no grant `{0}`")]
+    NotFound(String),
+    #[error("grant `{0}` is defined in the config file; change or remove it there")]
+    FromConfig(String),
+    #[error("no server `{0}` in the config")]
+    UnknownServer(String),
+    #[error("cannot store the grant: {0}")]
+    Store(String),
+}
+
+impl Gate {
+    async fn reload_grants(&self) -> Result<(), GrantError> {
+        let stored = self
+            .store()
+            .list_grants()
+            .await
+            .map_err(|e| GrantError::Store(e.to_string()))?;
+        let grants = build_grants(&self.inner.config, &self.inner.api_token, &stored);
+        self.inner.interceptor.grants.store(Arc::new(grants));
+        let _ = self.inner.events.send(GateEvent::Status);
+        Ok(())
+    }
+
+    /// Every grant: from the config and created in the app.
+    pub async fn grants(&self) -> Result<Vec<GrantInfo>, GrantError> {
+        let mut out: Vec<GrantInfo> = self
+            .inner
+            .config
+            .grants
+            .iter()
+            .map(|(name, entry)| GrantInfo {
+                name: name.clone(),
+                servers: entry.servers.as_ref().map(|m| m.keys().cloned().collect()),
+                created_ms: None,
+                revoked: false,
+                from_config: true,
+            })
+            .collect();
+        let stored = self
+            .store()
+            .list_grants()
+            .await
+            .map_err(|e| GrantError::Store(e.to_string()))?;
+        for g in stored {
+            if out.iter().all(|x| x.name != g.name) {
+                out.push(GrantInfo {
+                    name: g.name,
+                    servers: (!g.policies.is_empty()).then(|| g.policies.keys().cloned().collect()),
+                    created_ms: Some(g.created_ms),
+                    revoked: g.revoked_ms.is_some(),
+                    from_config: false,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Creates a grant and returns its token, which is shown once: only its hash is kept. From
+    /// now on agents must present a grant token (see `grants`).
+    pub async fn create_grant(
+        &self,
+        name: &str,
+        servers: Option<Vec<String>>,
+    ) -> Result<String, GrantError> {
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            return Err(GrantError::BadName(name.to_string()));
+        }
+        if name == crate::grants::DEFAULT_GRANT || name == crate::grants::CLI_GRANT {
+            return Err(GrantError::Reserved(name.to_string()));
+        }
+        if self.inner.config.grants.contains_key(name) {
+            return Err(GrantError::Exists(name.to_string()));
+        }
+        for server in servers.iter().flatten() {
+            if !self.inner.config.servers.contains_key(server) {
+                return Err(GrantError::UnknownServer(server.clone()));
+            }
+        }
+        let token = crate::grants::new_token();
+        let grant = airlock_store::Grant {
+            name: name.to_string(),
+            token_hash: crate::grants::hash_token(&token),
+            created_ms: i64::try_from(self.inner.interceptor.clock.now_ms()).unwrap_or(i64::MAX),
+            revoked_ms: None,
+            policies: servers
+                .unwrap_or_default()
+                .into_iter()
+                .map(|s| (s, String::new()))
+                .collect(),
+        };
+        self.store()
+            .insert_grant(grant)
+            .await
+            .map_err(|e| match e {
+                airlock_store::StoreError::DuplicateGrant(n) => GrantError::Exists(n),
+                other => GrantError::Store(other.to_string()),
+            })?;
+        self.reload_grants().await?;
+        tracing::info!(grant = name, "grant created");
+        Ok(token)
+    }
+
+    /// Gives a grant a new token (the old one stops working at once) and returns it.
+    pub async fn rotate_grant(&self, name: &str) -> Result<String, GrantError> {
+        if self.inner.config.grants.contains_key(name) {
+            return Err(GrantError::FromConfig(name.to_string()));
+        }
+        let token = crate::grants::new_token();
+        let changed = self
+            .store()
+            .set_grant_token(name, &crate::grants::hash_token(&token))
+            .await
+            .map_err(|e| GrantError::Store(e.to_string()))?;
+        if !changed {
+            return Err(GrantError::NotFound(name.to_string()));
+        }
+        self.reload_grants().await?;
+        tracing::info!(grant = name, "grant token rotated");
+        Ok(token)
+    }
+
+    /// Revokes a grant: its token authenticates nobody from now on; its history stays.
+    pub async fn revoke_grant(&self, name: &str) -> Result<(), GrantError> {
+        if self.inner.config.grants.contains_key(name) {
+            return Err(GrantError::FromConfig(name.to_string()));
+        }
+        let now = i64::try_from(self.inner.interceptor.clock.now_ms()).unwrap_or(i64::MAX);
+        let changed = self
+            .store()
+            .revoke_grant(name, now)
+            .await
+            .map_err(|e| GrantError::Store(e.to_string()))?;
+        if !changed {
+            return Err(GrantError::NotFound(name.to_string()));
+        }
+        self.reload_grants().await?;
+        tracing::info!(grant = name, "grant revoked");
+        Ok(())
+    }
+
+    /// The server's tools (asked from the upstream over a fresh connection) with the decision
+    /// each would get under `grant`'s policy before its arguments are looked at.
+    pub async fn tool_previews(
+        &self,
+        server: &str,
+        grant: &str,
+    ) -> Result<Vec<ToolPreview>, String> {
+        let spec = self
+            .inner
+            .specs
+            .get(server)
+            .ok_or_else(|| format!("no server `{server}`"))?;
+        let policy = self.policy_for(grant, server)?;
+        let tools = crate::probe::list_tools(spec, server).await?;
+        let doc = policy.document();
+        Ok(tools
+            .into_iter()
+            .map(|tool| {
+                let name = tool
+                    .get("name")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                let description = tool
+                    .get("description")
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_string);
+                let hidden = policy.is_hidden(&name);
+                let (decision, rule, conditional) = if hidden {
+                    ("deny", airlock_policy::RULE_HIDDEN.to_string(), false)
+                } else if let Some(rule) = doc.tools.get(&name) {
+                    let action = match rule.action {
+                        airlock_policy::ToolAction::Allow => "allow",
+                        airlock_policy::ToolAction::Deny => "deny",
+                        airlock_policy::ToolAction::RequireApproval => "require_approval",
+                    };
+                    let conditional = !rule.require.is_empty()
+                        || !rule.deny_if.is_empty()
+                        || !rule.approve_if.is_empty()
+                        || !rule.limits.is_empty();
+                    (action, format!("/tools/{name}"), conditional)
+                } else {
+                    (
+                        doc.default.as_str(),
+                        airlock_policy::RULE_DEFAULT.to_string(),
+                        false,
+                    )
+                };
+                ToolPreview {
+                    name,
+                    description,
+                    hidden,
+                    decision,
+                    rule,
+                    conditional,
+                }
+            })
+            .collect())
+    }
+}

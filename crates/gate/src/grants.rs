@@ -3,7 +3,8 @@
 //! An agent presents a token as `Authorization: Bearer <token>`. The gate keeps only SHA-256
 //! hashes of tokens (from the config's `grants`, plus the local API token, which identifies the
 //! `cli` grant used by `airlock call`). With no grants configured there is a single local identity,
-//! `default`, and any agent on loopback is it; tokens are then optional.
+//! `default`, and any agent on loopback that sends no token is it. A token that matches nothing is
+//! always refused (a typo or a revoked grant must not pass as someone else).
 //!
 //! Tokens are never logged and never forwarded upstream (the relay strips `Authorization`).
 
@@ -72,6 +73,18 @@ impl Grants {
         }
     }
 
+    /// Adds a grant created at run time (from the app or the API), stored as a token hash.
+    pub fn add(&mut self, name: &str, token_hash: &str, servers: Option<Vec<String>>) {
+        self.by_hash.insert(
+            token_hash.to_ascii_lowercase(),
+            Grant {
+                name: name.to_string(),
+                servers,
+            },
+        );
+        self.required = true;
+    }
+
     /// Maps a bearer token to an identity for a request to `server`.
     pub fn authenticate(
         &self,
@@ -101,9 +114,8 @@ impl Grants {
                     grant: grant.name.clone(),
                 })
             }
-            None if !self.required => Ok(AgentIdentity {
-                grant: DEFAULT_GRANT.into(),
-            }),
+            // A token that matches nothing is refused even without grants: it is a mistake (or a
+            // revoked grant), and guessing an identity for it would be failing open.
             None => Err(AuthError::UnknownToken),
         }
     }
@@ -122,15 +134,15 @@ mod tests {
     }
 
     #[test]
-    fn without_grants_everyone_is_default_and_the_api_token_is_cli() {
+    fn without_grants_tokenless_agents_are_default_and_the_api_token_is_cli() {
         let grants = Grants::new(&BTreeMap::new(), "api");
         assert_eq!(
             grants.authenticate("pusher", None).unwrap().grant,
             "default"
         );
         assert_eq!(
-            grants.authenticate("pusher", Some("junk")).unwrap().grant,
-            "default"
+            grants.authenticate("pusher", Some("junk")),
+            Err(AuthError::UnknownToken)
         );
         assert_eq!(
             grants.authenticate("pusher", Some("api")).unwrap().grant,
@@ -169,6 +181,24 @@ mod tests {
         );
         assert_eq!(
             grants.authenticate("files", Some("api")).unwrap().grant,
+            "cli"
+        );
+    }
+
+    #[test]
+    fn a_grant_added_at_run_time_makes_tokens_required() {
+        let mut grants = Grants::new(&BTreeMap::new(), "api");
+        grants.add("ci", &hash_token("t3"), Some(vec!["pusher".into()]));
+        assert_eq!(
+            grants.authenticate("pusher", Some("t3")).unwrap().grant,
+            "ci"
+        );
+        assert_eq!(
+            grants.authenticate("pusher", None),
+            Err(AuthError::MissingToken)
+        );
+        assert_eq!(
+            grants.authenticate("pusher", Some("api")).unwrap().grant,
             "cli"
         );
     }

@@ -56,6 +56,7 @@ pub struct GateInterceptor {
     pub(crate) broker: Broker,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) paused: AtomicBool,
+    pub(crate) events: tokio::sync::broadcast::Sender<crate::gate::GateEvent>,
     pub(crate) hold: HoldSettings,
 }
 
@@ -188,10 +189,12 @@ impl GateInterceptor {
             approval_id: record.approval_id.clone(),
             policy_revision: policy_revision.map(str::to_string),
         };
-        self.store.record_call(new).await.map_err(|err| {
+        let id = self.store.record_call(new).await.map_err(|err| {
             tracing::error!(server = %session.server, tool = call.name, "cannot record call, denying it: {err}");
             err.to_string()
-        })
+        })?;
+        announce_call(&self.store, &self.events, id);
+        Ok(id)
     }
 
     /// Records and answers a call without forwarding it.
@@ -223,6 +226,7 @@ impl GateInterceptor {
                 uses,
                 counters: self.counters.clone(),
                 store: self.store.clone(),
+                events: self.events.clone(),
                 started: Instant::now(),
                 clock: self.clock.clone(),
                 finished: false,
@@ -666,6 +670,7 @@ struct Ticket {
     uses: Vec<LimitUse>,
     counters: Arc<Mutex<SlidingWindows>>,
     store: Store,
+    events: tokio::sync::broadcast::Sender<crate::gate::GateEvent>,
     started: Instant,
     clock: Arc<dyn Clock>,
     finished: bool,
@@ -682,10 +687,11 @@ impl Ticket {
             error,
             at_ms,
         };
-        let (store, id) = (self.store.clone(), self.call_id);
+        let (store, id, events) = (self.store.clone(), self.call_id, self.events.clone());
         spawn_write(async move {
-            if let Err(err) = store.complete_call(id, completion).await {
-                tracing::error!(call = id, "cannot complete call in history: {err}");
+            match store.complete_call(id, completion).await {
+                Ok(()) => announce_call(&store, &events, id),
+                Err(err) => tracing::error!(call = id, "cannot complete call in history: {err}"),
             }
         });
     }
@@ -746,6 +752,24 @@ impl Drop for Ticket {
             );
         }
     }
+}
+
+/// Tells subscribers (the UI) about a recorded or completed call, off the call path: the row is
+/// read back in the background, and only when someone listens.
+fn announce_call(
+    store: &Store,
+    events: &tokio::sync::broadcast::Sender<crate::gate::GateEvent>,
+    id: i64,
+) {
+    if events.receiver_count() == 0 {
+        return;
+    }
+    let (store, events) = (store.clone(), events.clone());
+    spawn_write(async move {
+        if let Ok(Some(record)) = store.get_call(id).await {
+            let _ = events.send(crate::gate::GateEvent::Call(Box::new(record)));
+        }
+    });
 }
 
 /// Runs a history write in the background (it is queued in order by the store's writer).

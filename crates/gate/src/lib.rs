@@ -13,6 +13,7 @@ mod gate;
 pub mod grants;
 mod intercept;
 pub mod policies;
+mod probe;
 pub mod runtime;
 mod store_glue;
 mod watch;
@@ -25,7 +26,10 @@ pub use approvals::{
     RememberedRule,
 };
 pub use config::Config;
-pub use gate::{Gate, GateEvent, GateOptions, PolicySaveError, Remember, parse_duration};
+pub use gate::{
+    Gate, GateEvent, GateOptions, GrantError, GrantInfo, PolicySaveError, Remember, ToolPreview,
+    parse_duration,
+};
 pub use intercept::META_KEY;
 
 /// Errors of the gate, written for the person running it.

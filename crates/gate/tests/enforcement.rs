@@ -367,3 +367,88 @@ async fn limits_survive_a_restart_of_the_gate() {
     agent.cancel().await.unwrap();
     gate.stop().await;
 }
+
+/// Status of a bare `initialize` POST with the given bearer token.
+async fn initialize_status(url: &str, token: Option<&str>) -> u16 {
+    let mut req = reqwest::Client::new()
+        .post(url)
+        .header("accept", "application/json, text/event-stream")
+        .header("content-type", "application/json")
+        .body(
+            json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                "protocolVersion": "2025-06-18", "capabilities": {},
+                "clientInfo": {"name": "probe", "version": "1"}}})
+            .to_string(),
+        );
+    if let Some(token) = token {
+        req = req.bearer_auth(token);
+    }
+    req.send().await.unwrap().status().as_u16()
+}
+
+#[tokio::test]
+async fn grants_created_rotated_and_revoked_at_run_time_take_effect_at_once() {
+    let gate = TestGate::start(pusher_policy()).await;
+    assert_eq!(
+        initialize_status(&gate.url, None).await,
+        200,
+        "no grants: local default identity"
+    );
+
+    let token = gate
+        .gate
+        .create_grant("ci-bot", Some(vec!["pusher".into()]))
+        .await
+        .unwrap();
+    assert_eq!(
+        initialize_status(&gate.url, None).await,
+        401,
+        "grants exist: a token is required"
+    );
+    assert_eq!(initialize_status(&gate.url, Some("wrong")).await, 401);
+    let mut agent = common::PlainAgent::connect_as(&gate.url, Some(&token)).await;
+    let ok = agent.call("list_channels", json!({})).await;
+    assert_ne!(ok["isError"], true, "{ok}");
+    let history = gate.history().await;
+    assert_eq!(history.last().unwrap().grant.as_deref(), Some("ci-bot"));
+    drop(agent);
+
+    let rotated = gate.gate.rotate_grant("ci-bot").await.unwrap();
+    assert_ne!(rotated, token);
+    assert_eq!(
+        initialize_status(&gate.url, Some(&token)).await,
+        401,
+        "the old token is dead"
+    );
+    assert_eq!(initialize_status(&gate.url, Some(&rotated)).await, 200);
+
+    gate.gate.revoke_grant("ci-bot").await.unwrap();
+    assert_eq!(initialize_status(&gate.url, Some(&rotated)).await, 401);
+    let grants = gate.gate.grants().await.unwrap();
+    assert!(grants.iter().any(|g| g.name == "ci-bot" && g.revoked));
+    assert!(matches!(
+        gate.gate.create_grant("default", None).await,
+        Err(airlock_gate::GrantError::Reserved(_))
+    ));
+    assert!(matches!(
+        gate.gate.create_grant("x", Some(vec!["nope".into()])).await,
+        Err(airlock_gate::GrantError::UnknownServer(_))
+    ));
+    gate.stop().await;
+}
+
+#[tokio::test]
+async fn tool_previews_list_the_upstream_tools_with_their_decisions() {
+    let gate = TestGate::start(pusher_policy()).await;
+    let previews = gate.gate.tool_previews("pusher", "default").await.unwrap();
+    assert_eq!(previews.len(), 7);
+    let by_name = |n: &str| previews.iter().find(|p| p.name == n).unwrap();
+    assert!(by_name("authorize_channel").hidden);
+    assert_eq!(by_name("list_channels").decision, "allow");
+    assert_eq!(by_name("trigger_event").decision, "allow");
+    assert!(by_name("trigger_event").conditional);
+    assert_eq!(by_name("terminate_user_connections").decision, "deny");
+    assert_eq!(by_name("terminate_user_connections").rule, "(default)");
+    assert!(by_name("list_channels").description.is_some());
+    gate.stop().await;
+}

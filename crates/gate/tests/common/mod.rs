@@ -171,7 +171,19 @@ pub struct PlainAgent {
 
 impl PlainAgent {
     pub async fn connect(url: &str) -> PlainAgent {
-        let link = airlock_proxy::upstream::http::connect(url, &http::HeaderMap::new())
+        Self::connect_as(url, None).await
+    }
+
+    /// Connects with `Authorization: Bearer <token>`.
+    pub async fn connect_as(url: &str, token: Option<&str>) -> PlainAgent {
+        let mut headers = http::HeaderMap::new();
+        if let Some(token) = token {
+            headers.insert(
+                http::header::AUTHORIZATION,
+                format!("Bearer {token}").parse().unwrap(),
+            );
+        }
+        let link = airlock_proxy::upstream::http::connect(url, &headers)
             .await
             .unwrap();
         let mut agent = PlainAgent { link, next_id: 1 };
