@@ -44,6 +44,14 @@ enum Command {
     Explain(commands::explain::Args),
     /// Print the JSON Schema of policy files, for editors.
     Schema(commands::schema::Args),
+    /// List the calls waiting for a human (with --watch, keep listing).
+    Approvals(commands::approvals::ApprovalsArgs),
+    /// Approve a waiting call, once or remembered (--for 10m, --session, --always).
+    Approve(commands::approvals::ApproveArgs),
+    /// Deny a waiting call, with a note the agent reads (--note), once or --always.
+    Deny(commands::approvals::DenyArgs),
+    /// Search and export the history of calls; `history verify` checks its integrity.
+    History(commands::history::HistoryArgs),
 }
 
 /// Logs go to stderr (stdout belongs to MCP messages in `connect` and `demo-pusher`), filtered by
@@ -68,6 +76,10 @@ fn main() -> ExitCode {
         Command::Check(args) => commands::check::run(args),
         Command::Explain(args) => commands::explain::run(args),
         Command::Schema(args) => commands::schema::run(args),
+        Command::Approvals(args) => commands::approvals::list(args),
+        Command::Approve(args) => commands::approvals::approve(args),
+        Command::Deny(args) => commands::approvals::deny(args),
+        Command::History(args) => commands::history::run(args),
     };
     match result {
         Ok(code) => code,

@@ -3,12 +3,10 @@
 use std::io::Write;
 
 use rusqlite::Connection;
-use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::{Result, StoreError};
 use crate::store::{CALL_SELECT, CallFilter, ExportFormat, Where, call_record};
-use crate::types::CallRecord;
 
 const CSV_HEADER: &[&str] = &[
     "id",
@@ -33,15 +31,6 @@ const CSV_HEADER: &[&str] = &[
     "error",
     "completed_ms",
 ];
-
-/// A JSON Lines row: the record with `arguments` embedded as JSON rather than as a string.
-#[derive(Serialize)]
-struct JsonRow<'a> {
-    #[serde(flatten)]
-    record: &'a CallRecord,
-    #[serde(rename = "arguments")]
-    arguments_json: Value,
-}
 
 pub(crate) fn export(
     conn: &Connection,
@@ -68,17 +57,15 @@ pub(crate) fn export(
         let mut record = call_record(row)?;
         match format {
             ExportFormat::JsonLines => {
-                let arguments_json = serde_json::from_str(&record.arguments)
-                    .unwrap_or_else(|_| Value::String(record.arguments.clone()));
-                // The flattened string field is replaced by the JSON one.
-                record.arguments = String::new();
-                let line = JsonRow {
-                    record: &record,
-                    arguments_json,
-                };
-                let mut text = serde_json::to_string(&line).map_err(|e| StoreError::Export {
+                // The record with `arguments` embedded as JSON rather than as a string.
+                let encode = |e: serde_json::Error| StoreError::Export {
                     detail: e.to_string(),
-                })?;
+                };
+                let arguments_json = serde_json::from_str(&record.arguments)
+                    .unwrap_or_else(|_| Value::String(std::mem::take(&mut record.arguments)));
+                let mut line = serde_json::to_value(&record).map_err(encode)?;
+                line["arguments"] = arguments_json;
+                let mut text = serde_json::to_string(&line).map_err(encode)?;
                 text.push('\n');
                 out.write_all(text.as_bytes()).map_err(io)?;
             }

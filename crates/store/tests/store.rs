@@ -572,6 +572,10 @@ async fn export_writes_json_lines_and_csv() {
         .unwrap();
     assert_eq!(n, 6);
     let text = String::from_utf8(out).unwrap();
+    for line in text.lines() {
+        // A JSON parser keeps the last of duplicate keys; the export must have one `arguments`.
+        assert_eq!(line.matches("\"arguments\":").count(), 1, "{line}");
+    }
     let lines: Vec<Value> = text
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())

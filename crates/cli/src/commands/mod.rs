@@ -1,11 +1,14 @@
 //! One module per subcommand.
 
+pub mod api_client;
+pub mod approvals;
 pub mod call;
 pub mod check;
 pub mod connect;
 pub mod demo_pusher;
 pub mod explain;
 pub mod gate_client;
+pub mod history;
 pub mod schema;
 pub mod serve;
 
