@@ -57,6 +57,11 @@ pub fn pusher_policy() -> Value {
     })
 }
 
+/// A policy that allows every call (for the conformance runs: Airlock must only relay).
+pub fn allow_all_policy() -> Value {
+    json!({ "version": "1", "default": "allow" })
+}
+
 /// The `mcpServers` entry that runs server-everything over stdio.
 pub fn everything_stdio_entry() -> Result<Value> {
     let argv = airlock_testkit::everything_stdio_argv()?;
@@ -89,7 +94,8 @@ pub struct Serve {
 }
 
 impl Serve {
-    /// Writes `config` (plus `everything.json` and `pusher.json` policies next to it) and starts
+    /// Writes `config` (plus the policies `everything.json`, `pusher.json` and `allow.json` next to
+    /// it) and starts
     /// `airlock serve --config FILE --listen 127.0.0.1:0 --data-dir DIR`.
     pub fn start(config: &Value) -> Result<Serve> {
         let config_dir = tempfile::tempdir()?;
@@ -99,6 +105,7 @@ impl Serve {
             &everything_policy(),
         )?;
         write_json(&config_dir.path().join("pusher.json"), &pusher_policy())?;
+        write_json(&config_dir.path().join("allow.json"), &allow_all_policy())?;
         let config_path = config_dir.path().join("config.json");
         write_json(&config_path, config)?;
         let mut cmd = Command::new(airlock_bin());
