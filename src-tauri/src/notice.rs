@@ -315,3 +315,196 @@ pub fn escape_markup(text: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use airlock_gate::ApprovalRequest;
+    use serde_json::json;
+
+    fn approval(id: &str, user: &str, status: ApprovalStatus) -> Approval {
+        Approval {
+            id: id.to_string(),
+            created_ms: 1_000_000,
+            expires_ms: 1_000_000 + 600_000,
+            status,
+            request: ApprovalRequest {
+                grant: "cli".into(),
+                server: "pusher".into(),
+                tool: "terminate_user_connections".into(),
+                session_id: "s1".into(),
+                client: Some("claude-code".into()),
+                arguments: json!({ "userId": user }),
+                args_hash: format!("hash-{user}"),
+                rule: "/tools/terminate_user_connections".into(),
+                reason: None,
+                timeout_ms: 600_000,
+            },
+            waiting: 1,
+            decided_ms: None,
+            decided_by: None,
+            note: None,
+        }
+    }
+
+    fn shown(change: Change) -> Content {
+        match change {
+            Change::Show(c) | Change::Refresh(c) => c,
+            other => panic!("expected content, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn one_request_gets_its_own_buttons_and_key_arguments() {
+        let mut board = Board::new();
+        let c = shown(board.update(&approval("a1", "u-42", ApprovalStatus::Pending)));
+        assert_eq!(c.summary, "claude-code wants terminate_user_connections");
+        assert_eq!(c.body, "on pusher: userId=u-42");
+        let keys: Vec<&str> = c.actions.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["default", "approve:a1", "deny:a1", "allow10:a1"]);
+        assert_eq!(c.actions[3].1, "Allow 10 min");
+        assert_eq!(c.target.as_deref(), Some("a1"));
+    }
+
+    #[test]
+    fn a_burst_coalesces_into_a_count_without_decision_buttons() {
+        let mut board = Board::new();
+        board.update(&approval("a1", "u-1", ApprovalStatus::Pending));
+        let c = shown(board.update(&approval("a2", "u-2", ApprovalStatus::Pending)));
+        assert_eq!(c.summary, "2 requests wait for approval");
+        assert!(c.actions.iter().all(|(k, _)| !k.starts_with("approve:")));
+        assert_eq!(c.target, None);
+        for n in 3..=6 {
+            board.update(&approval(&format!("a{n}"), "u", ApprovalStatus::Pending));
+        }
+        let c = shown(board.update(&approval("a7", "u-7", ApprovalStatus::Pending)));
+        assert_eq!(c.summary, "7 requests wait for approval");
+        assert!(c.body.ends_with("and 4 more"), "{}", c.body);
+    }
+
+    #[test]
+    fn a_decision_elsewhere_refreshes_then_closes() {
+        let mut board = Board::new();
+        board.update(&approval("a1", "u-1", ApprovalStatus::Pending));
+        board.update(&approval("a2", "u-2", ApprovalStatus::Pending));
+        let c = match board.update(&approval("a1", "u-1", ApprovalStatus::Approved)) {
+            Change::Refresh(c) => c,
+            other => panic!("expected a refresh, got {other:?}"),
+        };
+        assert_eq!(
+            c.target.as_deref(),
+            Some("a2"),
+            "back to the one request, with its buttons"
+        );
+        assert_eq!(
+            board.update(&approval("a2", "u-2", ApprovalStatus::Expired)),
+            Change::Close
+        );
+        assert!(board.is_empty());
+    }
+
+    #[test]
+    fn a_request_announced_again_or_unknown_changes_nothing() {
+        let mut board = Board::new();
+        board.update(&approval("a1", "u-1", ApprovalStatus::Pending));
+        // An identical call joining the request: no second notification.
+        assert_eq!(
+            board.update(&approval("a1", "u-1", ApprovalStatus::Pending)),
+            Change::Nothing
+        );
+        assert_eq!(
+            board.update(&approval("zz", "u", ApprovalStatus::Denied)),
+            Change::Nothing
+        );
+        assert_eq!(board.len(), 1);
+    }
+
+    #[test]
+    fn a_reminder_comes_once_shortly_before_expiry() {
+        let mut board = Board::new();
+        let a = approval("a1", "u-1", ApprovalStatus::Pending);
+        board.update(&a);
+        let at = board.next_reminder_ms().unwrap();
+        assert_eq!(at, a.expires_ms - 30_000);
+        assert_eq!(board.remind(at - 1), Change::Nothing);
+        let c = shown(board.remind(at));
+        assert!(c.urgent);
+        assert!(c.summary.starts_with("Expiring soon: "), "{}", c.summary);
+        assert!(c.body.ends_with("Expires in 30 s."), "{}", c.body);
+        assert_eq!(board.next_reminder_ms(), None);
+        assert_eq!(board.remind(at + 1), Change::Nothing);
+    }
+
+    #[test]
+    fn short_timeouts_get_no_reminder() {
+        let mut board = Board::new();
+        let mut a = approval("a1", "u-1", ApprovalStatus::Pending);
+        a.expires_ms = a.created_ms + 5_000;
+        board.update(&a);
+        assert_eq!(board.next_reminder_ms(), None);
+    }
+
+    #[test]
+    fn reset_announces_only_new_requests() {
+        let mut board = Board::new();
+        let a1 = approval("a1", "u-1", ApprovalStatus::Pending);
+        board.update(&a1);
+        assert!(matches!(
+            board.reset(std::slice::from_ref(&a1)),
+            Change::Refresh(_)
+        ));
+        let a2 = approval("a2", "u-2", ApprovalStatus::Pending);
+        assert!(matches!(board.reset(&[a1, a2]), Change::Show(_)));
+        assert_eq!(board.reset(&[]), Change::Close);
+    }
+
+    #[test]
+    fn action_keys_round_trip_and_the_body_click_opens_the_target() {
+        for action in [
+            Action::Approve("x1".into()),
+            Action::Deny("x1".into()),
+            Action::AllowTenMinutes("x1".into()),
+            Action::Open(Some("x1".into())),
+            Action::Open(None),
+        ] {
+            assert_eq!(Action::parse(&action.key(), None), Some(action));
+        }
+        assert_eq!(
+            Action::parse("default", Some("x9")),
+            Some(Action::Open(Some("x9".into())))
+        );
+        assert_eq!(Action::parse("approve:", None), None);
+        assert_eq!(Action::parse("launch:x1", None), None);
+        assert_eq!(Action::parse("__closed", None), None);
+    }
+
+    #[test]
+    fn arguments_are_shortened_and_counted() {
+        let long = "x".repeat(100);
+        let text = key_arguments(&json!({
+            "a": long, "b": 2, "c": {"d": [1, 2]}, "e": true, "f": null, "g": "more"
+        }));
+        assert!(
+            text.starts_with(&format!("a={}…, b=2", "x".repeat(39))),
+            "{text}"
+        );
+        assert!(text.contains("c={\"d\":[1,2]}"), "{text}");
+        assert!(text.ends_with("+2 more"), "{text}");
+        assert_eq!(key_arguments(&Value::Null), "");
+        assert_eq!(shorten("a\nb", 10), "a b");
+    }
+
+    #[test]
+    fn markup_in_a_body_is_escaped() {
+        assert_eq!(escape_markup("<b>&</b>"), "&lt;b&gt;&amp;&lt;/b&gt;");
+    }
+
+    #[test]
+    fn the_agent_is_the_grant_when_the_client_has_no_name() {
+        let mut board = Board::new();
+        let mut a = approval("a1", "u-1", ApprovalStatus::Pending);
+        a.request.client = None;
+        let c = shown(board.update(&a));
+        assert_eq!(c.summary, "cli wants terminate_user_connections");
+    }
+}

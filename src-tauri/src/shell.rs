@@ -172,10 +172,14 @@ pub fn run() -> i32 {
 }
 
 fn setup(app: &mut tauri::App, problem_page: &OnceLock<String>) {
-    match tauri::async_runtime::block_on(startup::start()) {
+    let started = match startup::Settings::from_env() {
+        Ok(settings) => tauri::async_runtime::block_on(startup::start(settings)),
+        Err(error) => Err((error, airlock_gate::runtime::default_config_path())),
+    };
+    match started {
         Ok(started) => running(app, started),
         Err((error, config)) => {
-            let problem = Problem::new(&error, config.as_deref());
+            let problem = Problem::new(&error, Some(&config));
             tracing::error!("{}: {}", problem.title, problem.message);
             eprintln!(
                 "airlock-app: {}: {}\n  fix: {}",

@@ -77,17 +77,21 @@ pub fn write_default_config(path: &Path) -> Result<(), StartupError> {
 /// Finds the config (`$AIRLOCK_CONFIG` or the user's config dir), writing the default one first
 /// when there is none, and loads it.
 pub fn resolve_config() -> Result<ResolvedConfig, StartupError> {
-    let path = runtime::default_config_path();
+    resolve_config_at(&runtime::default_config_path())
+}
+
+/// Loads the config at `path`, writing the default one there first when there is none.
+pub fn resolve_config_at(path: &Path) -> Result<ResolvedConfig, StartupError> {
     let mut created = false;
     if !path.exists() {
-        write_default_config(&path)?;
+        write_default_config(path)?;
         created = true;
         tracing::info!("first run: wrote the default config to {}", path.display());
     }
-    let config = Config::load(&path)?;
+    let config = Config::load(path)?;
     Ok(ResolvedConfig {
         config,
-        path,
+        path: path.to_path_buf(),
         created,
     })
 }
@@ -113,16 +117,43 @@ pub struct Started {
     pub config_path: PathBuf,
 }
 
-/// Resolves the config, builds the gate and binds its port.
-pub async fn start() -> Result<Started, (StartupError, Option<PathBuf>)> {
-    let resolved = resolve_config().map_err(|e| (e, Some(runtime::default_config_path())))?;
-    let path = resolved.path;
-    let with_path = |e: StartupError| (e, Some(path.clone()));
-    let listen = listen_override().map_err(with_path)?;
-    let gate = Gate::build(GateOptions::new(resolved.config))
+/// Where the app takes its settings from; [`Settings::from_env`] is what the app uses.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub config_path: PathBuf,
+    /// Overrides `gate.listen`.
+    pub listen: Option<SocketAddr>,
+    /// Overrides the data directory (else `$AIRLOCK_DATA_DIR`, `gate.data_dir`, the user's).
+    pub data_dir: Option<PathBuf>,
+}
+
+impl Settings {
+    /// `$AIRLOCK_CONFIG` (or the user's config dir) and `$AIRLOCK_LISTEN`; the gate itself reads
+    /// `$AIRLOCK_DATA_DIR`.
+    pub fn from_env() -> Result<Settings, StartupError> {
+        Ok(Settings {
+            config_path: runtime::default_config_path(),
+            listen: listen_override()?,
+            data_dir: None,
+        })
+    }
+}
+
+/// Resolves the config, builds the gate and binds its port. On failure, also says which config
+/// file was in use, for the explanation.
+pub async fn start(settings: Settings) -> Result<Started, (StartupError, PathBuf)> {
+    let path = settings.config_path;
+    let with_path = |e: StartupError| (e, path.clone());
+    let resolved = resolve_config_at(&path).map_err(with_path)?;
+    let mut options = GateOptions::new(resolved.config);
+    options.data_dir = settings.data_dir;
+    let gate = Gate::build(options)
         .await
         .map_err(|e| with_path(e.into()))?;
-    let listener = gate.bind(listen).await.map_err(|e| with_path(e.into()))?;
+    let listener = gate
+        .bind(settings.listen)
+        .await
+        .map_err(|e| with_path(e.into()))?;
     let addr = listener
         .local_addr()
         .map_err(|e| with_path(GateError::Serve(e).into()))?;

@@ -155,3 +155,31 @@ impl<R: Runtime> Tray<R> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_say_the_count_and_the_pause() {
+        assert_eq!(count_label(0), "No pending requests");
+        assert_eq!(count_label(1), "1 pending request");
+        assert_eq!(count_label(3), "3 pending requests");
+        assert_eq!(tooltip(2, false), "Airlock: 2 pending requests");
+        assert_eq!(
+            tooltip(0, true),
+            "Airlock: paused, all agents are denied · No pending requests"
+        );
+    }
+
+    #[test]
+    fn menu_ids_map_to_actions() {
+        assert_eq!(TrayAction::parse("open"), Some(TrayAction::OpenApprovals));
+        assert_eq!(
+            TrayAction::parse("pause-toggle"),
+            Some(TrayAction::TogglePause)
+        );
+        assert_eq!(TrayAction::parse("quit"), Some(TrayAction::Quit));
+        assert_eq!(TrayAction::parse("count"), None);
+    }
+}
