@@ -46,7 +46,7 @@ struct Args {
     /// Unmeasured calls per session before measuring.
     #[arg(long, default_value_t = 200)]
     warmup: usize,
-    /// Only these paths (comma separated: direct, airlock, supergateway).
+    /// Only these paths (comma separated: direct, airlock, supergateway, airlock-nodelay).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Seconds to wait after Airlock started, before measuring (time to attach `perf -p PID`).
@@ -164,8 +164,9 @@ fn raise_limits(value: &mut Value) {
     }
 }
 
-/// Starts `airlock serve` with the demo upstream over stdio and the generous policy.
-fn start_airlock(airlock: &Path, dir: &Path) -> anyhow::Result<Peer> {
+/// Writes `config.json` (the demo upstream over stdio) and `policy.json` (the generous policy)
+/// into `dir`.
+fn write_config(airlock: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
     std::fs::write(dir.join("policy.json"), generous_policy()?.to_string())?;
     let config = json!({
         "mcpServers": {
@@ -177,11 +178,17 @@ fn start_airlock(airlock: &Path, dir: &Path) -> anyhow::Result<Peer> {
         }
     });
     std::fs::write(dir.join("config.json"), config.to_string())?;
+    Ok(dir.join("config.json"))
+}
+
+/// Starts `airlock serve` with the demo upstream over stdio and the generous policy.
+fn start_airlock(airlock: &Path, dir: &Path) -> anyhow::Result<Peer> {
+    let config = write_config(airlock, dir)?;
     let port = free_port()?;
     let mut cmd = Command::new(airlock);
     cmd.arg("serve")
         .arg("--config")
-        .arg(dir.join("config.json"))
+        .arg(config)
         .arg("--listen")
         .arg(format!("127.0.0.1:{port}"))
         .arg("--data-dir")
@@ -189,6 +196,88 @@ fn start_airlock(airlock: &Path, dir: &Path) -> anyhow::Result<Peer> {
         .env_remove("AIRLOCK_CONFIG")
         .env_remove("AIRLOCK_LOG");
     Peer::start(cmd, port).context("cannot start `airlock serve`")
+}
+
+/// The experiment behind the analysis in BENCHMARKS.md: the same gate (same config, same
+/// policy, same stdio upstream, history in a real SQLite file), built in this process on a runtime
+/// of its own (two worker threads, on a thread of its own), serving the same MCP router, but on a
+/// listener that sets `TCP_NODELAY` on every accepted connection. Only the socket option differs
+/// from `airlock serve`.
+struct NodelayGate {
+    url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<anyhow::Result<()>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl NodelayGate {
+    fn start(airlock: &Path) -> anyhow::Result<NodelayGate> {
+        use axum::serve::ListenerExt;
+        let dir = tempfile::tempdir()?;
+        let config = write_config(airlock, dir.path())?;
+        let data = dir.path().join("data");
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<anyhow::Result<String>>();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || -> anyhow::Result<()> {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?;
+            runtime.block_on(async move {
+                let started = async {
+                    let mut options =
+                        airlock_gate::GateOptions::new(airlock_gate::Config::load(&config)?);
+                    options.data_dir = Some(data);
+                    let gate = airlock_gate::Gate::build(options).await?;
+                    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+                    let url = format!("http://{}/mcp/pusher", listener.local_addr()?);
+                    anyhow::Ok((gate, listener, url))
+                };
+                let (gate, listener, url) = match started.await {
+                    Ok(started) => started,
+                    Err(err) => {
+                        let _ = ready_tx.send(Err(anyhow::anyhow!("{err:#}")));
+                        return Err(err);
+                    }
+                };
+                let _ = ready_tx.send(Ok(url));
+                let listener = listener.tap_io(|tcp| {
+                    let _ = tcp.set_nodelay(true);
+                });
+                // Stops at once (open keep-alive connections would hold a graceful shutdown);
+                // dropping the runtime ends the sessions and their upstream children.
+                tokio::select! {
+                    served = std::future::IntoFuture::into_future(
+                        axum::serve(listener, gate.proxy_router()),
+                    ) => served?,
+                    _ = stopped => {}
+                }
+                Ok(())
+            })
+        });
+        let url = ready_rx
+            .recv()
+            .context("the in-process gate's thread ended before it was ready")??;
+        Ok(NodelayGate {
+            url,
+            stop: Some(stop),
+            thread: Some(thread),
+            _dir: dir,
+        })
+    }
+
+    fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            match thread.join() {
+                Ok(result) => result?,
+                Err(_) => bail!("the in-process gate's thread panicked"),
+            }
+        }
+        Ok(())
+    }
 }
 
 fn start_supergateway(airlock: &Path) -> anyhow::Result<Peer> {
@@ -286,6 +375,21 @@ async fn main() -> anyhow::Result<()> {
         let recorded = count_recorded(&dir.path().join("data/airlock.db"));
         memory = Some((idle, after, recorded));
         drop(peer);
+    }
+
+    if wants("airlock-nodelay") {
+        let gate = NodelayGate::start(&airlock)?;
+        let target = Target::Http(gate.url.clone());
+        for (concurrency, per_worker) in levels {
+            eprintln!("airlock in-process with TCP_NODELAY, concurrency {concurrency} …");
+            let summary = run_level(&target, &client, concurrency, per_worker, args.warmup).await?;
+            rows.push(Row {
+                path: "experiment: same gate, TCP_NODELAY listener",
+                concurrency,
+                summary,
+            });
+        }
+        tokio::task::spawn_blocking(move || gate.stop()).await??;
     }
 
     let mut supergateway_rss = None;
