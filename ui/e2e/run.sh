@@ -17,7 +17,9 @@ fi
 
 # Reinstall only when the lock file changed since the last install.
 if [ ! -f node_modules/.package-lock.json ] || ! cmp -s package-lock.json node_modules/.airlock-lock-copy; then
-  npm ci --no-audit --no-fund
+  # `npm install` with the committed lock installs exactly its versions. (Not `npm ci`: on this
+  # machine's npm, the lock lacks other platforms' optional rollup binaries, which `npm ci` insists on.)
+  npm install --no-audit --no-fund
   cp package-lock.json node_modules/.airlock-lock-copy
 fi
 npm run --silent build

@@ -46,6 +46,12 @@ impl GateArgs {
             });
         }
         match runtime::read_runtime(&dir) {
+            // A gate that was killed leaves its runtime file behind: check something listens.
+            Some(info) if !listening(&info.url) => anyhow::bail!(
+                "no Airlock gate is running (the one that wrote {} as pid {} is gone); start one with `airlock serve` or the desktop app",
+                dir.join("runtime.json").display(),
+                info.pid
+            ),
             Some(info) => Ok(GateAddress {
                 base_url: info.url,
                 api_token,
@@ -56,6 +62,23 @@ impl GateArgs {
             ),
         }
     }
+}
+
+/// True when something accepts TCP connections at the URL's host and port.
+fn listening(url: &str) -> bool {
+    let authority = url
+        .split_once("://")
+        .map_or(url, |(_, rest)| rest)
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    use std::net::ToSocketAddrs;
+    authority.to_socket_addrs().is_ok_and(|mut addrs| {
+        addrs.any(|addr| {
+            std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_millis(500))
+                .is_ok()
+        })
+    })
 }
 
 /// `Authorization: Bearer <token>` as a header map (empty when there is no token).
