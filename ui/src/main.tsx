@@ -1,6 +1,7 @@
 // Airlock's window: the header (pending count, pause switch, connection), the hash router and the
 // live state every view shares (status and pending approvals, kept current by the event stream).
 
+import "./locale-guard";
 import { render } from "preact";
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import type { Approval, Call, Status } from "./bindings/api";

@@ -421,10 +421,29 @@ async fn history(
         .query_calls(filter(&q)?, PageRequest { before, limit })
         .await
         .map_err(internal)?;
+    let mut items: Vec<Call> = Vec::with_capacity(page.calls.len());
+    for record in page.calls {
+        items.push(with_source(&gate, record).await);
+    }
     Ok(axum::Json(CallPage {
-        items: page.calls.into_iter().map(call_of).collect(),
+        items,
         next_cursor: page.next.map(|n| n.to_string()),
     }))
+}
+
+/// A call row with, for human decisions, where the human decided (window, notification, cli…),
+/// which the approval request keeps.
+async fn with_source(gate: &Gate, record: CallRecord) -> Call {
+    let approval_id = (record.decided_by == airlock_store::DecidedBy::Human)
+        .then(|| record.approval_id.clone())
+        .flatten();
+    let mut call = call_of(record);
+    if let Some(id) = approval_id
+        && let Ok(Some(approval)) = gate.store().get_approval(&id).await
+    {
+        call.decision_source = approval.source;
+    }
+    call
 }
 
 async fn call(
@@ -442,7 +461,7 @@ async fn call(
         .await
         .map_err(internal)?
         .ok_or_else(not_found)?;
-    Ok(axum::Json(call_of(record)))
+    Ok(axum::Json(with_source(&gate, record).await))
 }
 
 async fn stats(

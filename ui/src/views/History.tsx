@@ -74,7 +74,7 @@ function CallDetail({ id, onClose }: { id: number; onClose: () => void }) {
         ["Server", call.server],
         ["Tool", call.tool],
         ["Decision", `${call.decision} (${call.decisionKind})`],
-        ["Decided by", call.decidedBy + (call.decisionSource ? ` via ${call.decisionSource}` : "")],
+        ["Decided by", decidedByText(call)],
         ["Rule", call.rule],
         ["Message", call.message || undefined],
         ["Approval", call.approvalId],
@@ -310,7 +310,7 @@ export function History({ live }: { live: Live }) {
                     {c.decision === "require_approval" ? "pending" : c.decision}
                   </span>
                 </td>
-                <td>{c.decidedBy}</td>
+                <td>{decidedByText(c)}</td>
                 <td>{c.outcome ?? "–"}</td>
                 <td class="num">{formatLatency(c.latencyUs)}</td>
               </tr>
@@ -326,4 +326,25 @@ export function History({ live }: { live: Live }) {
       {selected !== null ? <CallDetail id={selected} onClose={() => setSelected(null)} /> : null}
     </div>
   );
+}
+
+/// "approved by a human (notification)", "denied by policy", "allowed by a remembered decision"…
+export function decidedByText(c: Call): string {
+  const verb = c.decision === "allow" ? "approved" : c.decision === "deny" ? "denied" : "held";
+  switch (c.decidedBy) {
+    case "human":
+      return `${verb} by a human${c.decisionSource ? ` (${c.decisionSource})` : ""}`;
+    case "policy":
+      return c.decision === "allow" ? "allowed by policy" : c.decision === "deny" ? "denied by policy" : "waiting for a human";
+    case "remembered":
+      return `${c.decision === "allow" ? "allowed" : "denied"} by a remembered decision`;
+    case "timeout":
+      return "timed out, no human answered";
+    case "cancelled":
+      return "cancelled by the agent";
+    case "error":
+      return "denied (error)";
+    default:
+      return c.decidedBy;
+  }
 }
