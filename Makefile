@@ -1,30 +1,36 @@
 # Airlock: the two commands a fresh machine needs.
 #
 #   make run    install what is missing, build, and start Airlock on its working default
-#               (the built-in demo Pusher upstream under policies/pusher-channels.json)
-#   make test   install what is missing, then formatting, lints and the whole test suite
+#               (the built-in demo Pusher upstream under policies/pusher-channels.json):
+#               the desktop app when a display is present, else the headless gate (`airlock serve`)
+#   make test   install what is missing, then formatting, lints and every test suite
 #
 # Both work as root or with sudo on Debian (see scripts/install-deps.sh).
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
+export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: help deps run run-app serve test test-rust lint fmt bench
+.PHONY: help deps ui run run-app serve test lint test-rust test-ui test-desktop fmt bench
 
 help:
-	@echo "make run    build and start Airlock (desktop app when a display is present, else airlock serve)"
-	@echo "make test   formatting, clippy and every test"
+	@echo "make run    build and start Airlock (the desktop app with a display, else airlock serve)"
+	@echo "make test   formatting, clippy and every test (Rust, web UI in Chromium, desktop app under Xvfb)"
 
 deps:
 	@bash scripts/install-deps.sh
 
-# With a display, the desktop app; without one, the headless gate and its web UI.
-run: deps
+# The web UI: the desktop app embeds ui/dist, and `airlock serve` serves it.
+# `npm install` with the committed lock installs exactly its versions (see ui/e2e/run.sh on npm ci).
+ui:
+	cd ui && npm install --no-audit --no-fund --loglevel=error && npm run --silent build
+
+run: deps ui
 	@if [ -n "$${DISPLAY:-}$${WAYLAND_DISPLAY:-}" ]; then \
 		$(MAKE) --no-print-directory run-app; \
 	else \
-		echo "make run: no display found; starting the headless gate (airlock serve) instead of the app"; \
+		echo "make run: no display found; starting the headless gate (airlock serve): open the window link it prints"; \
 		$(MAKE) --no-print-directory serve; \
 	fi
 
@@ -37,14 +43,22 @@ serve:
 fmt:
 	$(CARGO) fmt --all
 
-lint:
+lint: ui
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-test-rust:
+test-rust: ui
 	$(CARGO) test --workspace
 
-test: deps lint test-rust
+test-ui: ui
+	cd ui && npx --no-install vitest run
+	bash ui/e2e/run.sh
+
+test-desktop: ui
+	bash src-tauri/tests/run_e2e.sh
+
+test: deps lint test-rust test-ui test-desktop
 
 bench:
-	$(CARGO) bench -p airlock-policy
+	$(CARGO) bench -p airlock-policy --bench decide
+	$(CARGO) bench -p airlock-store --bench history
