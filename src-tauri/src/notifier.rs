@@ -106,6 +106,7 @@ async fn run(
             }
             () = sleep_until(reminder) => board.remind(now_ms()),
         };
+        tracing::debug!(?change, pending = board.len(), next_reminder_ms = ?board.next_reminder_ms(), "notifier");
         apply(change, &mut visible).await;
     }
     if let Some(v) = visible.take() {

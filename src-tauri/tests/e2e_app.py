@@ -12,6 +12,7 @@ Artifacts (screenshots, logs) go to test-artifacts/desktop/; README copies to do
 `--bench` measures start-up, idle memory and call-to-notification latency instead.
 """
 import base64
+import http.client
 import json
 import os
 import shutil
@@ -106,7 +107,8 @@ class App:
         self.config = os.path.join(self.dir, "config", "config.json")
         self.data = os.path.join(self.dir, "data")
         self.env = dict(os.environ, AIRLOCK_CONFIG=self.config, AIRLOCK_DATA_DIR=self.data,
-                        AIRLOCK_LISTEN=f"127.0.0.1:{self.port}", LANG="en_US.UTF-8")
+                        AIRLOCK_LISTEN=f"127.0.0.1:{self.port}", LANG="en_US.UTF-8",
+                        AIRLOCK_LOG="info,airlock_app=debug")
         self.env.update(env_extra or {})
         self.driver_port = free_port()
         self.driver_log = open(os.path.join(self.dir, "tauri-driver.log"), "w")
@@ -125,11 +127,18 @@ class App:
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(self.base + path, data=data, method=method,
                                      headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(req, timeout=60) as resp:
-                return json.loads(resp.read() or b"{}").get("value")
-        except urllib.error.HTTPError as e:
-            raise AssertionError(f"WebDriver {method} {path}: {e.code} {e.read()[:300]!r}") from None
+        # tauri-driver sometimes drops a connection to WebKitWebDriver ("Remote end closed
+        # connection"); the commands used here are safe to send again.
+        for attempt in range(3):
+            try:
+                with urllib.request.urlopen(req, timeout=60) as resp:
+                    return json.loads(resp.read() or b"{}").get("value")
+            except urllib.error.HTTPError as e:
+                raise AssertionError(f"WebDriver {method} {path}: {e.code} {e.read()[:300]!r}") from None
+            except (ConnectionError, http.client.RemoteDisconnected, urllib.error.URLError):
+                if attempt == 2 or path == "/session":
+                    raise
+                time.sleep(0.2)
 
     def s(self, path, body=None, method=None):
         return self.wd(method or ("POST" if body is not None else "GET"), f"/session/{self.sid}{path}", body)
@@ -203,16 +212,26 @@ class App:
         return proc
 
     def close(self):
+        # Quit through the tray's own entry first: with a tray, closing the window only hides it.
+        if app_pids():
+            try:
+                self.invoke("tray_action", {"action": "quit"})
+            except Exception:  # noqa: BLE001 - a problem window has no tray; it quits on close
+                pass
         try:
             self.wd("DELETE", f"/session/{self.sid}")
         except Exception:  # noqa: BLE001 - the app may be gone already
             pass
         # One instance per session bus: the next run must not find this one still alive.
-        try:
-            wait_for("the app to exit", lambda: not app_pids(), timeout=15)
-        except AssertionError:
-            for pid in app_pids():
-                os.kill(pid, 15)
+        for sig in (0, 15, 9):
+            if sig:
+                for pid in app_pids():
+                    os.kill(pid, sig)
+            try:
+                wait_for("the app to exit", lambda: not app_pids(), timeout=10)
+                break
+            except AssertionError:
+                print(f"warning: the app did not exit; sending signal {sig or 15}", file=sys.stderr)
         self.driver.terminate()
         try:
             self.driver.wait(10)
@@ -308,8 +327,9 @@ def test_history_shows_approved_by_a_human_via_notification(app, nd):
     app.find("[data-testid=history]")
     app.click("[data-testid=history] tbody tr td:nth-child(3)")
     detail = app.find("[data-testid=call-detail]")
-    text = wait_for("the call detail", lambda: app.s(f"/element/{detail}/text"))
-    assert "human via notification" in text, text
+    text = wait_for("the call detail", lambda: (lambda t: t if "Decided by" in t else None)(
+        app.s(f"/element/{detail}/text")))
+    assert "approved by a human (notification)" in text.lower(), text
 
 
 def test_approve_from_the_window(app, nd):
@@ -446,7 +466,69 @@ def test_closing_the_window_keeps_the_gate_running(app, nd):
     wait_for("the tray's Open Approvals to show the window again", lambda: app.js_async(visible) is True)
 
 
+def test_clicking_the_notification_body_opens_the_window_on_that_request(app, nd):
+    visible = "var done = arguments[0]; window.__TAURI__.window.getCurrentWindow().isVisible().then(done, function (e) { done(String(e)); });"
+    app.route("history")
+    app.js("window.__TAURI__.window.getCurrentWindow().close(); return 1;")
+    wait_for("the window to hide", lambda: app.js_async(visible) is False)
+    before = ids(app)
+    agent = app.call("terminate_user_connections", "userId=u-body")
+    req = new_pending(app, before, "terminate_user_connections")
+    note = wait_for("its notification", lambda: nd.notify_for(req["id"]))
+    nd.click(note["id"], "default")
+    wait_for("the window to show again", lambda: app.js_async(visible) is True)
+    card = f"[data-approval-id='{req['id']}']"
+    wait_for("the Approvals view with that request focused",
+             lambda: app.js("var el = document.querySelector(arguments[0]);"
+                            "return location.hash.indexOf('#/approvals') === 0 && !!el && el.getAttribute('aria-current') === 'true';",
+                            card))
+    app.click(f"{card} button.approve")
+    code, out = finish(agent)
+    assert code == 0, out
+
+
+def test_quit_from_the_tray_stops_the_gate(app, nd):
+    runtime = os.path.join(app.data, "runtime.json")
+    assert os.path.exists(runtime), "no runtime.json while the gate runs"
+    try:
+        app.invoke("tray_action", {"action": "quit"})
+    except Exception:  # noqa: BLE001 - the app may exit before it answers
+        pass
+    wait_for("the app to exit", lambda: not app_pids())
+    assert not os.path.exists(runtime), "runtime.json left behind after Quit"
+
+
 # Problem windows: each needs its own app run (one instance per session bus).
+
+def test_reminder_before_expiry_then_closed_when_it_expires(workdir, nd):
+    d = os.path.join(workdir, "short-timeout")
+    os.makedirs(os.path.join(d, "config"), exist_ok=True)
+    # The shipped policy, with a 12 s approval timeout for the tool (it sets 10 minutes).
+    with open(os.path.join(ROOT, "policies", "pusher-channels.json")) as f:
+        policy = json.load(f)
+    policy["tools"]["terminate_user_connections"]["approval_timeout"] = "12s"
+    with open(os.path.join(d, "config", "short.json"), "w") as f:
+        json.dump(policy, f)
+    with open(os.path.join(d, "config", "config.json"), "w") as f:
+        json.dump({"mcpServers": {"pusher": {"builtin": "demo-pusher", "policy": "short.json"}}}, f)
+    app = App(workdir, "short-timeout")
+    try:
+        before = ids(app)
+        agent = app.call("terminate_user_connections", "userId=u-late")
+        req = new_pending(app, before, "terminate_user_connections")
+        first = wait_for("its notification", lambda: nd.notify_for(req["id"]))
+        reminder = wait_for("a reminder", lambda: next((r for r in nd.notifies() if r["t"] > first["t"]
+                                                        and r["summary"].startswith("Expiring soon: ")), None))
+        assert reminder["id"] == first["id"] and reminder["replaces_id"] == first["id"], reminder
+        assert reminder["urgency"] == 2 and f"approve:{req['id']}" in reminder["actions"], reminder
+        assert reminder["t"] < req["expiresMs"] / 1000, "the reminder came after expiry"
+        wait_for("the notification closed on expiry", lambda: any(c["id"] == first["id"] and c["t"] > reminder["t"]
+                                                                  for c in nd.closes()))
+        code, out = finish(agent)
+        assert code != 0, out
+    finally:
+        app.close()
+
 
 def test_taken_port_opens_a_window_that_says_so(workdir, nd):
     with socket.socket() as blocker:
@@ -494,14 +576,20 @@ MAIN_TESTS = [
     test_screenshots_of_each_window,
     test_second_launch_hands_over_to_the_first,
     test_closing_the_window_keeps_the_gate_running,
+    test_clicking_the_notification_body_opens_the_window_on_that_request,
+    test_quit_from_the_tray_stops_the_gate,
 ]
 PROBLEM_TESTS = [
+    test_reminder_before_expiry_then_closed_when_it_expires,
     test_taken_port_opens_a_window_that_says_so,
     test_invalid_config_opens_a_window_that_says_where,
 ]
 
 
-def run_tests(workdir):
+def run_tests(workdir, only=None):
+    """Runs every test, or those whose name contains `only`."""
+    main_tests = [t for t in MAIN_TESTS if not only or only in t.__name__]
+    problem_tests = [t for t in PROBLEM_TESTS if not only or only in t.__name__]
     nd = Notifyd(workdir)
     passed = failed = 0
 
@@ -515,9 +603,9 @@ def run_tests(workdir):
             print(f"FAIL  {test.__name__}: {error}", flush=True)
 
     try:
-        app = App(workdir, "main")
+        app = App(workdir, "main") if main_tests else None
         try:
-            for test in MAIN_TESTS:
+            for test in main_tests:
                 try:
                     test(app, nd)
                     report(test, None)
@@ -525,8 +613,9 @@ def run_tests(workdir):
                     traceback.print_exc(file=sys.stderr)
                     report(test, e)
         finally:
-            app.close()
-        for test in PROBLEM_TESTS:
+            if app:
+                app.close()
+        for test in problem_tests:
             try:
                 test(workdir, nd)
                 report(test, None)
@@ -614,7 +703,8 @@ def main():
         if "--bench" in sys.argv:
             bench(workdir)
             return 0
-        return 0 if run_tests(workdir) else 1
+        only = sys.argv[sys.argv.index("-k") + 1] if "-k" in sys.argv else None
+        return 0 if run_tests(workdir, only) else 1
     finally:
         keep = os.path.join(ARTIFACTS, "run")
         shutil.rmtree(keep, ignore_errors=True)
