@@ -151,8 +151,11 @@ pub trait Interceptor: Send + Sync + 'static {
 
     /// Decides one `tools/call`. May take as long as a human needs; see the module docs for
     /// cancellation.
-    fn tool_call<'a>(&'a self, call: ToolCall<'a>, agent: AgentChannel)
-    -> BoxFuture<'a, CallDecision>;
+    fn tool_call<'a>(
+        &'a self,
+        call: ToolCall<'a>,
+        agent: AgentChannel,
+    ) -> BoxFuture<'a, CallDecision>;
 
     /// Edits a `tools/list` result in place (removes hidden tools). `result` is the JSON-RPC
     /// `result` object, with its `tools` array.
@@ -174,8 +177,14 @@ impl CallTicket for NoTicket {
 }
 
 impl Interceptor for PassThrough {
-    fn authenticate(&self, _server: &str, _bearer: Option<&str>) -> Result<AgentIdentity, AuthError> {
-        Ok(AgentIdentity { grant: "default".into() })
+    fn authenticate(
+        &self,
+        _server: &str,
+        _bearer: Option<&str>,
+    ) -> Result<AgentIdentity, AuthError> {
+        Ok(AgentIdentity {
+            grant: "default".into(),
+        })
     }
 
     fn tool_call<'a>(

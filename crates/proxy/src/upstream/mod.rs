@@ -76,9 +76,15 @@ pub enum UpstreamSpec {
         cwd: Option<PathBuf>,
     },
     /// A Streamable HTTP endpoint (`upstream/http.rs`).
-    StreamableHttp { url: String, headers: ::http::HeaderMap },
+    StreamableHttp {
+        url: String,
+        headers: ::http::HeaderMap,
+    },
     /// A legacy HTTP+SSE endpoint (`upstream/sse.rs`).
-    LegacySse { url: String, headers: ::http::HeaderMap },
+    LegacySse {
+        url: String,
+        headers: ::http::HeaderMap,
+    },
     /// Anything else.
     Custom(Arc<dyn Connect>),
 }
@@ -87,7 +93,12 @@ impl fmt::Debug for UpstreamSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             // Env values and headers may hold secrets: print names only.
-            UpstreamSpec::Stdio { command, args, env, cwd } => f
+            UpstreamSpec::Stdio {
+                command,
+                args,
+                env,
+                cwd,
+            } => f
                 .debug_struct("Stdio")
                 .field("command", command)
                 .field("args", args)
@@ -113,9 +124,12 @@ impl UpstreamSpec {
     /// Opens one fresh connection to this server. `name` labels logs (the child's stderr).
     pub async fn connect(&self, name: &str) -> Result<UpstreamLink, UpstreamError> {
         match self {
-            UpstreamSpec::Stdio { command, args, env, cwd } => {
-                stdio::spawn(name, command, args, env, cwd.as_deref())
-            }
+            UpstreamSpec::Stdio {
+                command,
+                args,
+                env,
+                cwd,
+            } => stdio::spawn(name, command, args, env, cwd.as_deref()),
             UpstreamSpec::StreamableHttp { url, headers } => http::connect(url, headers).await,
             UpstreamSpec::LegacySse { url, headers } => sse::connect(url, headers).await,
             UpstreamSpec::Custom(c) => c.connect().await,
