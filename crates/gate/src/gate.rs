@@ -445,6 +445,19 @@ impl Gate {
         listen: Option<SocketAddr>,
     ) -> Result<tokio::net::TcpListener, GateError> {
         let addr = listen.unwrap_or(self.inner.config.gate.listen);
+        // The same rule as for the config's `gate.listen`, for an address given on the command line.
+        if !addr.ip().is_loopback()
+            && (!self.inner.config.gate.allow_non_loopback || self.inner.config.grants.is_empty())
+        {
+            return Err(GateError::ConfigInvalid {
+                path: "--listen".into(),
+                message: format!(
+                    "`{addr}` is not a loopback address; listening beyond this machine needs \
+                     gate.allow_non_loopback = true and grants in the config, so strangers cannot \
+                     drive your agents' tools"
+                ),
+            });
+        }
         tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|error| GateError::Bind { addr, error })

@@ -452,3 +452,15 @@ async fn tool_previews_list_the_upstream_tools_with_their_decisions() {
     assert!(by_name("list_channels").description.is_some());
     gate.stop().await;
 }
+
+#[tokio::test]
+async fn listening_beyond_loopback_needs_the_opt_in_and_grants() {
+    let gate = TestGate::start(pusher_policy()).await;
+    let err = gate
+        .gate
+        .bind(Some("0.0.0.0:0".parse().unwrap()))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("not a loopback address"), "{err}");
+    gate.stop().await;
+}

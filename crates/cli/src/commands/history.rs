@@ -38,6 +38,19 @@ pub struct HistoryArgs {
 pub enum HistoryCommand {
     /// Check the hash chain: reports the first edited, inserted or deleted row (exit 1).
     Verify,
+    /// Remove old calls; the chain stays verifiable from a stored anchor.
+    Prune(PruneArgs),
+}
+
+#[derive(Debug, clap::Args)]
+#[group(required = true, multiple = false)]
+pub struct PruneArgs {
+    /// Remove calls older than this (e.g. 90d, 24h).
+    #[arg(long, value_name = "DURATION")]
+    pub older_than: Option<String>,
+    /// Keep only the newest N calls.
+    #[arg(long, value_name = "N")]
+    pub keep: Option<u64>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -161,6 +174,26 @@ pub fn run(args: HistoryArgs) -> anyhow::Result<ExitCode> {
     let store = open(&args)?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
+        if let Some(HistoryCommand::Prune(prune)) = &args.command {
+            let retention = match (&prune.older_than, prune.keep) {
+                (Some(text), _) => {
+                    let d = airlock_gate::parse_duration(text).with_context(|| {
+                        format!("--older-than `{text}` is not a duration; write e.g. `90d`")
+                    })?;
+                    airlock_store::Retention::OlderThan(
+                        airlock_store::now_ms() - i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
+                    )
+                }
+                (None, Some(n)) => airlock_store::Retention::KeepRows(n),
+                (None, None) => bail!("say --older-than DURATION or --keep N"),
+            };
+            let report = store.prune(retention).await?;
+            println!(
+                "removed {} calls and {} completions; `airlock history verify` checks the rest from the stored anchor",
+                report.calls, report.completions
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
         if let Some(HistoryCommand::Verify) = args.command {
             let report = store.verify().await?;
             if report.is_ok() {
