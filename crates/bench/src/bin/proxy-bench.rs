@@ -35,7 +35,7 @@ use serde_json::{Value, json};
 #[derive(Debug, Parser)]
 struct Args {
     /// Calls measured at concurrency 1.
-    #[arg(long, default_value_t = 5000)]
+    #[arg(long, default_value_t = 2000)]
     calls: usize,
     /// Concurrency of the second level (one session per worker).
     #[arg(long, default_value_t = 16)]
