@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use airlock_gate::{Gate, GateEvent};
 use serde::Serialize;
 use tauri::http::{HeaderValue, Method, header};
-use tauri::{AppHandle, Manager, RunEvent, State, WebviewUrl, WebviewWindowBuilder, WindowEvent};
+use tauri::{AppHandle, Manager, State, WebviewUrl, WebviewWindowBuilder, WindowEvent};
 use tokio::sync::{broadcast, oneshot};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
@@ -158,16 +158,7 @@ pub fn run() -> i32 {
             return 1;
         }
     };
-    app.run(|_app, event| {
-        if let RunEvent::ExitRequested {
-            code: None, api, ..
-        } = event
-        {
-            // The last window was closed while no tray holds the app: nothing keeps it, so exit;
-            // with a tray the window only hides and this is not reached.
-            let _ = api;
-        }
-    });
+    app.run(|_app, _event| {});
     0
 }
 
@@ -257,6 +248,14 @@ fn running(app: &mut tauri::App, started: Started) {
         }),
         problem: None,
         tray: OnceLock::new(),
+    });
+
+    // Ctrl-C or SIGTERM: stop like Quit, so the runtime file does not outlive the gate.
+    let handle = app.handle().clone();
+    tauri::async_runtime::spawn(async move {
+        stop_signal().await;
+        let app = handle.clone();
+        let _ = handle.run_on_main_thread(move || quit(&app));
     });
 
     match Tray::build(app.handle(), on_tray_action) {
@@ -353,6 +352,31 @@ fn on_tray_action(app: &AppHandle, action: TrayAction) {
     if let (Some(gate), Some(tray)) = (gate, shell.tray.get()) {
         tray.refresh(gate);
     }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn stop_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("stop signal received; stopping the gate");
 }
 
 /// Stops the gate (it removes its runtime file), then exits.

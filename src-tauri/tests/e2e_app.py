@@ -27,8 +27,10 @@ import urllib.error
 import urllib.request
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-APP = os.path.join(ROOT, "target", "debug", "airlock-app")
-CLI = os.path.join(ROOT, "target", "debug", "airlock")
+# AIRLOCK_PROFILE=release measures (or tests) the release build instead.
+PROFILE = os.environ.get("AIRLOCK_PROFILE", "debug")
+APP = os.path.join(ROOT, "target", PROFILE, "airlock-app")
+CLI = os.path.join(ROOT, "target", PROFILE, "airlock")
 HERE = os.path.dirname(os.path.abspath(__file__))
 ARTIFACTS = os.path.join(ROOT, "test-artifacts", "desktop")
 SCREENSHOTS = os.path.join(ROOT, "docs", "screenshots")
@@ -639,6 +641,29 @@ def percentile(values, p):
     return values[k]
 
 
+def rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return next((int(line.split()[1]) for line in f if line.startswith("VmRSS:")), 0)
+
+
+def tree(root):
+    """`root` and all its descendants."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    parents[int(entry)] = int(f.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                pass
+    found, frontier = [root], [root]
+    while frontier:
+        kids = [p for p, pp in parents.items() if pp in frontier]
+        found += kids
+        frontier = kids
+    return found
+
+
 def bench(workdir, runs=5, calls=100):
     nd = Notifyd(workdir)
     results = {}
@@ -660,9 +685,9 @@ def bench(workdir, runs=5, calls=100):
         starts.append((time.time() - t0) * 1000)
         if i == runs - 1:
             time.sleep(10)  # idle: no calls, window open
-            with open(f"/proc/{proc.pid}/status") as f:
-                rss = next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
-            results["idle_rss_mb"] = rss / 1024
+            results["idle_rss_mb"] = rss_kb(proc.pid) / 1024
+            # WebKit renders in child processes (WebKitWebProcess, WebKitNetworkProcess).
+            results["idle_rss_with_webkit_children_mb"] = sum(rss_kb(p) for p in tree(proc.pid)) / 1024
             token = open(os.path.join(d, "data", "api-token")).read().strip()
             lat_call, lat_gate = [], []
             for n in range(calls):
@@ -688,6 +713,7 @@ def bench(workdir, runs=5, calls=100):
         proc.terminate()
         proc.wait(10)
         log.close()
+    results["profile"] = PROFILE
     results["cold_start_ms"] = {"runs": [round(s) for s in starts], "median": percentile(starts, 50),
                                 "max": max(starts)}
     nd.stop()

@@ -14,7 +14,7 @@ done
 
 # The window embeds ui/dist at build time.
 if [ ! -f ui/dist/index.html ]; then (cd ui && npm ci && npm run build); fi
-cargo build -p airlock-app -p airlock-cli
+if [ "${AIRLOCK_PROFILE:-debug}" = release ]; then cargo build --release -p airlock-app -p airlock-cli; else cargo build -p airlock-app -p airlock-cli; fi
 
 exec dbus-run-session -- bash -c '
   set -euo pipefail
