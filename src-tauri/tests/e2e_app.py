@@ -532,6 +532,21 @@ def test_reminder_before_expiry_then_closed_when_it_expires(workdir, nd):
         app.close()
 
 
+def test_sigterm_stops_the_gate_like_quit(workdir, nd):
+    app = App(workdir, "sigterm")
+    try:
+        runtime = os.path.join(app.data, "runtime.json")
+        wait_for("runtime.json", lambda: os.path.exists(runtime))
+        with open(runtime) as f:
+            pid = json.load(f)["pid"]
+        assert pid in app_pids(), (pid, app_pids())
+        os.kill(pid, 15)
+        wait_for("the app to exit", lambda: pid not in app_pids())
+        assert not os.path.exists(runtime), "runtime.json left behind after SIGTERM"
+    finally:
+        app.close()
+
+
 def test_taken_port_opens_a_window_that_says_so(workdir, nd):
     with socket.socket() as blocker:
         blocker.bind(("127.0.0.1", 0))
@@ -582,6 +597,7 @@ MAIN_TESTS = [
     test_quit_from_the_tray_stops_the_gate,
 ]
 PROBLEM_TESTS = [
+    test_sigterm_stops_the_gate_like_quit,
     test_reminder_before_expiry_then_closed_when_it_expires,
     test_taken_port_opens_a_window_that_says_so,
     test_invalid_config_opens_a_window_that_says_where,
