@@ -21,7 +21,11 @@ export function rangeOf(doc: Text, d: Diagnostic): { from: number; to: number } 
   return { from, to: Math.max(to, from) };
 }
 
-export function PolicyEditor(props: { text: string; diagnostics: Diagnostic[]; onChange: (text: string) => void; label: string }) {
+/**
+ * `text` is the initial document and, when `resetKey` changes, the text to replace it with; edits are
+ * reported through `onChange` and are never fed back in.
+ */
+export function PolicyEditor(props: { text: string; resetKey: number; diagnostics: Diagnostic[]; onChange: (text: string) => void; label: string }) {
   const host = useRef<HTMLDivElement>(null);
   const view = useRef<EditorView | null>(null);
   const onChange = useRef(props.onChange);
@@ -61,13 +65,22 @@ export function PolicyEditor(props: { text: string; diagnostics: Diagnostic[]; o
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, []);
 
-  // Replace the document when the parent loads a different text (e.g. after a reload from disk).
+  // The editor owns its document: typing never flows back in through `text` (an echo of a stale
+  // keystroke would overwrite newer ones, and each echo's own change event re-rendered the parent,
+  // which looped). The parent replaces the text only on purpose (Revert), by bumping `resetKey`.
+  const firstReset = useRef(true);
   useEffect(() => {
+    if (firstReset.current) {
+      firstReset.current = false;
+      return;
+    }
     const v = view.current;
     if (v && v.state.doc.toString() !== props.text) {
       v.dispatch({ changes: { from: 0, to: v.state.doc.length, insert: props.text } });
     }
-  }, [props.text]);
+    // Only a new resetKey replaces the document; `text` alone is the editor's own echo.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [props.resetKey]);
 
   useEffect(() => {
     const v = view.current;

@@ -17,6 +17,7 @@ function PolicyPane({ doc, onSaved }: { doc: PolicyDoc; onSaved: (d: PolicyDoc) 
   const [saving, setSaving] = useState(false);
   const [saveError, setSaveError] = useState<unknown>(null);
   const [savedAt, setSavedAt] = useState<number | null>(null);
+  const [resetKey, setResetKey] = useState(0);
   const seq = useRef(0);
 
   useEffect(() => {
@@ -72,7 +73,10 @@ function PolicyPane({ doc, onSaved }: { doc: PolicyDoc; onSaved: (d: PolicyDoc) 
           <span class={`check check-${check.state}`} role="status" data-testid="policy-status">
             {statusText}
           </span>
-          <button type="button" class="btn" disabled={!dirty || saving} onClick={() => setText(doc.text)}>
+          <button type="button" class="btn" disabled={!dirty || saving} onClick={() => {
+              setText(doc.text);
+              setResetKey((k) => k + 1);
+            }}>
             Revert
           </button>
           <button type="button" class="btn approve" disabled={!canSave} onClick={save}>
@@ -91,7 +95,7 @@ function PolicyPane({ doc, onSaved }: { doc: PolicyDoc; onSaved: (d: PolicyDoc) 
         </p>
       ) : null}
       <ErrorNote error={saveError ?? check.error} />
-      <PolicyEditor text={text} diagnostics={check.diagnostics} onChange={setText} label={`Policy ${doc.source}`} />
+      <PolicyEditor text={text} resetKey={resetKey} diagnostics={check.diagnostics} onChange={setText} label={`Policy ${doc.source}`} />
       {check.diagnostics.length > 0 ? (
         <ul class="diagnostics" data-testid="diagnostics">
           {check.diagnostics.map((d, i) => (
