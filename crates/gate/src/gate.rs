@@ -418,6 +418,13 @@ impl Gate {
         // Graceful shutdown waits for open connections, and agents keep SSE streams open for as
         // long as they like: after the signal, give them a moment, then stop regardless.
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+        // Answers are SSE streams written in small pieces (head, event, end): with Nagle's
+        // algorithm on, each later piece waits for the client's delayed ACK (up to 40 ms).
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            if let Err(err) = tcp.set_nodelay(true) {
+                tracing::trace!("cannot set TCP_NODELAY: {err}");
+            }
+        });
         let server = axum::serve(listener, app).with_graceful_shutdown(async move {
             shutdown.await;
             let _ = stopping_tx.send(());
