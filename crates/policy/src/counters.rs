@@ -310,11 +310,18 @@ impl SlidingWindows {
         let Some(keys) = self.pending.remove(&id.0) else {
             return false;
         };
+        // Each use of a key pushed one event at reserve time, so its events are near the back:
+        // search from the newest and stop at the match (cost: calls reserved since, not the
+        // whole window).
         for key in keys {
-            if let Some(s) = self.series.get_mut(&key) {
-                for e in s.events.iter_mut().filter(|e| e.reservation == Some(id.0)) {
-                    e.reservation = None;
-                }
+            if let Some(s) = self.series.get_mut(&key)
+                && let Some(e) = s
+                    .events
+                    .iter_mut()
+                    .rev()
+                    .find(|e| e.reservation == Some(id.0))
+            {
+                e.reservation = None;
             }
         }
         true
