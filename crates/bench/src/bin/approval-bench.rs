@@ -25,12 +25,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use airlock_bench::{HttpAgent, Summary, expect_tool_ok, result_text, us};
 use airlock_gate::{
-    ApprovalStatus, Config, DecisionSource, Gate, GateEvent, GateOptions, HumanDecision, Remember,
+    Approval, ApprovalStatus, Config, DecisionSource, Gate, GateEvent, GateOptions, HumanDecision,
+    Remember,
 };
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use serde_json::{Value, json};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 
 /// Measure call → pending event and decision → upstream through a real gate.
 #[derive(Debug, Parser)]
@@ -104,8 +105,39 @@ fn upstream() -> anyhow::Result<()> {
 
 struct Bench {
     gate: Gate,
-    events: broadcast::Receiver<GateEvent>,
+    /// Pending requests of `stamp`, each with the moment the event stream delivered it.
+    pending: mpsc::UnboundedReceiver<anyhow::Result<(Box<Approval>, Instant)>>,
     next_n: u64,
+}
+
+/// Reads the gate's event stream on a task of its own and timestamps each pending event as it
+/// arrives, so that time spent deciding one request is not counted as delay of the next.
+fn watch_pending(
+    mut events: broadcast::Receiver<GateEvent>,
+) -> mpsc::UnboundedReceiver<anyhow::Result<(Box<Approval>, Instant)>> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            let item = match events.recv().await {
+                Ok(GateEvent::Approval(approval)) => {
+                    let seen = Instant::now();
+                    if approval.status != ApprovalStatus::Pending || approval.request.tool != TOOL {
+                        continue;
+                    }
+                    Ok((approval, seen))
+                }
+                Ok(_) => continue,
+                Err(broadcast::error::RecvError::Lagged(n)) => Err(anyhow::anyhow!(
+                    "the benchmark fell {n} events behind the gate's event stream"
+                )),
+                Err(broadcast::error::RecvError::Closed) => break,
+            };
+            if tx.send(item).is_err() {
+                break;
+            }
+        }
+    });
+    rx
 }
 
 /// The measurements of one approval.
@@ -138,22 +170,12 @@ impl Bench {
         }
         let mut decided = Vec::with_capacity(calls.len());
         while decided.len() < calls.len() {
-            let approval =
-                match tokio::time::timeout(Duration::from_secs(30), self.events.recv()).await {
+            let (approval, seen) =
+                match tokio::time::timeout(Duration::from_secs(30), self.pending.recv()).await {
                     Err(_) => bail!("no pending event within 30 s"),
-                    Ok(Err(broadcast::error::RecvError::Lagged(n))) => {
-                        bail!("the benchmark fell {n} events behind the gate's event stream")
-                    }
-                    Ok(Err(broadcast::error::RecvError::Closed)) => {
-                        bail!("the gate's event stream closed")
-                    }
-                    Ok(Ok(GateEvent::Approval(approval))) => approval,
-                    Ok(Ok(_)) => continue,
+                    Ok(None) => bail!("the gate's event stream closed"),
+                    Ok(Some(item)) => item?,
                 };
-            let seen = Instant::now();
-            if approval.status != ApprovalStatus::Pending || approval.request.tool != TOOL {
-                continue;
-            }
             let n = approval.request.arguments["n"]
                 .as_u64()
                 .context("a pending request without `n`")?;
@@ -259,7 +281,7 @@ async fn bench(args: Args) -> anyhow::Result<()> {
 
     let client = reqwest::Client::builder().tcp_nodelay(true).build()?;
     let mut bench = Bench {
-        events: gate.subscribe(),
+        pending: watch_pending(gate.subscribe()),
         gate: gate.clone(),
         next_n: 0,
     };
