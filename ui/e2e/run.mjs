@@ -223,6 +223,12 @@ const scenarios = [
       const detail = page.getByTestId("call-detail");
       await detail.getByText('"u-7"').waitFor({ timeout: WAIT });
       check((await detail.textContent()).includes("human"), "the detail says a human decided");
+      // Where the human decided: this page (source `browser`), in the detail and in the list.
+      check((await detail.textContent()).includes("denied by a human (browser)"), `the detail names where the human decided: ${await detail.textContent()}`);
+      check(
+        (await table.locator("tr[data-call-id]").first().textContent()).includes("denied by a human (browser)"),
+        "the list names where the human decided",
+      );
       await shot(page, "history-detail");
       await page.getByLabel("Decision", { exact: true }).selectOption("allow");
       await page.getByLabel("Close details").click();
@@ -243,6 +249,12 @@ const scenarios = [
       await page.keyboard.press("End");
       await page.keyboard.press("Enter");
       await page.keyboard.type('"defualt_action": "allow",');
+      // Every keystroke is kept (a stale echo of the text once overwrote newer keystrokes and looped).
+      await page.waitForFunction(
+        () => document.querySelector(".cm-content")?.textContent.includes('"defualt_action": "allow",'),
+        null,
+        { timeout: WAIT },
+      );
       const diag = page.getByTestId("diagnostics").locator("li[data-line='2']");
       await diag.waitFor({ timeout: WAIT });
       check(/defualt_action/.test(await diag.textContent()), `the diagnostic names the field: ${await diag.textContent()}`);
@@ -270,6 +282,56 @@ const scenarios = [
       check((await token.inputValue()).length >= 16, "a token is shown once");
       await page.getByTestId("grants").locator("tr[data-grant=e2e-agent]").waitFor({ timeout: WAIT });
       await shot(page, "servers", true);
+    },
+  },
+  {
+    name: "#/approvals/<id> focuses that request, and says already decided once it is not pending",
+    run: async ({ page, gate }) => {
+      await page.goto(`${gate.base}/#/approvals`);
+      const first = agentCall(gate, "terminate_user_connections", { userId: "u-501" });
+      await cardFor(page, "terminate_user_connections", "u-501").waitFor({ timeout: WAIT });
+      const second = agentCall(gate, "terminate_user_connections", { userId: "u-502" });
+      const card2 = cardFor(page, "terminate_user_connections", "u-502");
+      await card2.waitFor({ timeout: WAIT });
+      const id2 = await card2.getAttribute("data-approval-id");
+      // The second card, not the first (which has focus by default), is the one the address names.
+      await page.goto(`${gate.base}/#/approvals/${encodeURIComponent(id2)}`);
+      await page.locator(`[data-approval-id="${id2}"][aria-current="true"]`).waitFor({ timeout: WAIT });
+      await page.waitForFunction((id) => document.activeElement?.getAttribute("data-approval-id") === id, id2, { timeout: WAIT });
+      // The keyboard acts on it: `a` approves the request the address named.
+      await page.keyboard.press("a");
+      const r2 = await second;
+      check(r2.code === 0 && !/denied|pending/i.test(r2.out), `the named request was approved: ${r2.out}`);
+      const notice = page.getByTestId("not-pending");
+      await notice.filter({ hasText: "already decided" }).filter({ hasText: "It was approved" }).waitFor({ timeout: WAIT });
+      // Opened afresh (as from a notification) on a decided request: it still says so.
+      await page.reload();
+      await notice.filter({ hasText: "already decided" }).waitFor({ timeout: WAIT });
+      check((await page.locator(`[data-approval-id="${id2}"]`).count()) === 0, "the decided request has no card");
+      await cardFor(page, "terminate_user_connections", "u-501").getByRole("button", { name: "Deny" }).click();
+      const r1 = await first;
+      check(/denied/i.test(r1.out), `the other request was denied: ${r1.out}`);
+      await page.goto(`${gate.base}/#/approvals`);
+      await notice.waitFor({ state: "detached", timeout: WAIT });
+    },
+  },
+  {
+    name: "locale C (as WebKitGTK reports it): the window still renders, History's chart included",
+    run: async ({ page, gate }) => {
+      const other = await page.context().newPage();
+      const errors = [];
+      other.on("pageerror", (e) => errors.push(String(e)));
+      try {
+        await other.addInitScript(() => Object.defineProperty(navigator, "language", { get: () => "c", configurable: true }));
+        // A new tab has its own sessionStorage, so it logs in through the address again.
+        await other.goto(`${gate.base}/#/history?token=${encodeURIComponent(gate.token)}`);
+        check((await other.evaluate(() => { try { new Intl.NumberFormat("c"); return false; } catch { return true; } })), "locale `c` is rejected by Intl, as in WebKitGTK");
+        await other.getByTestId("history").locator("tr[data-call-id]").first().waitFor({ timeout: WAIT });
+        await other.locator(".chart .uplot canvas").first().waitFor({ timeout: WAIT });
+        check(errors.length === 0, `no page errors under locale c: ${errors.join("; ")}`);
+      } finally {
+        await other.close();
+      }
     },
   },
   {

@@ -6,6 +6,7 @@ import { render } from "preact";
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import type { Approval, Call, Status } from "./bindings/api";
 import { api } from "./api";
+import { approvalIdOf } from "./route";
 import { followEvents, hasToken, type StreamState } from "./transport";
 import { Approvals } from "./views/Approvals";
 import { History } from "./views/History";
@@ -30,6 +31,10 @@ function currentRoute(): Route {
 export interface Live {
   status: Status | null;
   approvals: Approval[];
+  /** False until the first list of pending approvals has arrived (an empty list means none yet). */
+  approvalsLoaded: boolean;
+  /** Requests seen leaving "pending" while this page was open, by id (their final state). */
+  settled: Record<string, Approval>;
   /** The latest call event (for History's "new calls" notice). */
   lastCall: Call | null;
   callEvents: number;
@@ -39,13 +44,21 @@ export interface Live {
 function useLive(): Live & { stream: StreamState } {
   const [status, setStatus] = useState<Status | null>(null);
   const [approvals, setApprovals] = useState<Approval[]>([]);
+  const [approvalsLoaded, setApprovalsLoaded] = useState(false);
+  const [settled, setSettled] = useState<Record<string, Approval>>({});
   const [lastCall, setLastCall] = useState<Call | null>(null);
   const [callEvents, setCallEvents] = useState(0);
   const [stream, setStream] = useState<StreamState>("connecting");
 
   const reload = useCallback(() => {
     api.status().then(setStatus, (e) => console.warn("status", e));
-    api.approvals().then(setApprovals, (e) => console.warn("approvals", e));
+    api.approvals().then(
+      (list) => {
+        setApprovals(list);
+        setApprovalsLoaded(true);
+      },
+      (e) => console.warn("approvals", e),
+    );
   }, []);
 
   useEffect(() => {
@@ -57,6 +70,7 @@ function useLive(): Live & { stream: StreamState } {
       onEvent: (ev) => {
         if (ev.event === "approval") {
           const a = ev.data;
+          if (a.status !== "pending") setSettled((m) => ({ ...m, [a.id]: a }));
           setApprovals((list) => {
             const rest = list.filter((x) => x.id !== a.id);
             if (a.status !== "pending") return rest;
@@ -73,7 +87,7 @@ function useLive(): Live & { stream: StreamState } {
     });
   }, [reload]);
 
-  return { status, approvals, lastCall, callEvents, reload, stream };
+  return { status, approvals, approvalsLoaded, settled, lastCall, callEvents, reload, stream };
 }
 
 function PauseSwitch({ status, onChange }: { status: Status | null; onChange: (s: Status) => void }) {
@@ -122,6 +136,7 @@ function NoToken() {
 
 function App() {
   const [route, setRoute] = useState<Route>(currentRoute());
+  const [hash, setHash] = useState(window.location.hash);
   const [tokenKnown, setTokenKnown] = useState<boolean | null>(null);
   const live = useLive();
   const [status, setStatus] = useState<Status | null>(null);
@@ -130,7 +145,10 @@ function App() {
   useEffect(() => setStatus(live.status), [live.status]);
   useEffect(() => {
     void hasToken().then(setTokenKnown);
-    const onHash = () => setRoute(currentRoute());
+    const onHash = () => {
+      setRoute(currentRoute());
+      setHash(window.location.hash);
+    };
     window.addEventListener("hashchange", onHash);
     return () => window.removeEventListener("hashchange", onHash);
   }, []);
@@ -173,7 +191,7 @@ function App() {
         </div>
       ) : null}
       <main class="view" ref={mainRef}>
-        {route === "approvals" && <Approvals live={live} />}
+        {route === "approvals" && <Approvals live={live} focusId={approvalIdOf(hash)} />}
         {route === "history" && <History live={live} />}
         {route === "policies" && <Policies />}
         {route === "servers" && <Servers status={status} />}

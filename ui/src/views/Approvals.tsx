@@ -1,7 +1,8 @@
 // Approvals: every pending request, oldest first, with what a human needs to decide (agent, server,
 // tool, redacted arguments, the rule and its reason, time left, how many agents wait), the remember
 // choices, a note for the agent, bulk decisions for bursts, keyboard control (j/k/a/d), and the
-// remembered decisions with one-click revoke.
+// remembered decisions with one-click revoke. `#/approvals/<id>` (a notification's body) focuses that
+// request's card, or says it was already decided when it is no longer pending.
 
 import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
 import type { Approval, Decision, Remember, Remembered } from "../bindings/api";
@@ -35,6 +36,8 @@ function ApprovalCard(props: {
   onDecide: (d: Decision) => void;
   busy: boolean;
   error: unknown;
+  /** Opened from `#/approvals/<id>`: take keyboard focus once, so j/k/a/d and screen readers start here. */
+  targeted: boolean;
 }) {
   const { approval: a, choice } = props;
   const now = useNow();
@@ -45,12 +48,16 @@ function ApprovalCard(props: {
   useEffect(() => {
     if (props.focused) ref.current?.scrollIntoView({ block: "nearest" });
   }, [props.focused]);
+  useEffect(() => {
+    if (props.targeted) ref.current?.focus({ preventScroll: true });
+  }, [props.targeted]);
   const id = `appr-${a.id}`;
   return (
     <article
       ref={ref}
       class={`card approval ${props.focused ? "focused" : ""}`}
       data-approval-id={a.id}
+      tabIndex={-1}
       aria-labelledby={`${id}-title`}
       aria-current={props.focused ? "true" : undefined}
       onClick={props.onFocus}
@@ -199,9 +206,40 @@ function RememberedList({ items, onRevoke, error }: { items: Remembered[]; onRev
   );
 }
 
-export function Approvals({ live }: { live: Live }) {
+/** Where `#/approvals/<id>` points when that request is not among the pending ones. */
+function NotPending({ id, settled }: { id: string; settled: Approval | undefined }) {
+  const what = settled
+    ? {
+        approved: "It was approved",
+        denied: "It was denied",
+        expired: "It expired before anyone answered",
+        withdrawn: "The agent withdrew it",
+        pending: "",
+      }[settled.status]
+    : "";
+  return (
+    <div class="banner banner-info" role="status" data-testid="not-pending" data-approval-target={id}>
+      <strong>Request {id} is already decided</strong>
+      {settled ? (
+        <>
+          {" "}
+          ({settled.tool} on {settled.server} by {settled.grant}). {what}; History has the details.
+        </>
+      ) : (
+        <> or no longer pending. History has what happened to it.</>
+      )}{" "}
+      <a href="#/approvals">Show all pending requests</a>
+    </div>
+  );
+}
+
+export function Approvals({ live, focusId }: { live: Live; focusId: string | null }) {
   const list = live.approvals;
   const [focus, setFocus] = useState(0);
+  const targetIndex = focusId === null ? -1 : list.findIndex((a) => a.id === focusId);
+  useEffect(() => {
+    if (targetIndex >= 0) setFocus(targetIndex);
+  }, [focusId, targetIndex]);
   const [choices, setChoices] = useState<Record<string, Choice>>({});
   const [busy, setBusy] = useState<Record<string, boolean>>({});
   const [errors, setErrors] = useState<Record<string, unknown>>({});
@@ -256,20 +294,31 @@ export function Approvals({ live }: { live: Live }) {
     [choices, live, loadRemembered],
   );
 
+  // The key handler reads the latest list, focus and decide through a ref: a handler registered by an
+  // effect lags one paint behind, so `j` then `a` in quick succession would approve the card focused
+  // before the `j`.
+  const keyState = useRef({ list, focus, decide });
+  keyState.current = { list, focus, decide };
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
+      const { list, focus, decide } = keyState.current;
       if (e.ctrlKey || e.metaKey || e.altKey || isTyping(e.target) || list.length === 0) return;
-      const current = list[Math.min(focus, list.length - 1)];
-      if (e.key === "j") setFocus((f) => Math.min(f + 1, list.length - 1));
-      else if (e.key === "k") setFocus((f) => Math.max(f - 1, 0));
-      else if (e.key === "a" && current) void decide(current, "approve");
+      const at = Math.min(focus, list.length - 1);
+      const current = list[at];
+      if (e.key === "j") {
+        keyState.current.focus = Math.min(at + 1, list.length - 1);
+        setFocus(keyState.current.focus);
+      } else if (e.key === "k") {
+        keyState.current.focus = Math.max(at - 1, 0);
+        setFocus(keyState.current.focus);
+      } else if (e.key === "a" && current) void decide(current, "approve");
       else if (e.key === "d" && current) void decide(current, "deny");
       else return;
       e.preventDefault();
     };
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
-  }, [list, focus, decide]);
+  }, []);
 
   const groups = useMemo(() => {
     const m = new Map<string, { tool: string; grant: string; server: string; count: number }>();
@@ -326,6 +375,7 @@ export function Approvals({ live }: { live: Live }) {
         </div>
       ))}
       <ErrorNote error={bulkError} />
+      {focusId !== null && targetIndex < 0 && live.approvalsLoaded ? <NotPending id={focusId} settled={live.settled[focusId]} /> : null}
       {list.length === 0 ? (
         <Empty title="No agent is waiting.">
           <p>
@@ -346,6 +396,7 @@ export function Approvals({ live }: { live: Live }) {
               onDecide={(d) => void decide(a, d)}
               busy={busy[a.id] ?? false}
               error={errors[a.id]}
+              targeted={a.id === focusId}
             />
           ))}
         </div>

@@ -139,8 +139,9 @@ export function Policies() {
       <ErrorNote error={error} />
       {docs && docs.length === 0 ? (
         <Empty title="No policy is configured.">
-          Add a server with a policy file to Airlock's config (for example <code>policies/pusher-channels.json</code>), or run{" "}
-          <code>airlock init</code>.
+          Add a server with a <code>policy</code> to the config file that <code>airlock serve --config FILE</code> reads, for example{" "}
+          <code>{'"mcpServers": { "pusher": { "builtin": "demo-pusher", "policy": "policies/pusher-channels.json" } }'}</code>, then restart
+          Airlock. The policy language is described in <code>docs/policy.md</code>.
         </Empty>
       ) : null}
       {docs && docs.length > 1 ? (
