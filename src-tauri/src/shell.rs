@@ -253,7 +253,7 @@ fn running(app: &mut tauri::App, started: Started) {
     // Ctrl-C or SIGTERM: stop like Quit, so the runtime file does not outlive the gate.
     let handle = app.handle().clone();
     tauri::async_runtime::spawn(async move {
-        stop_signal().await;
+        airlock_gate::runtime::stop_signal().await;
         let app = handle.clone();
         let _ = handle.run_on_main_thread(move || quit(&app));
     });
@@ -352,31 +352,6 @@ fn on_tray_action(app: &AppHandle, action: TrayAction) {
     if let (Some(gate), Some(tray)) = (gate, shell.tray.get()) {
         tray.refresh(gate);
     }
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-async fn stop_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
-    tracing::info!("stop signal received; stopping the gate");
 }
 
 /// Stops the gate (it removes its runtime file), then exits.

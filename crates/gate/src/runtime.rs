@@ -115,6 +115,31 @@ pub fn remove_runtime(dir: &Path, pid: u32) {
     }
 }
 
+/// Resolves on Ctrl-C or SIGTERM: how `airlock serve` and the desktop app learn to stop.
+pub async fn stop_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("stop signal received; stopping the gate");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

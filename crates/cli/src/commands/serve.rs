@@ -61,30 +61,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             gate.data_dir().join("airlock.db").display()
         );
         eprintln!("Press Ctrl-C to stop.");
-        gate.serve(listener, app, shutdown_signal()).await?;
+        gate.serve(listener, app, async {
+            runtime::stop_signal().await;
+            eprintln!("Airlock is stopping.");
+        })
+        .await?;
         Ok(ExitCode::SUCCESS)
     })
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
-    eprintln!("Airlock is stopping.");
 }
