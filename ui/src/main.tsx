@@ -164,7 +164,11 @@ function App() {
     <>
       <header class="top">
         <div class="brand">
-          <span class="logo" aria-hidden="true">⛨</span> Airlock
+          <svg class="logo" aria-hidden="true" viewBox="0 0 16 16" width="16" height="16">
+            <path d="M8 1 2.5 3v4.2c0 3.5 2.3 6.4 5.5 7.8 3.2-1.4 5.5-4.3 5.5-7.8V3L8 1Z" fill="currentColor" />
+            <path d="M5.5 8.2 7.3 10l3.4-3.6" fill="none" stroke="var(--panel)" stroke-width="1.6" stroke-linecap="round" stroke-linejoin="round" />
+          </svg>{" "}
+          Airlock
         </div>
         <nav aria-label="Views">
           {ROUTES.map((r) => (

@@ -199,7 +199,7 @@ export function History({ live }: { live: Live }) {
       <form class="filters" role="search" aria-label="Filter history" onSubmit={(e) => e.preventDefault()}>
         <label class="field grow">
           <span>Search</span>
-          <input type="search" placeholder="tool or argument text, e.g. u-42" value={search} onInput={(e) => setSearch((e.currentTarget as HTMLInputElement).value)} aria-label="Search history" />
+          <input type="search" placeholder="e.g. u-42" value={search} onInput={(e) => setSearch((e.currentTarget as HTMLInputElement).value)} aria-label="Search history" />
         </label>
         <label class="field">
           <span>Time</span>
