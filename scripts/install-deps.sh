@@ -13,6 +13,8 @@ packages=(
   # Tauri 2 on Linux: webkit2gtk pulls in GTK 3, libsoup 3 and JavaScriptCore; the tray needs
   # the app indicator library.
   libwebkit2gtk-4.1-dev libayatana-appindicator3-dev build-essential pkg-config
+  # https upstreams use the system's TLS.
+  libssl-dev
   # Desktop tests: a virtual X display, a private D-Bus session with a test notification server
   # (python3-dbus, python3-gi), and the WebKit WebDriver that tauri-driver drives.
   xvfb xauth x11-utils dbus dbus-x11 python3-dbus python3-gi libglib2.0-bin webkit2gtk-driver

@@ -19,7 +19,7 @@
 //! forgot the session: the link closes and the relay re-initializes. A refused connection closes
 //! the link too. When the relay drops the link, the session is ended with DELETE.
 //!
-//! This build has no TLS: only `http://` URLs are accepted (loopback and trusted networks).
+//! `https://` upstreams use the system's TLS (native-tls: OpenSSL on Linux) and its trusted roots.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -87,17 +87,17 @@ pub async fn connect(url: &str, headers: &HeaderMap) -> Result<UpstreamLink, Ups
     })
 }
 
-/// Parses `url` and accepts only `http`.
+/// Parses `url` and accepts only `http` and `https`.
 pub(crate) fn parse_http_url(url: &str) -> Result<Url, UpstreamError> {
     let parsed = Url::parse(url).map_err(|e| UpstreamError::Http {
         url: url.to_owned(),
         reason: format!("invalid url: {e}"),
     })?;
-    if parsed.scheme() != "http" {
+    if !matches!(parsed.scheme(), "http" | "https") {
         return Err(UpstreamError::Http {
             url: url.to_owned(),
             reason: format!(
-                "scheme `{}` is not supported; only `http` (this build has no TLS)",
+                "scheme `{}` is not supported; use `http` or `https`",
                 parsed.scheme()
             ),
         });
@@ -694,15 +694,16 @@ mod tests {
     }
 
     #[test]
-    fn only_http_urls_are_accepted() {
+    fn only_http_and_https_urls_are_accepted() {
         assert!(parse_http_url("http://127.0.0.1:3001/mcp").is_ok());
-        let err = parse_http_url("https://example.com/mcp")
+        assert!(parse_http_url("https://example.com/mcp").is_ok());
+        let err = parse_http_url("ws://example.com/mcp")
             .err()
             .map(|e| e.to_string());
         assert_eq!(
             err.as_deref(),
             Some(
-                "cannot reach `https://example.com/mcp`: scheme `https` is not supported; only `http` (this build has no TLS)"
+                "cannot reach `ws://example.com/mcp`: scheme `ws` is not supported; use `http` or `https`"
             )
         );
         let err = parse_http_url("not a url").err().map(|e| e.to_string());
