@@ -52,7 +52,15 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let addr = listener.local_addr()?;
         let app = gate.proxy_router().merge(airlock_api::router(gate.clone()));
         eprintln!("Airlock is running on http://{addr}");
-        eprintln!("  window: http://{addr}/#token={}", gate.api_token());
+        // The link carries the API token: print it to a person's terminal, never into a log.
+        if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            eprintln!("  window: http://{addr}/#token={}", gate.api_token());
+        } else {
+            eprintln!(
+                "  window: http://{addr}/#token=<the token in {}>",
+                gate.data_dir().join("api-token").display()
+            );
+        }
         for server in gate.config().servers.keys() {
             eprintln!("  agents: http://{addr}/mcp/{server}   (or `airlock connect {server}`)");
         }
