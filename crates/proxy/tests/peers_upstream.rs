@@ -331,17 +331,33 @@ async fn unreachable_upstream_answers_the_request_and_closes_the_link() -> Resul
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn https_upstream_is_refused_with_a_clear_error() -> Result<()> {
-    let err = http::connect("https://example.invalid/mcp", &http::HeaderMap::new())
-        .await
-        .err()
-        .map(|e| e.to_string());
-    assert_eq!(
-        err.as_deref(),
-        Some(
-            "cannot reach `https://example.invalid/mcp`: scheme `https` is not supported; only `http` (this build has no TLS)"
+async fn https_upstream_speaks_tls_and_a_failed_handshake_answers_with_an_error() -> Result<()> {
+    // A loopback "server" that answers plain text where a TLS handshake is expected.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    std::thread::spawn(move || {
+        if let Ok((mut stream, _)) = listener.accept() {
+            use std::io::Write;
+            let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\nnot tls");
+        }
+    });
+    let url = format!("https://127.0.0.1:{port}/mcp");
+    let mut link = http::connect(&url, &http::HeaderMap::new()).await?;
+    link.to_server
+        .send(
+            json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "t", "version": "1"}}}),
         )
-    );
+        .await?;
+    let answer = link
+        .from_server
+        .recv()
+        .await
+        .ok_or_else(|| anyhow::anyhow!("the link closed without answering"))?;
+    assert_eq!(answer["id"], 1, "{answer}");
+    let message = answer["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains(&format!("127.0.0.1:{port}")), "{answer}");
     Ok(())
 }
 
