@@ -86,6 +86,28 @@ async fn online(gate: &TestGate, user: &str) -> bool {
     text(&r).contains(user)
 }
 
+/// A gate on `data_dir` (hold 1 s) where a plain agent's `terminate_user_connections u-42` was left
+/// pending when its hold ended; returns the gate and the request id.
+async fn gate_with_a_pending_request(data_dir: &std::path::Path) -> (TestGate, String) {
+    let mut options = Options::new(policy("10m"));
+    options.gate = json!({"hold_seconds": 1});
+    options.data_dir = Some(data_dir.to_path_buf());
+    let gate = TestGate::start_with(options).await;
+    let mut agent = PlainAgent::connect(&gate.url).await;
+    let first = agent
+        .call("terminate_user_connections", json!({"userId": "u-42"}))
+        .await;
+    assert!(
+        result_text(&first).starts_with("Approval pending"),
+        "{first}"
+    );
+    let id = result_meta(&first)["approvalId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    (gate, id)
+}
+
 #[tokio::test]
 async fn a_approved_within_the_hold_the_agent_gets_the_real_result() {
     let gate = TestGate::start(policy("10m")).await;
@@ -334,18 +356,7 @@ async fn e_a_disconnected_agent_withdraws_its_request() {
 #[tokio::test]
 async fn f_a_restart_expires_requests_left_pending_and_never_runs_them() {
     let temp = tempfile::tempdir().unwrap();
-    let mut options = Options::new(policy("10m"));
-    options.gate = json!({"hold_seconds": 1});
-    options.data_dir = Some(temp.path().to_path_buf());
-    let gate = TestGate::start_with(options).await;
-    let mut agent = PlainAgent::connect(&gate.url).await;
-    let first = agent
-        .call("terminate_user_connections", json!({"userId": "u-42"}))
-        .await;
-    let id = result_meta(&first)["approvalId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (gate, id) = gate_with_a_pending_request(temp.path()).await;
     gate.stop().await;
 
     let mut options = Options::new(policy("10m"));
@@ -432,18 +443,7 @@ async fn g_remembered_for_ten_minutes_then_asked_again() {
 #[tokio::test]
 async fn remembered_decisions_survive_a_restart_and_deny_always_carries_the_note() {
     let temp = tempfile::tempdir().unwrap();
-    let mut options = Options::new(policy("10m"));
-    options.gate = json!({"hold_seconds": 1});
-    options.data_dir = Some(temp.path().to_path_buf());
-    let gate = TestGate::start_with(options).await;
-    let mut agent = PlainAgent::connect(&gate.url).await;
-    let first = agent
-        .call("terminate_user_connections", json!({"userId": "u-42"}))
-        .await;
-    let id = result_meta(&first)["approvalId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (gate, id) = gate_with_a_pending_request(temp.path()).await;
     gate.gate
         .decide(
             &id,
