@@ -97,6 +97,25 @@ struct Record {
     approval_id: Option<String>,
 }
 
+impl Record {
+    /// A refusal (nothing is forwarded).
+    fn deny(kind: &str, rule: &str, message: String, decided_by: DecidedBy) -> Self {
+        Record {
+            decision: Decision::Deny,
+            kind: kind.into(),
+            rule: rule.into(),
+            message,
+            decided_by,
+            approval_id: None,
+        }
+    }
+
+    fn with_approval(mut self, id: &str) -> Self {
+        self.approval_id = Some(id.to_string());
+        self
+    }
+}
+
 impl GateInterceptor {
     fn key<'a>(&self, call: &'a ToolCall<'a>, args_hash: &'a str) -> CallKey<'a> {
         CallKey {
@@ -267,14 +286,12 @@ impl GateInterceptor {
         let policy = match self.policies.for_call(&call.session.agent.grant, &server) {
             Ok(policy) => policy,
             Err(message) => {
-                let record = Record {
-                    decision: Decision::Deny,
-                    kind: "no_policy".into(),
-                    rule: "(no policy)".into(),
-                    message: format!("Denied: {message}"),
-                    decided_by: DecidedBy::Error,
-                    approval_id: None,
-                };
+                let record = Record::deny(
+                    "no_policy",
+                    "(no policy)",
+                    format!("Denied: {message}"),
+                    DecidedBy::Error,
+                );
                 return self
                     .answer(
                         &call,
@@ -352,14 +369,13 @@ impl GateInterceptor {
                             if let Verdict::Deny { kind, .. } = evaluation.verdict
                                 && kind == DenyKind::Limit
                             {
-                                let record = Record {
-                                    decision: Decision::Deny,
-                                    kind: "rate_limit".into(),
-                                    rule: evaluation.rule.clone(),
-                                    message: evaluation.message.clone(),
-                                    decided_by: DecidedBy::Policy,
-                                    approval_id: Some(approval.id.clone()),
-                                };
+                                let record = Record::deny(
+                                    "rate_limit",
+                                    &evaluation.rule,
+                                    evaluation.message.clone(),
+                                    DecidedBy::Policy,
+                                )
+                                .with_approval(&approval.id);
                                 let meta = json!({"decision": "deny", "kind": "rate_limit", "rule": evaluation.rule});
                                 return self.answer(&call, revision, record, meta).await;
                             }
@@ -394,14 +410,13 @@ impl GateInterceptor {
                                 "Denied by a human: the user refused `{}` on `{}` (approval {}).{note} Do not retry unless the user asks.",
                                 call.name, server, approval.id
                             );
-                            let record = Record {
-                                decision: Decision::Deny,
-                                kind: "human_denied".into(),
-                                rule: approval.request.rule.clone(),
-                                message: message.clone(),
-                                decided_by: DecidedBy::Human,
-                                approval_id: Some(approval.id.clone()),
-                            };
+                            let record = Record::deny(
+                                "human_denied",
+                                &approval.request.rule,
+                                message,
+                                DecidedBy::Human,
+                            )
+                            .with_approval(&approval.id);
                             let meta = json!({"decision": "deny", "kind": "human_denied", "approvalId": approval.id, "note": approval.note});
                             return self.answer(&call, revision, record, meta).await;
                         }
@@ -410,14 +425,13 @@ impl GateInterceptor {
                                 "Denied: timed out, no human answered the approval request {} for `{}` in time. Ask the user to approve it in Airlock, then call again.",
                                 approval.id, call.name
                             );
-                            let record = Record {
-                                decision: Decision::Deny,
-                                kind: "approval_timeout".into(),
-                                rule: approval.request.rule.clone(),
-                                message: message.clone(),
-                                decided_by: DecidedBy::Timeout,
-                                approval_id: Some(approval.id.clone()),
-                            };
+                            let record = Record::deny(
+                                "approval_timeout",
+                                &approval.request.rule,
+                                message,
+                                DecidedBy::Timeout,
+                            )
+                            .with_approval(&approval.id);
                             let meta = json!({"decision": "deny", "kind": "approval_timeout", "approvalId": approval.id});
                             return self.answer(&call, revision, record, meta).await;
                         }

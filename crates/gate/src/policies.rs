@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use airlock_policy::{Diagnostics, Policy};
+use airlock_policy::Policy;
 use arc_swap::ArcSwap;
 
 use crate::config::{Config, PUSHER_POLICY_NAME, PUSHER_POLICY_SOURCE, PolicySource};
@@ -123,24 +123,6 @@ impl PolicySet {
         self.table.load().policies.values().cloned().collect()
     }
 
-    /// Servers and grants that use `source`.
-    pub fn users_of(&self, source: &PolicySource) -> (Vec<String>, Vec<(String, String)>) {
-        let table = self.table.load();
-        let servers = table
-            .by_server
-            .iter()
-            .filter(|(_, s)| *s == source)
-            .map(|(name, _)| name.clone())
-            .collect();
-        let grants = table
-            .by_grant
-            .iter()
-            .filter(|(_, s)| *s == source)
-            .map(|(key, _)| key.clone())
-            .collect();
-        (servers, grants)
-    }
-
     /// Files to watch.
     pub fn files(&self) -> Vec<PathBuf> {
         self.table
@@ -218,11 +200,6 @@ fn same_file(a: &Path, b: &Path) -> bool {
             (Ok(a), Ok(b)) => a == b,
             _ => false,
         }
-}
-
-/// Parses a policy text, rendering errors as `file:line:col: message` lines.
-pub fn parse(text: &str, origin: &str) -> Result<Policy, Diagnostics> {
-    Policy::parse(text, origin)
 }
 
 fn read(source: &PolicySource, last_good: Option<Arc<Policy>>) -> LoadedPolicy {
