@@ -7,6 +7,12 @@
 //! - Without one: the client (default 60 s timeout) gets "approval pending" at the end of the hold
 //!   (`hold_seconds` 5 here), and the same call after the approval gets the real result.
 //!
+//! - As a task (2025-11-25): the SDK's experimental task client sees the task offered in
+//!   `tools/list`, gets a task at once, polls it ("waiting for approval by a human") and receives
+//!   the real result after the approval. A tool the server runs as a task itself
+//!   (server-everything's `simulate-research-query`) keeps the server's task: Airlock holds the
+//!   call for the human, then forwards it untouched and relays the server's `tasks/*`.
+//!
 //! Both then check history (issue 4): every call exactly once, with its decision and rule.
 //!
 //! Run: `cargo test -p airlock-cli --test serve_approvals`.
@@ -173,6 +179,123 @@ fn without_progress_the_hold_ends_in_approval_pending_and_a_retry_gets_the_resul
     ensure!(
         rows[0] == ("require_approval", RULE, "policy", "-")
             && calls[0]["decisionKind"] == "pending",
+        "history: {calls:#?}"
+    );
+    Ok(())
+}
+
+#[test]
+fn a_task_capable_client_polls_a_task_and_gets_the_result_after_the_approval() -> Result<()> {
+    let serve = Serve::start(&common::two_servers_config(5)?)?;
+    let via = Via::Http(serve.mcp_url("pusher"));
+    let mut agent = Agent::start(
+        Sdk::TypeScript,
+        &via,
+        &["--task-call", TOOL, r#"{"userId":"u-9"}"#],
+    )?;
+    let approval = serve.wait_pending()?;
+    check_pending(&approval, "u-9")?;
+    let id = approval_id(&approval)?;
+    // The client polls the task (every second, as Airlock suggests) until it says why it waits.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let waiting = loop {
+        let events = agent.events();
+        if let Some(status) = events.iter().find(|e| {
+            e["event"] == "task_status"
+                && e["task"]["statusMessage"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with("waiting for approval by a human"))
+        }) {
+            break status.clone();
+        }
+        ensure!(
+            agent.running()? && std::time::Instant::now() < deadline,
+            "no waiting status: {events:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    ensure!(
+        waiting["task"]["status"] == "working"
+            && waiting["task"]["statusMessage"]
+                .as_str()
+                .is_some_and(|m| m.contains(&id)),
+        "status: {waiting:#}"
+    );
+    let events = agent.events();
+    let created = events
+        .iter()
+        .find(|e| e["event"] == "task_created")
+        .context("the client did not get a task")?;
+    ensure!(
+        created["task"]["taskId"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("airlock-task-")),
+        "created: {created:#}"
+    );
+
+    let decided = serve.approve(&id)?;
+    ensure!(decided["status"] == "approved", "decide: {decided:#}");
+    let (ok, events) = agent.finish()?;
+    ensure!(ok, "agent failed: {events:?}");
+    let result = result_of(&events, TOOL).cloned().unwrap_or_default();
+    ensure!(
+        result["isError"] != true
+            && text_of(&result).contains("All connections terminated for user \"u-9\""),
+        "not the real result: {events:?}"
+    );
+    let calls = serve.history()?;
+    ensure!(calls.len() == 1, "history: {calls:#?}");
+    ensure!(
+        calls[0]["decidedBy"] == "human"
+            && calls[0]["approvalId"] == id.as_str()
+            && calls[0]["outcome"] == "ok",
+        "history: {calls:#?}"
+    );
+    Ok(())
+}
+
+#[test]
+fn a_tool_the_server_runs_as_a_task_keeps_the_servers_task_after_the_approval() -> Result<()> {
+    const RESEARCH: &str = "simulate-research-query";
+    let mut everything = common::everything_stdio_entry()?;
+    everything["policy"] = "everything-gated.json".into();
+    let serve = Serve::start(&serde_json::json!({
+        "gate": { "hold_seconds": 50 },
+        "mcpServers": { "everything": everything }
+    }))?;
+    let via = Via::Http(serve.mcp_url("everything"));
+    let agent = Agent::start(
+        Sdk::TypeScript,
+        &via,
+        &["--task-call", RESEARCH, r#"{"topic":"approval gates"}"#],
+    )?;
+    let approval = serve.wait_pending()?;
+    ensure!(
+        approval["tool"] == RESEARCH && approval["status"] == "pending",
+        "approval: {approval:#}"
+    );
+    let decided = serve.approve(&approval_id(&approval)?)?;
+    ensure!(decided["status"] == "approved", "decide: {decided:#}");
+
+    let (ok, events) = agent.finish()?;
+    ensure!(ok, "agent failed: {events:?}");
+    let created = events
+        .iter()
+        .find(|e| e["event"] == "task_created")
+        .context("the client got no task")?;
+    let task_id = created["task"]["taskId"].as_str().unwrap_or_default();
+    ensure!(
+        !task_id.is_empty() && !task_id.starts_with("airlock-task-"),
+        "not the server's task: {created:#}"
+    );
+    let result = result_of(&events, RESEARCH).cloned().unwrap_or_default();
+    ensure!(
+        result["isError"] != true && text_of(&result).contains("approval gates"),
+        "not the server's result: {events:?}"
+    );
+    let calls = serve.history()?;
+    ensure!(
+        calls.len() == 1 && calls[0]["tool"] == RESEARCH && calls[0]["decidedBy"] == "human",
         "history: {calls:#?}"
     );
     Ok(())

@@ -71,6 +71,9 @@ pub struct GateSettings {
     pub hold_seconds: u64,
     /// How long a request may wait for a human when the policy does not say (`approval_timeout`).
     pub approval_timeout: String,
+    /// Offer task-augmented calls (MCP 2025-11-25) for tools that may wait for a human: an agent
+    /// that asks for a task gets one at once and polls it, instead of a request held open.
+    pub offer_tasks: bool,
     /// Where the history database, the API token and the runtime file live.
     pub data_dir: Option<PathBuf>,
     /// Largest request body accepted from an agent, in bytes.
@@ -88,6 +91,7 @@ impl Default for GateSettings {
             allowed_hosts: Vec::new(),
             hold_seconds: 50,
             approval_timeout: "10m".into(),
+            offer_tasks: true,
             data_dir: None,
             max_body_bytes: 4 * 1024 * 1024,
             redact: RedactSettings::default(),

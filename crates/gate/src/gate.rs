@@ -269,6 +269,7 @@ impl Gate {
             hold: HoldSettings {
                 hold: Duration::from_secs(config.gate.hold_seconds),
                 default_approval_timeout: approval_timeout,
+                offer_tasks: config.gate.offer_tasks,
             },
         });
 

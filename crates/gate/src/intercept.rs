@@ -45,6 +45,8 @@ pub struct HoldSettings {
     pub hold: Duration,
     /// Approval timeout when the policy does not set one.
     pub default_approval_timeout: Duration,
+    /// Whether calls that may wait for a human are offered as tasks (`gate.offer_tasks`).
+    pub offer_tasks: bool,
 }
 
 /// Shared state of the gate that the interceptor needs.
@@ -544,11 +546,18 @@ impl GateInterceptor {
         };
         let now = self.clock.now_ms();
         let until_expiry = Duration::from_millis(approval.expires_ms.saturating_sub(now));
-        let hold = if call.progress_token.is_some() {
+        // With progress keep-alives, or answered as a task (the agent polls), the call may wait
+        // as long as the request; otherwise only below common client time-outs.
+        let hold = if call.progress_token.is_some() || call.as_task {
             until_expiry
         } else {
             self.hold.hold.min(until_expiry)
         };
+        agent.set_status(format!(
+            "waiting for approval by a human in Airlock (request {}, {} s left)",
+            approval.id,
+            until_expiry.as_secs()
+        ));
         let holds_to_expiry = hold == until_expiry;
         let status = hold_agent(&mut waiter, agent, call.progress_token, hold, &approval).await;
         let id = waiter.id().to_string();
@@ -807,6 +816,16 @@ impl Interceptor for GateInterceptor {
         agent: AgentChannel,
     ) -> BoxFuture<'a, CallDecision> {
         Box::pin(self.decide(call, agent))
+    }
+
+    fn offers_tasks(&self) -> bool {
+        self.hold.offer_tasks
+    }
+
+    fn may_ask_human(&self, session: &SessionInfo, tool: &str) -> bool {
+        self.policies
+            .for_call(&session.agent.grant, &session.server)
+            .is_ok_and(|policy| policy.may_ask_human(tool))
     }
 
     fn tools_list(&self, session: &SessionInfo, result: &mut Value) {

@@ -15,11 +15,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use airlock_gate::clock::ManualClock;
-use airlock_gate::{
-    Approval, ApprovalStatus, DecideError, DecisionSource, GateError, HumanDecision, Remember,
-};
+use airlock_gate::{ApprovalStatus, DecideError, GateError, Remember};
 use airlock_store::{DecidedBy, Decision};
-use common::{Options, PlainAgent, TestGate, call, meta, result_meta, result_text, text};
+use common::{
+    Options, PlainAgent, TestGate, call, decision, meta, online, result_meta, result_text, text,
+    wait_pending, wait_status,
+};
 use serde_json::{Value, json};
 
 fn policy(timeout: &str) -> Value {
@@ -39,51 +40,6 @@ fn policy(timeout: &str) -> Value {
 
 fn terminate(user: &str) -> rmcp::model::CallToolRequestParams {
     call("terminate_user_connections", json!({"userId": user}))
-}
-
-async fn wait_pending(gate: &TestGate) -> Approval {
-    for _ in 0..1000 {
-        if let Some(a) = gate.gate.pending_approvals().into_iter().next() {
-            return a;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("no approval request appeared");
-}
-
-async fn wait_status(gate: &TestGate, id: &str, status: ApprovalStatus) {
-    for _ in 0..1000 {
-        if gate.gate.approval(id).map(|a| a.status) == Some(status) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!(
-        "request {id} never became {status:?}: {:?}",
-        gate.gate.approval(id)
-    );
-}
-
-fn decision(approve: bool, remember: Remember, note: Option<&str>) -> HumanDecision {
-    HumanDecision {
-        approve,
-        remember,
-        note: note.map(str::to_string),
-        source: DecisionSource::Api,
-    }
-}
-
-async fn online(gate: &TestGate, user: &str) -> bool {
-    let agent = gate.agent().await;
-    let r = agent
-        .call_tool(call(
-            "get_presence_users",
-            json!({"channel": "presence-lobby"}),
-        ))
-        .await
-        .unwrap();
-    agent.cancel().await.unwrap();
-    text(&r).contains(user)
 }
 
 /// A gate on `data_dir` (hold 1 s) where a plain agent's `terminate_user_connections u-42` was left

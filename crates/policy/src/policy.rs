@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 use crate::check;
 use crate::compiled::CompiledPolicy;
 use crate::diagnostics::Diagnostics;
-use crate::model::{DefaultAction, PolicyDocument};
+use crate::model::{DefaultAction, PolicyDocument, ToolAction};
 
 /// A valid policy, ready to evaluate. Cheap to share behind an `Arc`; immutable.
 #[derive(Clone)]
@@ -73,6 +73,23 @@ impl Policy {
     /// True if `tool` must be removed from `tools/list` (and is denied if called).
     pub fn is_hidden(&self, tool: &str) -> bool {
         self.compiled.hide_all || self.compiled.hidden.contains(tool)
+    }
+
+    /// True if some call of `tool` may wait for a human: its rule says `require_approval` or has
+    /// `approve_if` conditions, or it is unlisted and the default is `require_approval`. Hidden
+    /// and denied tools never wait.
+    pub fn may_ask_human(&self, tool: &str) -> bool {
+        if self.is_hidden(tool) {
+            return false;
+        }
+        match self.doc.tools.get(tool) {
+            Some(rule) => match rule.action {
+                ToolAction::RequireApproval => true,
+                ToolAction::Deny => false,
+                ToolAction::Allow => !rule.approve_if.is_empty(),
+            },
+            None => self.doc.default == DefaultAction::RequireApproval,
+        }
     }
 
     /// The approval timeout of `tool`, if its rule sets one.

@@ -536,3 +536,24 @@ fn revision_ignores_formatting_but_not_meaning() {
     assert_ne!(a.revision(), c.revision());
     assert!(a.revision().starts_with("sha256:"));
 }
+
+#[test]
+fn may_ask_human_names_the_tools_whose_calls_can_wait_for_a_human() {
+    let p = policy(
+        r#"{"version":"1","default":"deny","hide":["secret"],"tools":{
+            "gated":{"action":"require_approval"},
+            "sometimes":{"approve_if":[{"path":"args.amount","op":"gt","value":100}]},
+            "free":{},
+            "blocked":{"action":"deny"},
+            "secret":{"action":"require_approval"}}}"#,
+    );
+    assert!(p.may_ask_human("gated"));
+    assert!(p.may_ask_human("sometimes"));
+    assert!(!p.may_ask_human("free"));
+    assert!(!p.may_ask_human("blocked"));
+    assert!(!p.may_ask_human("secret"), "hidden tools are never offered");
+    assert!(!p.may_ask_human("unlisted"), "default deny");
+    let p = policy(r#"{"version":"1","default":"require_approval","tools":{"free":{}}}"#);
+    assert!(p.may_ask_human("unlisted"));
+    assert!(!p.may_ask_human("free"));
+}

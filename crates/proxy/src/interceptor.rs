@@ -69,6 +69,11 @@ pub struct ToolCall<'a> {
     pub progress_token: Option<&'a Value>,
     /// True when `params.task` is present (task-augmented call, 2025-11-25).
     pub task_augmented: bool,
+    /// True when the relay answered this call with a task of its own (see
+    /// [`Interceptor::offers_tasks`]): the agent polls instead of waiting on the request, so a
+    /// decision may take as long as the approval may, with no hold limit. Withdrawn by
+    /// `tasks/cancel`.
+    pub as_task: bool,
 }
 
 /// What the relay does with a `tools/call`.
@@ -124,11 +129,31 @@ pub enum AuthError {
 #[derive(Clone, Debug)]
 pub struct AgentChannel {
     tx: mpsc::UnboundedSender<Value>,
+    status: Option<mpsc::UnboundedSender<String>>,
 }
 
 impl AgentChannel {
     pub fn new(tx: mpsc::UnboundedSender<Value>) -> Self {
-        Self { tx }
+        Self { tx, status: None }
+    }
+
+    /// A channel for a call answered as a task: [`AgentChannel::set_status`] reaches the task.
+    pub(crate) fn for_task(
+        tx: mpsc::UnboundedSender<Value>,
+        status: mpsc::UnboundedSender<String>,
+    ) -> Self {
+        Self {
+            tx,
+            status: Some(status),
+        }
+    }
+
+    /// Says what the call is waiting for, e.g. "waiting for approval by a human". Shown as the
+    /// task's `statusMessage` when the call is answered as a task; ignored otherwise.
+    pub fn set_status(&self, message: impl Into<String>) {
+        if let Some(status) = &self.status {
+            let _ = status.send(message.into());
+        }
     }
 
     /// Sends a JSON-RPC notification to the agent. Returns false when the agent is gone.
@@ -163,6 +188,19 @@ pub trait Interceptor: Send + Sync + 'static {
 
     /// A session ended (DELETE, disconnect, expiry). Default: nothing.
     fn session_closed(&self, _session: &SessionInfo) {}
+
+    /// Whether the relay answers calls that may wait for a human as tasks of its own, for agents
+    /// that negotiated 2025-11-25 and ask for a task (see the `tasks` module). Default: no, the
+    /// relay stays a plain pass-through.
+    fn offers_tasks(&self) -> bool {
+        false
+    }
+
+    /// Whether a call of `tool` may have to wait for a human (so `tools/list` offers it as a
+    /// task). Only asked when [`Interceptor::offers_tasks`] is true.
+    fn may_ask_human(&self, _session: &SessionInfo, _tool: &str) -> bool {
+        false
+    }
 }
 
 /// Lets everything through: the relay without a gate (used by `airlock connect` and tests).

@@ -19,6 +19,7 @@ mod proxy;
 pub mod security;
 mod session;
 mod stream;
+mod tasks;
 pub mod upstream;
 
 pub use interceptor::{

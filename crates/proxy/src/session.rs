@@ -22,7 +22,7 @@
 //! (sampling, elicitation, roots, logging) to the newest open request stream of the session, else
 //! the standing (GET) stream, which buffers (bounded) until one connects.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
@@ -37,16 +37,30 @@ use crate::interceptor::{
 use crate::jsonrpc::{self, Kind};
 use crate::proxy::Shared;
 use crate::stream::{STANDING, SseBody, StreamId, Streams};
+use crate::tasks::{self, Outcome, ServerTasks, Status, TASK_PREFIX, TASKS_VERSION, Tasks};
 use crate::upstream::UpstreamLink;
 
 /// How long a replayed `initialize` may take before the reconnect counts as failed.
 const REPLAY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Not a stream: messages of a proxy-owned task (whose `tools/call` was answered long ago) go to
+/// the newest open stream of the session, else the standing one, when they are delivered.
+const FLOATING: StreamId = StreamId::MAX;
 
 enum PendingKind {
     Plain,
     Initialize,
     ToolsList,
     ToolCall(Option<Box<dyn CallTicket>>),
+    /// A proxy-owned task's call, forwarded once allowed; its answer ends the task.
+    TaskCall {
+        ticket: Option<Box<dyn CallTicket>>,
+        task: String,
+    },
+    /// `tasks/list` to a server that lists its own tasks; the first page gets ours in front.
+    TasksList {
+        first_page: bool,
+    },
 }
 
 /// A request forwarded upstream, awaiting its response.
@@ -71,6 +85,30 @@ struct State {
     /// The agent's `initialize` params, for replay after a reconnect.
     init: Option<Value>,
     initialized: bool,
+    /// Set when Airlock offered its own tasks in `initialize` (see `tasks`): what the server
+    /// itself declared.
+    task_offer: Option<ServerTasks>,
+    /// Tools the server runs as tasks itself (its `tools/list` said optional or required).
+    server_task_tools: HashSet<String>,
+    tasks: Tasks,
+}
+
+impl State {
+    /// Delivers a message to the agent; [`FLOATING`] picks the stream now.
+    fn deliver_to(&mut self, stream: StreamId, msg: &Value, is_response: bool) {
+        let target = if stream == FLOATING {
+            self.streams.newest_open().unwrap_or(STANDING)
+        } else {
+            stream
+        };
+        self.streams.deliver(target, msg, is_response);
+    }
+
+    fn deliver_all(&mut self, deliveries: tasks::Deliveries) {
+        for (stream, msg, is_response) in deliveries {
+            self.deliver_to(stream.unwrap_or(FLOATING), &msg, is_response);
+        }
+    }
 }
 
 /// One agent session (or, with `remap`, the shared connection of stateless requests).
@@ -138,6 +176,9 @@ impl Session {
                 progress: HashMap::new(),
                 init: None,
                 initialized: false,
+                task_offer: None,
+                server_task_tools: HashSet::new(),
+                tasks: Tasks::default(),
             }),
             outbox,
             closed: CancellationToken::new(),
@@ -235,6 +276,12 @@ impl Session {
                         self.forward_request(msg, stream, PendingKind::Initialize, info);
                     }
                     "tools/call" => self.hold_call(msg, stream, info),
+                    "tasks/get" | "tasks/result" | "tasks/cancel" if self.owns_task(&msg) => {
+                        self.task_request(&method, msg, stream);
+                    }
+                    "tasks/list" if self.lock().task_offer.is_some() => {
+                        self.list_tasks(msg, stream, info);
+                    }
                     "tools/list" => self.forward_request(msg, stream, PendingKind::ToolsList, info),
                     _ => self.forward_request(msg, stream, PendingKind::Plain, info),
                 }
@@ -368,6 +415,10 @@ impl Session {
 
     /// Runs the interceptor on a `tools/call`, holding it until a decision.
     fn hold_call(self: &Arc<Self>, msg: Value, stream: StreamId, info: Arc<SessionInfo>) {
+        if self.answers_as_task(&msg) {
+            self.hold_as_task(msg, stream, info);
+            return;
+        }
         // Stateless requests of different agents may share an id: key them by a local id (they
         // are cancelled by closing their stream, never by id).
         let agent_key = if self.remap {
@@ -398,6 +449,7 @@ impl Session {
                     arguments: params.and_then(|p| p.get("arguments")).unwrap_or(&null),
                     progress_token: jsonrpc::progress_token(&msg),
                     task_augmented: params.and_then(|p| p.get("task")).is_some(),
+                    as_task: false,
                 };
                 let fut = interceptor.tool_call(call, AgentChannel::new(tx));
                 tokio::pin!(fut);
@@ -442,6 +494,235 @@ impl Session {
         });
     }
 
+    /// A task-augmented `tools/call` that Airlock answers with a task of its own: tasks were
+    /// offered, and the server does not run this tool as a task itself.
+    fn answers_as_task(&self, msg: &Value) -> bool {
+        if self.remap || msg.pointer("/params/task").is_none() {
+            return false;
+        }
+        let name = msg
+            .pointer("/params/name")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let st = self.lock();
+        st.task_offer.is_some() && !st.server_task_tools.contains(name)
+    }
+
+    /// Whether a `tasks/get|result|cancel` names one of Airlock's own tasks.
+    fn owns_task(&self, msg: &Value) -> bool {
+        msg.pointer("/params/taskId")
+            .and_then(Value::as_str)
+            .is_some_and(|id| id.starts_with(TASK_PREFIX))
+            && self.lock().task_offer.is_some()
+    }
+
+    /// Answers a task-augmented `tools/call` with a new task at once, then decides and runs the
+    /// call in the background; the outcome waits in the task (see `tasks`).
+    fn hold_as_task(self: &Arc<Self>, mut msg: Value, stream: StreamId, info: Arc<SessionInfo>) {
+        let ttl = msg.pointer("/params/task/ttl").and_then(Value::as_u64);
+        if let Some(params) = msg.get_mut("params").and_then(Value::as_object_mut) {
+            // The server is not asked to run it as a task: Airlock is the task's receiver.
+            params.remove("task");
+        }
+        let request_id = msg.get("id").cloned().unwrap_or(Value::Null);
+        let hold = self.closed.child_token();
+        let task_id = {
+            let mut st = self.lock();
+            let task = st.tasks.create(ttl, hold.clone());
+            let id = task.id().to_owned();
+            let answer = jsonrpc::result(request_id, tasks::create_result(task));
+            st.streams.deliver(stream, &answer, true);
+            id
+        };
+        let session = self.clone();
+        tokio::spawn(async move {
+            let interceptor = session.shared.interceptor.clone();
+            let (tx, mut rx) = mpsc::unbounded_channel();
+            let (status_tx, mut status_rx) = mpsc::unbounded_channel();
+            let null = Value::Null;
+            let decision = {
+                let params = msg.get("params");
+                let call = ToolCall {
+                    session: &info,
+                    request_id: msg.get("id").unwrap_or(&null),
+                    name: params
+                        .and_then(|p| p.get("name"))
+                        .and_then(Value::as_str)
+                        .unwrap_or(""),
+                    arguments: params.and_then(|p| p.get("arguments")).unwrap_or(&null),
+                    progress_token: jsonrpc::progress_token(&msg),
+                    task_augmented: true,
+                    as_task: true,
+                };
+                let fut = interceptor.tool_call(call, AgentChannel::for_task(tx, status_tx));
+                tokio::pin!(fut);
+                loop {
+                    tokio::select! {
+                        d = &mut fut => break Some(d),
+                        Some(note) = rx.recv() => session.lock().deliver_to(FLOATING, &note, false),
+                        Some(m) = status_rx.recv() => session.lock().tasks.set_message(&task_id, m),
+                        // `tasks/cancel`, or the session ended: dropping the decision withdraws it.
+                        () = hold.cancelled() => break None,
+                    }
+                }
+            };
+            match decision {
+                None => {}
+                Some(CallDecision::Respond(result)) => {
+                    let message = tasks::result_text(&result);
+                    let mut st = session.lock();
+                    let out = st.tasks.finish(
+                        &task_id,
+                        Status::Completed,
+                        message,
+                        Some(Outcome::Result(result)),
+                    );
+                    st.deliver_all(out);
+                }
+                Some(CallDecision::Forward(ticket)) => {
+                    session.forward_task_call(msg, task_id, ticket, info);
+                }
+            }
+        });
+    }
+
+    /// Sends an allowed task's call upstream under an id of Airlock's own (the agent's request
+    /// was answered long ago and its id may be reused).
+    fn forward_task_call(
+        &self,
+        mut msg: Value,
+        task_id: String,
+        ticket: Box<dyn CallTicket>,
+        info: Arc<SessionInfo>,
+    ) {
+        let local = Value::String(self.shared.local_id());
+        let key = jsonrpc::key(&local);
+        msg["id"] = local;
+        let mut st = self.lock();
+        match st.tasks.get_mut(&task_id) {
+            Some(task) if !task.status().is_terminal() => task.upstream_key = Some(key.clone()),
+            // Cancelled meanwhile: it never runs (the dropped ticket says so in history).
+            _ => return,
+        }
+        st.tasks.set_message(
+            &task_id,
+            "allowed by Airlock; the server is running the call".into(),
+        );
+        let progress = jsonrpc::progress_token(&msg).map(|token| {
+            let k = jsonrpc::key(token);
+            st.progress.insert(k.clone(), (FLOATING, None));
+            k
+        });
+        st.pending.insert(
+            key,
+            Pending {
+                agent_id: Value::Null,
+                stream: FLOATING,
+                kind: PendingKind::TaskCall {
+                    ticket: Some(ticket),
+                    task: task_id,
+                },
+                info,
+                progress,
+            },
+        );
+        drop(st);
+        let _ = self.outbox.send(msg);
+    }
+
+    /// `tasks/get`, `tasks/result` and `tasks/cancel` for one of Airlock's own tasks.
+    fn task_request(&self, method: &str, msg: Value, stream: StreamId) {
+        let id = msg.get("id").cloned().unwrap_or(Value::Null);
+        let task_id = msg
+            .pointer("/params/taskId")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        let mut st = self.lock();
+        let answer = match method {
+            "tasks/get" => match st.tasks.get(&task_id) {
+                Some(task) => jsonrpc::result(id, task.to_json()),
+                None => jsonrpc::error(id, jsonrpc::INVALID_PARAMS, tasks::not_found(&task_id)),
+            },
+            "tasks/result" => match st.tasks.wait_result(&task_id, id.clone(), stream) {
+                Ok(Some(answer)) => answer,
+                // Answered when the task ends; the stream stays open (with keep-alives).
+                Ok(None) => return,
+                Err(e) => jsonrpc::error(id, jsonrpc::INVALID_PARAMS, e),
+            },
+            _ => {
+                let (status, upstream) = match st.tasks.get_mut(&task_id) {
+                    None => {
+                        let e =
+                            jsonrpc::error(id, jsonrpc::INVALID_PARAMS, tasks::not_found(&task_id));
+                        st.streams.deliver(stream, &e, true);
+                        return;
+                    }
+                    Some(task) => (task.status(), task.upstream_key.take()),
+                };
+                if status.is_terminal() {
+                    let e = jsonrpc::error(
+                        id,
+                        jsonrpc::INVALID_PARAMS,
+                        format!(
+                            "task `{task_id}` already ended ({}); it cannot be cancelled",
+                            status.as_str()
+                        ),
+                    );
+                    st.streams.deliver(stream, &e, true);
+                    return;
+                }
+                if let Some(task) = st.tasks.get(&task_id) {
+                    task.hold.cancel();
+                }
+                let message = if let Some(key) = &upstream {
+                    // Running upstream: cancel it there; its late answer is ignored.
+                    if let Some(p) = st.pending.remove(key) {
+                        if let Some(k) = &p.progress {
+                            st.progress.remove(k);
+                        }
+                        if let Ok(rid) = serde_json::from_str::<Value>(key) {
+                            let _ = self.outbox.send(json!({
+                                "jsonrpc": "2.0",
+                                "method": "notifications/cancelled",
+                                "params": {"requestId": rid, "reason": "the agent cancelled the task"}
+                            }));
+                        }
+                    }
+                    "cancelled by the agent while the server was running the call"
+                } else {
+                    "cancelled by the agent before it ran; it will not run"
+                };
+                let out = st
+                    .tasks
+                    .finish(&task_id, Status::Cancelled, Some(message.into()), None);
+                let task = st.tasks.get(&task_id).map(tasks::Task::to_json);
+                st.deliver_all(out);
+                jsonrpc::result(id, task.unwrap_or(Value::Null))
+            }
+        };
+        st.streams.deliver(stream, &answer, true);
+    }
+
+    /// `tasks/list` once tasks were offered: Airlock's own tasks, in front of the server's when
+    /// the server lists its own.
+    fn list_tasks(&self, msg: Value, stream: StreamId, info: Arc<SessionInfo>) {
+        let first_page = msg.pointer("/params/cursor").is_none();
+        let server_lists = self.lock().task_offer.is_some_and(|o| o.list);
+        if server_lists {
+            self.forward_request(msg, stream, PendingKind::TasksList { first_page }, info);
+            return;
+        }
+        let id = msg.get("id").cloned().unwrap_or(Value::Null);
+        let mut st = self.lock();
+        let answer = if first_page {
+            jsonrpc::result(id, json!({"tasks": st.tasks.list()}))
+        } else {
+            jsonrpc::error(id, jsonrpc::INVALID_PARAMS, "unknown cursor for tasks/list")
+        };
+        st.streams.deliver(stream, &answer, true);
+    }
+
     /// Handles one message from the upstream.
     fn on_server_message(&self, mut msg: Value) {
         if let Value::Array(items) = msg {
@@ -471,16 +752,75 @@ impl Session {
                             .pointer("/result/protocolVersion")
                             .and_then(Value::as_str)
                         {
-                            let mut i = self.info.write().unwrap_or_else(|p| p.into_inner());
-                            let mut new = (**i).clone();
-                            new.protocol_version = Some(v.to_owned());
-                            *i = Arc::new(new);
+                            let offer = v == TASKS_VERSION
+                                && !self.remap
+                                && self.shared.interceptor.offers_tasks();
+                            {
+                                let mut i = self.info.write().unwrap_or_else(|p| p.into_inner());
+                                let mut new = (**i).clone();
+                                new.protocol_version = Some(v.to_owned());
+                                *i = Arc::new(new);
+                            }
+                            if offer && let Some(result) = msg.get_mut("result") {
+                                st.task_offer = Some(tasks::offer_in_initialize(result));
+                            }
                         }
                     }
                     PendingKind::ToolsList => {
                         if let Some(result) = msg.get_mut("result") {
                             self.shared.interceptor.tools_list(&p.info, result);
+                            if let Some(offer) = st.task_offer {
+                                self.offer_tools_as_tasks(&mut st, offer, &p.info, result);
+                            }
                         }
+                    }
+                    PendingKind::TasksList { first_page } => {
+                        if *first_page
+                            && let Some(theirs) = msg
+                                .pointer_mut("/result/tasks")
+                                .and_then(Value::as_array_mut)
+                        {
+                            let mut all = st.tasks.list();
+                            all.append(theirs);
+                            *theirs = all;
+                        }
+                    }
+                    PendingKind::TaskCall { ticket, task } => {
+                        let task = std::mem::take(task);
+                        if let Some(t) = ticket.take() {
+                            match (msg.get("result"), msg.get("error")) {
+                                (Some(r), _) => t.finish(CallOutcome::Result(r)),
+                                (None, Some(e)) => t.finish(CallOutcome::Error(e)),
+                                (None, None) => {}
+                            }
+                        }
+                        let obj = msg.as_object_mut();
+                        let (result, error) = match obj {
+                            Some(o) => (o.remove("result"), o.remove("error")),
+                            None => (None, None),
+                        };
+                        let (status, message, outcome) = match (result, error) {
+                            (Some(r), _) => {
+                                let failed =
+                                    r.get("isError").and_then(Value::as_bool) == Some(true);
+                                let message = if failed { tasks::result_text(&r) } else { None };
+                                let status = if failed {
+                                    Status::Failed
+                                } else {
+                                    Status::Completed
+                                };
+                                (status, message, Outcome::Result(r))
+                            }
+                            (None, Some(e)) => {
+                                let message =
+                                    e.get("message").and_then(Value::as_str).map(str::to_owned);
+                                (Status::Failed, message, Outcome::Error(e))
+                            }
+                            (None, None) => return,
+                        };
+                        let out = st.tasks.finish(&task, status, message, Some(outcome));
+                        st.deliver_all(out);
+                        return;
                     }
                     PendingKind::ToolCall(ticket) => {
                         if let Some(t) = ticket.take() {
@@ -503,7 +843,7 @@ impl Session {
                         if let Some(orig) = original {
                             msg["params"]["progressToken"] = orig;
                         }
-                        st.streams.deliver(stream, &msg, false);
+                        st.deliver_to(stream, &msg, false);
                     }
                     None => {
                         let target = st.streams.newest_open().unwrap_or(STANDING);
@@ -522,17 +862,52 @@ impl Session {
         }
     }
 
+    /// Offers the tools of a `tools/list` result that may wait for a human as tasks
+    /// (`execution.taskSupport: "optional"`), unless the server runs them as tasks itself.
+    fn offer_tools_as_tasks(
+        &self,
+        st: &mut State,
+        offer: ServerTasks,
+        info: &SessionInfo,
+        result: &mut Value,
+    ) {
+        let Some(tools) = result.get_mut("tools").and_then(Value::as_array_mut) else {
+            return;
+        };
+        for tool in tools {
+            let Some(name) = tool.get("name").and_then(Value::as_str).map(str::to_owned) else {
+                continue;
+            };
+            if offer.tools_call && tasks::task_support(tool) != "forbidden" {
+                st.server_task_tools.insert(name);
+                continue;
+            }
+            st.server_task_tools.remove(&name);
+            if self.shared.interceptor.may_ask_human(info, &name) {
+                tasks::mark_optional(tool);
+            }
+        }
+    }
+
     /// The upstream died: every forwarded request gets an error.
     fn fail_inflight(&self, reason: &str) {
         let mut st = self.lock();
         let pending: Vec<Pending> = st.pending.drain().map(|(_, p)| p).collect();
         st.progress.clear();
+        let message = format!("upstream `{}` exited: {reason}", self.server);
         for p in pending {
-            let err = jsonrpc::error(
-                p.agent_id,
-                jsonrpc::INTERNAL_ERROR,
-                format!("upstream `{}` exited: {reason}", self.server),
-            );
+            if let PendingKind::TaskCall { task, .. } = &p.kind {
+                let error = json!({"code": jsonrpc::INTERNAL_ERROR, "message": message});
+                let out = st.tasks.finish(
+                    task,
+                    Status::Failed,
+                    Some(message.clone()),
+                    Some(Outcome::Error(error)),
+                );
+                st.deliver_all(out);
+                continue;
+            }
+            let err = jsonrpc::error(p.agent_id, jsonrpc::INTERNAL_ERROR, message.clone());
             st.streams.deliver(p.stream, &err, true);
         }
     }

@@ -13,9 +13,13 @@
 // Steps, run in order:
 //   --list                       tools/list
 //   --call TOOL JSON_ARGS        tools/call
+//   --task-call TOOL JSON_ARGS   tools/list, then the SDK's experimental
+//                                `client.experimental.tasks.callToolStream`, which calls the tool
+//                                as a task (2025-11-25) when the server offers it for that tool
 //
 // Output: one JSON object per line on stdout: {"event":"initialized",...}, {"event":"tools",...},
 // {"event":"progress",...}, {"event":"sampling",...}, {"event":"elicitation",...},
+// {"event":"task_created","task":...}, {"event":"task_status","task":...},
 // {"event":"result",...}, {"event":"error",...}. Exit status 0 when every step succeeded (an
 // isError tool result is a success of the protocol and is printed as a result), 1 otherwise.
 
@@ -55,6 +59,7 @@ function parseArgs(argv) {
       case "--progress": opts.progress = true; break;
       case "--list": opts.steps.push({ kind: "list" }); break;
       case "--call": opts.steps.push({ kind: "call", tool: argv[++i], args: JSON.parse(argv[++i]) }); break;
+      case "--task-call": opts.steps.push({ kind: "task-call", tool: argv[++i], args: JSON.parse(argv[++i]) }); break;
       default: throw new Error(`unknown argument ${a}`);
     }
   }
@@ -113,6 +118,24 @@ async function main() {
       if (step.kind === "list") {
         const res = await client.listTools(undefined, requestOptions);
         out({ event: "tools", names: res.tools.map((t) => t.name) });
+      } else if (step.kind === "task-call") {
+        // The SDK decides from the server's `tasks` capability and the tool's
+        // `execution.taskSupport` (cached from tools/list) whether to ask for a task.
+        await client.listTools(undefined, requestOptions);
+        const stream = client.experimental.tasks.callToolStream(
+          { name: step.tool, arguments: step.args },
+          undefined,
+          requestOptions,
+        );
+        for await (const message of stream) {
+          switch (message.type) {
+            case "taskCreated": out({ event: "task_created", task: message.task }); break;
+            case "taskStatus": out({ event: "task_status", task: message.task }); break;
+            case "result": out({ event: "result", tool: step.tool, result: message.result }); break;
+            case "error": throw message.error;
+            default: out({ event: "other", message });
+          }
+        }
       } else {
         const res = await client.callTool({ name: step.tool, arguments: step.args }, undefined, requestOptions);
         out({ event: "result", tool: step.tool, result: res });

@@ -57,6 +57,18 @@ pub fn pusher_policy() -> Value {
     })
 }
 
+/// server-everything with its task tool `simulate-research-query` (which the server runs only
+/// as a task) behind a human.
+pub fn everything_gated_policy() -> Value {
+    json!({
+        "version": "1",
+        "default": "allow",
+        "tools": {
+            "simulate-research-query": { "action": "require_approval", "approval_timeout": "10m" }
+        }
+    })
+}
+
 /// A policy that allows every call (for the conformance runs: Airlock must only relay).
 pub fn allow_all_policy() -> Value {
     json!({ "version": "1", "default": "allow" })
@@ -94,8 +106,8 @@ pub struct Serve {
 }
 
 impl Serve {
-    /// Writes `config` (plus the policies `everything.json`, `pusher.json` and `allow.json` next to
-    /// it) and starts
+    /// Writes `config` (plus the policies `everything.json`, `pusher.json`, `allow.json` and
+    /// `everything-gated.json` next to it) and starts
     /// `airlock serve --config FILE --listen 127.0.0.1:0 --data-dir DIR`.
     pub fn start(config: &Value) -> Result<Serve> {
         let config_dir = tempfile::tempdir()?;
@@ -106,6 +118,10 @@ impl Serve {
         )?;
         write_json(&config_dir.path().join("pusher.json"), &pusher_policy())?;
         write_json(&config_dir.path().join("allow.json"), &allow_all_policy())?;
+        write_json(
+            &config_dir.path().join("everything-gated.json"),
+            &everything_gated_policy(),
+        )?;
         let config_path = config_dir.path().join("config.json");
         write_json(&config_path, config)?;
         let mut cmd = Command::new(airlock_bin());

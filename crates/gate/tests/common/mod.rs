@@ -16,7 +16,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use airlock_gate::clock::{Clock, SystemClock};
-use airlock_gate::{Config, Gate, GateOptions};
+use std::time::Duration;
+
+use airlock_gate::{
+    Approval, ApprovalStatus, Config, DecisionSource, Gate, GateOptions, HumanDecision, Remember,
+};
 use airlock_store::{CallFilter, CallRecord, PageRequest};
 use rmcp::model::{CallToolRequestParams, CallToolResult};
 use rmcp::service::RunningService;
@@ -167,6 +171,9 @@ impl TestGate {
 pub struct PlainAgent {
     link: airlock_proxy::UpstreamLink,
     next_id: u64,
+    init: Option<Value>,
+    /// Notifications (and requests) the gate sent that no `request` was waiting for, oldest first.
+    pub other: Vec<Value>,
 }
 
 impl PlainAgent {
@@ -176,6 +183,17 @@ impl PlainAgent {
 
     /// Connects with `Authorization: Bearer <token>`.
     pub async fn connect_as(url: &str, token: Option<&str>) -> PlainAgent {
+        Self::connect_with(url, token, "2025-06-18").await
+    }
+
+    /// Connects and negotiates `protocol_version`; returns the agent and the `initialize` result.
+    pub async fn connect_version(url: &str, protocol_version: &str) -> (PlainAgent, Value) {
+        let mut agent = Self::connect_with(url, None, protocol_version).await;
+        let init = agent.init.take().unwrap();
+        (agent, init)
+    }
+
+    async fn connect_with(url: &str, token: Option<&str>, protocol_version: &str) -> PlainAgent {
         let mut headers = http::HeaderMap::new();
         if let Some(token) = token {
             headers.insert(
@@ -186,15 +204,21 @@ impl PlainAgent {
         let link = airlock_proxy::upstream::http::connect(url, &headers)
             .await
             .unwrap();
-        let mut agent = PlainAgent { link, next_id: 1 };
+        let mut agent = PlainAgent {
+            link,
+            next_id: 1,
+            init: None,
+            other: Vec::new(),
+        };
         let init = agent
             .request(
                 "initialize",
-                json!({"protocolVersion": "2025-06-18", "capabilities": {},
+                json!({"protocolVersion": protocol_version, "capabilities": {},
                        "clientInfo": {"name": "plain-agent", "version": "1.0"}}),
             )
             .await;
         assert!(init.get("result").is_some(), "{init}");
+        agent.init = Some(init["result"].clone());
         agent
             .link
             .to_server
@@ -205,6 +229,12 @@ impl PlainAgent {
     }
 
     pub async fn request(&mut self, method: &str, params: Value) -> Value {
+        let id = self.send(method, params).await;
+        self.response(id).await
+    }
+
+    /// Sends a request without waiting for its answer; returns its id.
+    pub async fn send(&mut self, method: &str, params: Value) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
         self.link
@@ -212,6 +242,15 @@ impl PlainAgent {
             .send(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
             .await
             .unwrap();
+        id
+    }
+
+    /// The response to request `id` (other messages are kept in `other`).
+    pub async fn response(&mut self, id: u64) -> Value {
+        let is_it = |m: &Value| m.get("id") == Some(&json!(id)) && m.get("method").is_none();
+        if let Some(i) = self.other.iter().position(is_it) {
+            return self.other.remove(i);
+        }
         loop {
             let message = self
                 .link
@@ -219,9 +258,10 @@ impl PlainAgent {
                 .recv()
                 .await
                 .expect("the gate hung up");
-            if message.get("id") == Some(&json!(id)) && message.get("method").is_none() {
+            if is_it(&message) {
                 return message;
             }
+            self.other.push(message);
         }
     }
 
@@ -260,4 +300,53 @@ pub fn text(result: &CallToolResult) -> String {
 
 pub fn meta(result: &CallToolResult) -> Value {
     serde_json::to_value(result).unwrap()["_meta"]["dev.airlock/decision"].clone()
+}
+
+/// The first pending approval request, once one appears.
+pub async fn wait_pending(gate: &TestGate) -> Approval {
+    for _ in 0..1000 {
+        if let Some(a) = gate.gate.pending_approvals().into_iter().next() {
+            return a;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("no approval request appeared");
+}
+
+/// Waits until request `id` has `status`.
+pub async fn wait_status(gate: &TestGate, id: &str, status: ApprovalStatus) {
+    for _ in 0..1000 {
+        if gate.gate.approval(id).map(|a| a.status) == Some(status) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!(
+        "request {id} never became {status:?}: {:?}",
+        gate.gate.approval(id)
+    );
+}
+
+/// A decision from the local API.
+pub fn decision(approve: bool, remember: Remember, note: Option<&str>) -> HumanDecision {
+    HumanDecision {
+        approve,
+        remember,
+        note: note.map(str::to_string),
+        source: DecisionSource::Api,
+    }
+}
+
+/// Whether `user` is in the demo server's `presence-lobby`.
+pub async fn online(gate: &TestGate, user: &str) -> bool {
+    let agent = gate.agent().await;
+    let r = agent
+        .call_tool(call(
+            "get_presence_users",
+            json!({"channel": "presence-lobby"}),
+        ))
+        .await
+        .unwrap();
+    agent.cancel().await.unwrap();
+    text(&r).contains(user)
 }
