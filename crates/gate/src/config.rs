@@ -74,6 +74,9 @@ pub struct GateSettings {
     /// Offer task-augmented calls (MCP 2025-11-25) for tools that may wait for a human: an agent
     /// that asks for a task gets one at once and polls it, instead of a request held open.
     pub offer_tasks: bool,
+    /// An agent's Streamable HTTP session unused this long (no request, no open stream, nothing
+    /// in flight) is closed with its upstream connection; the agent starts a new one.
+    pub session_idle_timeout: String,
     /// Where the history database, the API token and the runtime file live.
     pub data_dir: Option<PathBuf>,
     /// Largest request body accepted from an agent, in bytes.
@@ -92,6 +95,7 @@ impl Default for GateSettings {
             hold_seconds: 50,
             approval_timeout: "10m".into(),
             offer_tasks: true,
+            session_idle_timeout: "30m".into(),
             data_dir: None,
             max_body_bytes: 4 * 1024 * 1024,
             redact: RedactSettings::default(),

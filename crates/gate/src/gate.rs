@@ -257,6 +257,15 @@ impl Gate {
                 ),
             }
         })?;
+        let session_idle_timeout = parse_duration(&config.gate.session_idle_timeout)
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| GateError::ConfigInvalid {
+                path: "gate.session_idle_timeout".into(),
+                message: format!(
+                    "`{}` is not a positive duration; write e.g. `30m` or `2h`",
+                    config.gate.session_idle_timeout
+                ),
+            })?;
         let interceptor = Arc::new(GateInterceptor {
             policies: policies.clone(),
             grants: ArcSwap::from_pointee(grants),
@@ -281,6 +290,7 @@ impl Gate {
                     allowed_hosts: config.gate.allowed_hosts.clone(),
                     allowed_origins: config.gate.allowed_origins.clone(),
                 },
+                session_idle_timeout,
                 ..ProxyConfig::default()
             },
         );

@@ -240,7 +240,10 @@ fn find_session(
     kind: DownstreamKind,
 ) -> Result<Arc<Session>, Box<Response>> {
     match shared.session(id) {
-        Some(s) if &*s.server == server && &s.agent == agent && s.transport == kind => Ok(s),
+        Some(s) if &*s.server == server && &s.agent == agent && s.transport == kind => {
+            s.touch();
+            Ok(s)
+        }
         _ => Err(Box::new(unknown_session())),
     }
 }

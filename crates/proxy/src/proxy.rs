@@ -28,6 +28,10 @@ pub struct ProxyConfig {
     /// First delay before reconnecting to a dead upstream; doubles up to `reconnect_max`.
     pub reconnect_initial: Duration,
     pub reconnect_max: Duration,
+    /// A Streamable HTTP session that has seen no request for this long, holds no stream open
+    /// and has nothing in flight is closed (its upstream connection, e.g. a stdio child, ends).
+    /// The agent then gets 404 and starts a new session, as the spec asks. Default 30 minutes.
+    pub session_idle_timeout: Duration,
 }
 
 impl Default for ProxyConfig {
@@ -39,6 +43,7 @@ impl Default for ProxyConfig {
             replay_buffer: 256,
             reconnect_initial: Duration::from_millis(200),
             reconnect_max: Duration::from_secs(10),
+            session_idle_timeout: Duration::from_secs(30 * 60),
         }
     }
 }
@@ -69,6 +74,8 @@ pub(crate) struct Shared {
     stateless: tokio::sync::Mutex<HashMap<Arc<str>, Arc<Session>>>,
     stats: Mutex<HashMap<Arc<str>, Stats>>,
     next_local: AtomicU64,
+    /// Whether the idle-session sweeper runs (started with the first session).
+    sweeper: std::sync::atomic::AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -106,8 +113,31 @@ impl Shared {
             .restarts += 1;
     }
 
-    pub(crate) fn insert_session(&self, s: Arc<Session>) {
+    pub(crate) fn insert_session(self: &Arc<Self>, s: Arc<Session>) {
         lock(&self.sessions).insert(s.id.clone(), s);
+        if !self.sweeper.swap(true, Ordering::Relaxed) {
+            tokio::spawn(sweep_idle(Arc::downgrade(self)));
+        }
+    }
+
+    /// Closes the Streamable HTTP sessions that have been idle for `session_idle_timeout`.
+    fn close_idle(&self) {
+        let timeout = self.config.session_idle_timeout;
+        let idle: Vec<Arc<Session>> = {
+            let mut sessions = lock(&self.sessions);
+            let ids: Vec<Arc<str>> = sessions
+                .iter()
+                .filter(|(_, s)| {
+                    s.transport == DownstreamKind::StreamableHttp && s.is_idle(timeout)
+                })
+                .map(|(id, _)| id.clone())
+                .collect();
+            ids.iter().filter_map(|id| sessions.remove(id)).collect()
+        };
+        for s in idle {
+            tracing::info!(server = %s.server, session = %s.id, "idle session closed");
+            s.close();
+        }
     }
 
     pub(crate) fn session(&self, id: &str) -> Option<Arc<Session>> {
@@ -154,6 +184,24 @@ impl Shared {
                 s.close();
             }
         }
+    }
+}
+
+/// Looks for idle sessions a few times per timeout, until the proxy is gone.
+async fn sweep_idle(shared: std::sync::Weak<Shared>) {
+    let every = match shared.upgrade() {
+        Some(s) => (s.config.session_idle_timeout / 4)
+            .clamp(Duration::from_millis(100), Duration::from_secs(60)),
+        None => return,
+    };
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        shared.close_idle();
     }
 }
 
@@ -206,6 +254,7 @@ impl Proxy {
             stateless: tokio::sync::Mutex::new(HashMap::new()),
             stats: Mutex::new(HashMap::new()),
             next_local: AtomicU64::new(0),
+            sweeper: std::sync::atomic::AtomicBool::new(false),
         });
         Self {
             _owner: Arc::new(Owner(shared.clone())),

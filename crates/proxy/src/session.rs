@@ -17,6 +17,9 @@
 //! agent's ids cannot collide with); the replayed response is consumed. Agent messages sent
 //! meanwhile wait in the session's outbox. Failures show in `Proxy::server_status`.
 //!
+//! A Streamable HTTP session ends on DELETE, or once idle for `ProxyConfig::session_idle_timeout`
+//! (no request, no open stream, nothing in flight; see `Shared::close_idle`).
+//!
 //! Routing of server messages: responses to the stream of their request; `notifications/progress`
 //! to the stream of the request that carried the token; anything else the server initiates
 //! (sampling, elicitation, roots, logging) to the newest open request stream of the session, else
@@ -123,6 +126,8 @@ pub(crate) struct Session {
     outbox: mpsc::UnboundedSender<Value>,
     pub(crate) closed: CancellationToken,
     shared: Arc<Shared>,
+    /// When the agent last sent anything to this session.
+    last_seen: Mutex<tokio::time::Instant>,
 }
 
 impl Session {
@@ -183,6 +188,7 @@ impl Session {
             outbox,
             closed: CancellationToken::new(),
             shared,
+            last_seen: Mutex::new(tokio::time::Instant::now()),
         });
         tokio::spawn(pump(session.clone(), link, rx));
         Ok(session)
@@ -194,6 +200,25 @@ impl Session {
 
     pub(crate) fn info(&self) -> Arc<SessionInfo> {
         self.info.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The agent used this session just now.
+    pub(crate) fn touch(&self) {
+        *self.last_seen.lock().unwrap_or_else(|p| p.into_inner()) = tokio::time::Instant::now();
+    }
+
+    /// True when the agent has not used the session for `timeout`, holds no stream open, and
+    /// nothing is in flight (no forwarded request, held call or working task).
+    pub(crate) fn is_idle(&self, timeout: Duration) -> bool {
+        let seen = *self.last_seen.lock().unwrap_or_else(|p| p.into_inner());
+        if seen.elapsed() < timeout {
+            return false;
+        }
+        let st = self.lock();
+        st.pending.is_empty()
+            && st.held.is_empty()
+            && !st.streams.any_live()
+            && !st.tasks.any_working()
     }
 
     /// The protocol version negotiated in `initialize`, if done.

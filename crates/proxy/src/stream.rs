@@ -101,6 +101,12 @@ impl Streams {
         self.map.get(&id)
     }
 
+    /// True while the agent holds any stream of the session open (the standing GET stream, or a
+    /// request still being answered).
+    pub(crate) fn any_live(&self) -> bool {
+        self.map.values().any(StreamState::is_live)
+    }
+
     /// The newest request stream that is still open and connected, if any.
     pub(crate) fn newest_open(&self) -> Option<StreamId> {
         self.map

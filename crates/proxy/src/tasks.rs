@@ -237,6 +237,11 @@ impl Tasks {
         self.map.entry(self.next).or_insert(task)
     }
 
+    /// True while a task is still being decided or run.
+    pub(crate) fn any_working(&self) -> bool {
+        self.map.values().any(|t| !t.status.is_terminal())
+    }
+
     pub(crate) fn get(&self, id: &str) -> Option<&Task> {
         self.by_id.get(id).and_then(|k| self.map.get(k))
     }

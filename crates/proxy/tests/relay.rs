@@ -1006,3 +1006,57 @@ async fn the_get_stream_resumes_after_last_event_id() {
         "{replay}"
     );
 }
+
+#[tokio::test]
+async fn an_idle_session_is_closed_and_one_the_agent_listens_on_is_kept() {
+    let h = start_with(ProxyConfig {
+        session_idle_timeout: Duration::from_millis(300),
+        ..ProxyConfig::default()
+    })
+    .await;
+    let idle = h.session().await;
+    let listening = h.session().await;
+    // The second agent keeps its standing GET stream open, as Claude Code does.
+    let stream = h
+        .http
+        .get(h.url())
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", &listening)
+        .header("mcp-protocol-version", "2025-11-25")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    assert_eq!(h.proxy.server_status()["up"].sessions, 2);
+    let mut closed = false;
+    for _ in 0..300 {
+        if h.proxy.server_status()["up"].sessions == 1 {
+            closed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(closed, "the idle session was never closed");
+    // The closed session is gone for its agent (404: start a new one) ...
+    let r = h
+        .post(
+            Some(&idle),
+            &json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    // ... and the one with an open stream still serves.
+    let msgs = h
+        .request(
+            &listening,
+            json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}),
+        )
+        .await;
+    assert!(
+        msgs.iter().any(|m| m["result"]["tools"].is_array()),
+        "{msgs:?}"
+    );
+    drop(stream);
+}
