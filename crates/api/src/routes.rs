@@ -338,6 +338,7 @@ fn filter(q: &HistoryQuery) -> Result<CallFilter, ApiError> {
                 DecidedBy::Remembered => "remembered",
                 DecidedBy::Cancelled => "cancelled",
                 DecidedBy::Error => "error",
+                DecidedBy::Paused => "paused",
             };
             airlock_store::DecidedBy::parse(text).map_err(internal)
         })
@@ -367,6 +368,7 @@ fn decided_by(d: airlock_store::DecidedBy) -> DecidedBy {
         airlock_store::DecidedBy::Remembered => DecidedBy::Remembered,
         airlock_store::DecidedBy::Cancelled => DecidedBy::Cancelled,
         airlock_store::DecidedBy::Error => DecidedBy::Error,
+        airlock_store::DecidedBy::Paused => DecidedBy::Paused,
     }
 }
 

@@ -266,6 +266,8 @@ pub enum DecidedBy {
     Cancelled,
     /// An internal error (fail closed: denied).
     Error,
+    /// The user paused every agent (denied).
+    Paused,
 }
 
 /// One recorded `tools/call`.

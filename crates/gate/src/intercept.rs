@@ -273,7 +273,7 @@ impl GateInterceptor {
                 kind: "paused".into(),
                 rule: "(paused)".into(),
                 message: "Denied: all agents are paused by the user in Airlock. Try again later or ask the user to resume.".into(),
-                decided_by: DecidedBy::Human,
+                decided_by: DecidedBy::Paused,
                 approval_id: None,
             };
             return self

@@ -309,6 +309,12 @@ async fn paused_gate_denies_everything_until_resumed() {
         "{}",
         text(&paused)
     );
+    let history = gate.history().await;
+    assert_eq!(
+        history.last().unwrap().decided_by,
+        airlock_store::DecidedBy::Paused,
+        "a pause is not a human's decision on this call"
+    );
     gate.gate.set_paused(false);
     let ok = agent
         .call_tool(call("list_channels", json!({})))

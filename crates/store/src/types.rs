@@ -69,6 +69,8 @@ text_enum! {
         Cancelled = "cancelled",
         /// An internal error (always a denial: fail closed).
         Error = "error",
+        /// The user paused every agent (always a denial).
+        Paused = "paused",
     }
 }
 

@@ -234,7 +234,7 @@ expiresMs?: number,
  */
 sessionId?: string, };
 
-export type DecidedBy = "policy" | "human" | "timeout" | "remembered" | "cancelled" | "error";
+export type DecidedBy = "policy" | "human" | "timeout" | "remembered" | "cancelled" | "error" | "paused";
 
 export type Call = { 
 /**

@@ -20,7 +20,7 @@ const RANGES: { id: string; label: string; ms: number | null; bucket: number }[]
   { id: "all", label: "All time", ms: null, bucket: 86_400 },
 ];
 
-const DECIDED_BY: DecidedBy[] = ["policy", "human", "timeout", "remembered", "cancelled", "error"];
+const DECIDED_BY: DecidedBy[] = ["policy", "human", "timeout", "remembered", "cancelled", "error", "paused"];
 
 interface Filters {
   range: string;
@@ -344,6 +344,8 @@ export function decidedByText(c: Call): string {
       return "cancelled by the agent";
     case "error":
       return "denied (error)";
+    case "paused":
+      return "denied: agents paused by the user";
     default:
       return c.decidedBy;
   }

@@ -67,7 +67,7 @@ pub struct FilterArgs {
     /// Only this decision: allow, deny or require_approval.
     #[arg(long)]
     pub decision: Option<String>,
-    /// Only decisions made by: policy, human, timeout, remembered, cancelled or error.
+    /// Only decisions made by: policy, human, timeout, remembered, cancelled, error or paused.
     #[arg(long)]
     pub decided_by: Option<String>,
     /// Only calls in the last DURATION (e.g. 30m, 24h, 7d).
@@ -107,7 +107,7 @@ impl FilterArgs {
                 .map(DecidedBy::parse)
                 .transpose()
                 .context(
-                    "--decided-by must be policy, human, timeout, remembered, cancelled or error",
+                    "--decided-by must be policy, human, timeout, remembered, cancelled, error or paused",
                 )?,
             text: self.search.clone(),
         })
