@@ -10,7 +10,9 @@
 //!
 //! Requests of the stateless 2026-07-28 revision (a `_meta` protocol version, or
 //! `server/discover`, and no session header) share one upstream connection per server; closing
-//! their stream cancels them.
+//! their stream cancels them. Their standard headers (`Mcp-Method`, `Mcp-Name`, `Mcp-Param-*`,
+//! `MCP-Protocol-Version`) must repeat the body, else 400 with JSON-RPC -32020 naming the header
+//! (see `standard_headers`).
 //!
 //! **Legacy HTTP+SSE** (2024-11-05): GET `/sse/{server}` opens the session's stream, whose first
 //! event (`endpoint`) names `/message/{server}?sessionId=...`; POSTs there get 202 and every answer
@@ -36,6 +38,7 @@ use crate::jsonrpc::{self, Kind};
 use crate::proxy::Shared;
 use crate::security;
 use crate::session::Session;
+use crate::standard_headers;
 use crate::stream::{STANDING, SseBody};
 
 const SESSION_HEADER: &str = "mcp-session-id";
@@ -329,13 +332,11 @@ async fn post_mcp(
             && jsonrpc::classify(&messages[0]) == Kind::Request
             && jsonrpc::is_stateless(&messages[0]) =>
         {
-            return stateless(
-                shared,
-                server,
-                agent,
-                messages.into_iter().next().unwrap_or(Value::Null),
-            )
-            .await;
+            let msg = messages.into_iter().next().unwrap_or(Value::Null);
+            if let Err(r) = check_standard_headers(&shared, &server, headers, &msg) {
+                return *r;
+            }
+            return stateless(shared, server, agent, msg).await;
         }
         None => return bad_request("missing `Mcp-Session-Id` header"),
     };
@@ -367,6 +368,27 @@ async fn post_mcp(
         resp.headers_mut().insert(SESSION_HEADER, v);
     }
     resp
+}
+
+/// The 2026-07-28 standard headers (`Mcp-Method`, `Mcp-Name`, `Mcp-Param-*`,
+/// `MCP-Protocol-Version`) must repeat the body: 400 with -32020 naming the header otherwise.
+fn check_standard_headers(
+    shared: &Shared,
+    server: &Arc<str>,
+    headers: &HeaderMap,
+    msg: &Value,
+) -> Result<(), Box<Response>> {
+    let params = shared.tool_headers(server).for_call(msg);
+    standard_headers::check(headers, msg, params.as_deref()).map_err(|mismatch| {
+        tracing::debug!(server = %server, %mismatch, "stateless request refused");
+        let id = msg.get("id").cloned().unwrap_or(Value::Null);
+        Box::new(rpc_error(
+            StatusCode::BAD_REQUEST,
+            id,
+            standard_headers::HEADER_MISMATCH,
+            mismatch.to_string(),
+        ))
+    })
 }
 
 /// One stateless (2026-07-28) request over the server's shared connection.

@@ -18,6 +18,7 @@ mod jsonrpc;
 mod proxy;
 pub mod security;
 mod session;
+mod standard_headers;
 mod stream;
 mod tasks;
 pub mod upstream;

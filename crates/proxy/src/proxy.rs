@@ -11,6 +11,7 @@ use serde_json::Value;
 use crate::interceptor::{AgentIdentity, DownstreamKind, Interceptor};
 use crate::security::SecurityConfig;
 use crate::session::Session;
+use crate::standard_headers::ToolHeaders;
 use crate::upstream::UpstreamSpec;
 
 /// Settings of the relay. `Default` gives the documented defaults.
@@ -72,6 +73,8 @@ pub(crate) struct Shared {
     servers: ArcSwap<HashMap<Arc<str>, UpstreamSpec>>,
     sessions: Mutex<HashMap<Arc<str>, Arc<Session>>>,
     stateless: tokio::sync::Mutex<HashMap<Arc<str>, Arc<Session>>>,
+    /// Per server, the `x-mcp-header` annotations of the tools stateless agents were shown.
+    tool_headers: Mutex<HashMap<Arc<str>, Arc<ToolHeaders>>>,
     stats: Mutex<HashMap<Arc<str>, Stats>>,
     next_local: AtomicU64,
     /// Whether the idle-session sweeper runs (started with the first session).
@@ -146,6 +149,14 @@ impl Shared {
 
     pub(crate) fn remove_session(&self, id: &str) -> Option<Arc<Session>> {
         lock(&self.sessions).remove(id)
+    }
+
+    /// What the stateless `tools/list` results of `server` said about `Mcp-Param-*` headers.
+    pub(crate) fn tool_headers(&self, server: &Arc<str>) -> Arc<ToolHeaders> {
+        lock(&self.tool_headers)
+            .entry(server.clone())
+            .or_default()
+            .clone()
     }
 
     /// The shared upstream connection for stateless (2026-07-28) requests to `server`.
@@ -252,6 +263,7 @@ impl Proxy {
             servers: ArcSwap::from_pointee(HashMap::new()),
             sessions: Mutex::new(HashMap::new()),
             stateless: tokio::sync::Mutex::new(HashMap::new()),
+            tool_headers: Mutex::new(HashMap::new()),
             stats: Mutex::new(HashMap::new()),
             next_local: AtomicU64::new(0),
             sweeper: std::sync::atomic::AtomicBool::new(false),
@@ -283,6 +295,7 @@ impl Proxy {
             tracing::info!(server = %s.server, "server removed from the configuration; session closed");
             s.close();
         }
+        lock(&self.shared.tool_headers).retain(|server, _| self.shared.has_server(server));
         if let Ok(mut map) = self.shared.stateless.try_lock() {
             map.retain(|server, s| {
                 let keep = self.shared.has_server(server);

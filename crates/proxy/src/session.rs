@@ -794,6 +794,11 @@ impl Session {
                     PendingKind::ToolsList => {
                         if let Some(result) = msg.get_mut("result") {
                             self.shared.interceptor.tools_list(&p.info, result);
+                            if self.remap {
+                                // What stateless agents were shown decides the `Mcp-Param-*`
+                                // headers their calls must carry.
+                                self.shared.tool_headers(&self.server).learn(result);
+                            }
                             if let Some(offer) = st.task_offer {
                                 self.offer_tools_as_tasks(&mut st, offer, &p.info, result);
                             }

@@ -253,6 +253,21 @@ impl Harness {
             .unwrap()
     }
 
+    /// A stateless (2026-07-28) POST with the standard headers a correct client sends.
+    fn stateless(&self, body: &Value) -> reqwest::RequestBuilder {
+        let mut r = self
+            .http
+            .post(self.url())
+            .header("accept", ACCEPT)
+            .header("mcp-protocol-version", "2026-07-28")
+            .header("mcp-method", body["method"].as_str().unwrap())
+            .json(body);
+        if let Some(name) = body["params"]["name"].as_str() {
+            r = r.header("mcp-name", name);
+        }
+        r
+    }
+
     fn upstream_log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
@@ -944,18 +959,8 @@ async fn stateless_2026_requests_share_a_connection_with_ids_remapped() {
     };
     // Two agents use the same id at once over the one shared upstream connection.
     let (a, b) = tokio::join!(
-        h.http
-            .post(h.url())
-            .header("accept", ACCEPT)
-            .header("mcp-protocol-version", "2026-07-28")
-            .json(&call(1, "a"))
-            .send(),
-        h.http
-            .post(h.url())
-            .header("accept", ACCEPT)
-            .header("mcp-protocol-version", "2026-07-28")
-            .json(&call(1, "b"))
-            .send(),
+        h.stateless(&call(1, "a")).send(),
+        h.stateless(&call(1, "b")).send(),
     );
     let (a, b) = (a.unwrap(), b.unwrap());
     assert!(a.headers().get("mcp-session-id").is_none());
@@ -965,6 +970,96 @@ async fn stateless_2026_requests_share_a_connection_with_ids_remapped() {
     assert_eq!(text_of(a.last().unwrap()), "echo: a", "{a:?}");
     assert_eq!(text_of(b.last().unwrap()), "echo: b", "{b:?}");
     assert_eq!(h.upstream_log().matches("started").count(), 1);
+}
+
+#[tokio::test]
+async fn stateless_requests_whose_headers_contradict_the_body_get_400_header_mismatch() {
+    let h = start().await;
+    let meta = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {"name": "modern", "version": "1"}
+    });
+    let call = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {
+        "name": "echo", "arguments": {"text": "hi"}, "_meta": meta}});
+    // Each request leaves out or bends one header of the correct set.
+    let bent = |leave_out: &str, extra: &[(&str, &str)]| {
+        let mut r = h.http.post(h.url()).header("accept", ACCEPT).json(&call);
+        for (name, value) in [
+            ("mcp-protocol-version", "2026-07-28"),
+            ("mcp-method", "tools/call"),
+            ("mcp-name", "echo"),
+        ] {
+            if name != leave_out {
+                r = r.header(name, value);
+            }
+        }
+        for (name, value) in extra {
+            r = r.header(*name, *value);
+        }
+        r.send()
+    };
+    let cases = [
+        (
+            bent("mcp-method", &[]).await,
+            "missing `Mcp-Method` header; the request says `tools/call`",
+        ),
+        (
+            bent("mcp-method", &[("mcp-method", "tools/list")]).await,
+            "`Mcp-Method` header is `tools/list` but the request says `tools/call`",
+        ),
+        (
+            bent("mcp-name", &[]).await,
+            "missing `Mcp-Name` header; the request says `echo`",
+        ),
+        (
+            // A gateway in front would see `crash` and let the call through as that tool.
+            bent("mcp-name", &[("mcp-name", "=?base64?Y3Jhc2g=?=")]).await,
+            "`Mcp-Name` header is `crash` but the request says `echo`",
+        ),
+        (
+            bent("", &[("mcp-name", "crash")]).await,
+            "`Mcp-Name` header is sent more than once",
+        ),
+        (
+            bent("mcp-protocol-version", &[]).await,
+            "missing `MCP-Protocol-Version` header; the request says `2026-07-28`",
+        ),
+        (
+            bent(
+                "mcp-protocol-version",
+                &[("mcp-protocol-version", "2025-11-25")],
+            )
+            .await,
+            "`MCP-Protocol-Version` header is `2025-11-25` but the request says `2026-07-28`",
+        ),
+    ];
+    for (resp, message) in cases {
+        let resp = resp.unwrap();
+        assert_eq!(resp.status(), 400, "{message}");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["id"], 7, "{body}");
+        assert_eq!(body["error"]["code"], -32020, "{body}");
+        assert_eq!(body["error"]["message"], message, "{body}");
+    }
+    // Nothing was decided or forwarded ...
+    assert!(h.rec.calls.lock().unwrap().is_empty());
+    assert!(!h.upstream_log().contains("call echo"));
+    // ... and the correct request right after is served.
+    let msgs = sse_messages(
+        &h.stateless(&call)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
+    assert_eq!(text_of(msgs.last().unwrap()), "echo: hi", "{msgs:?}");
+    // A session of the handshake era needs none of these headers.
+    let sid = h.session().await;
+    let echo = h.call(&sid, 8, "echo", json!({"text": "legacy"})).await;
+    assert_eq!(text_of(&echo), "echo: legacy");
 }
 
 #[tokio::test]

@@ -19,6 +19,11 @@
 //! forgot the session: the link closes and the relay re-initializes. A refused connection closes
 //! the link too. When the relay drops the link, the session is ended with DELETE.
 //!
+//! A stateless 2026-07-28 message (a `_meta` protocol version, or `server/discover`) also carries
+//! its standard headers: `Mcp-Method`, `Mcp-Name`, `MCP-Protocol-Version` from `_meta`, and for a
+//! `tools/call` the `Mcp-Param-*` headers of the tool's `x-mcp-header` annotations, which the
+//! link learns from the stateless `tools/list` results it carries (`crate::standard_headers`).
+//!
 //! `https://` upstreams use the system's TLS (native-tls: OpenSSL on Linux) and its trusted roots.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,6 +40,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::{UpstreamError, UpstreamLink};
+use crate::jsonrpc;
+use crate::standard_headers::{self, ToolHeaders};
 
 /// Capacity of both channels of a link: enough for bursts, small enough to apply back-pressure.
 pub(crate) const CHANNEL_CAPACITY: usize = 64;
@@ -76,6 +83,7 @@ pub async fn connect(url: &str, headers: &HeaderMap) -> Result<UpstreamLink, Ups
         url,
         headers: headers.clone(),
         session: Mutex::new(Session::default()),
+        tools: ToolHeaders::default(),
         listening: AtomicBool::new(false),
         tx,
         closed: CancellationToken::new(),
@@ -132,6 +140,8 @@ struct Shared {
     url: Url,
     headers: HeaderMap,
     session: Mutex<Session>,
+    /// The `x-mcp-header` annotations of the stateless `tools/list` results this link carried.
+    tools: ToolHeaders,
     /// Set once the GET stream task has started.
     listening: AtomicBool,
     tx: mpsc::Sender<Value>,
@@ -140,9 +150,15 @@ struct Shared {
 }
 
 impl Shared {
-    /// A request with the configured headers and, when `with_session`, the session headers.
+    /// A request with the configured headers, the session headers, and then `standard` (the
+    /// 2026-07-28 headers of one message, whose `MCP-Protocol-Version` replaces the session's).
     /// Returns whether a session id was sent.
-    fn request(&self, method: Method, accept: &'static str) -> (reqwest::RequestBuilder, bool) {
+    fn request(
+        &self,
+        method: Method,
+        accept: &'static str,
+        standard: Option<HeaderMap>,
+    ) -> (reqwest::RequestBuilder, bool) {
         let mut builder = self
             .client
             .request(method, self.url.clone())
@@ -157,6 +173,10 @@ impl Shared {
         if let Some(version) = &session.protocol_version {
             builder = builder.header(PROTOCOL_VERSION, version.clone());
         }
+        if let Some(standard) = standard {
+            // `headers` replaces same-named ones: one `MCP-Protocol-Version`, never two.
+            builder = builder.headers(standard);
+        }
         (builder, sent_session)
     }
 
@@ -169,9 +189,10 @@ impl Shared {
         true
     }
 
-    /// Hands a message or a batch (split into its elements) to the relay, noting answered ids and
-    /// the negotiated protocol version of an `initialize` result.
-    async fn deliver_all(&self, msg: Value, pending: &mut Vec<Value>, is_initialize: bool) -> bool {
+    /// Hands a message or a batch (split into its elements) to the relay, noting answered ids,
+    /// the negotiated protocol version of an `initialize` result and the `x-mcp-header`
+    /// annotations of a stateless `tools/list` result.
+    async fn deliver_all(&self, msg: Value, pending: &mut Vec<Value>, answers: Answers) -> bool {
         let messages = match msg {
             Value::Array(items) => items,
             other => vec![other],
@@ -179,8 +200,14 @@ impl Shared {
         for msg in messages {
             if let Some(id) = response_id(&msg) {
                 pending.retain(|p| p != id);
-                if is_initialize {
-                    self.note_protocol_version(&msg);
+                match answers {
+                    Answers::Initialize => self.note_protocol_version(&msg),
+                    Answers::StatelessToolsList => {
+                        if let Some(result) = msg.get("result") {
+                            self.tools.learn(result);
+                        }
+                    }
+                    Answers::Other => {}
                 }
             }
             if !self.deliver(msg).await {
@@ -277,7 +304,7 @@ async fn end_session(shared: &Shared) {
     if !has_session {
         return;
     }
-    let (request, _) = shared.request(Method::DELETE, ACCEPT_POST);
+    let (request, _) = shared.request(Method::DELETE, ACCEPT_POST, None);
     match request.timeout(DELETE_TIMEOUT).send().await {
         Ok(resp) => tracing::debug!(status = resp.status().as_u16(), "upstream session ended"),
         Err(e) => tracing::debug!(error = %e, "could not end the upstream session"),
@@ -315,7 +342,16 @@ fn content_type_is(resp: &reqwest::Response, expected: &str) -> bool {
 /// Sends one message (or batch) as a POST and relays whatever comes back.
 async fn post(shared: Arc<Shared>, msg: Value) {
     let mut pending = request_ids(&msg);
-    let is_initialize = msg.get("method").and_then(Value::as_str) == Some("initialize");
+    let stateless = jsonrpc::is_stateless(&msg);
+    let answers = match msg.get("method").and_then(Value::as_str) {
+        Some("initialize") => Answers::Initialize,
+        Some("tools/list") if stateless => Answers::StatelessToolsList,
+        _ => Answers::Other,
+    };
+    let is_initialize = answers == Answers::Initialize;
+    // A 2026-07-28 server refuses a stateless request whose headers do not repeat its body.
+    let standard =
+        stateless.then(|| standard_headers::outgoing(&msg, shared.tools.for_call(&msg).as_deref()));
     let body = match serde_json::to_vec(&msg) {
         Ok(body) => body,
         Err(e) => {
@@ -325,7 +361,7 @@ async fn post(shared: Arc<Shared>, msg: Value) {
         }
     };
     drop(msg);
-    let (request, sent_session) = shared.request(Method::POST, ACCEPT_POST);
+    let (request, sent_session) = shared.request(Method::POST, ACCEPT_POST, standard);
     let request = request
         .header(header::CONTENT_TYPE, "application/json")
         .body(body);
@@ -366,9 +402,9 @@ async fn post(shared: Arc<Shared>, msg: Value) {
     }
     if content_type_is(&resp, ACCEPT_SSE) {
         let mut cursor = Cursor::default();
-        let ended = read_events(&shared, resp, &mut pending, is_initialize, &mut cursor).await;
+        let ended = read_events(&shared, resp, &mut pending, answers, &mut cursor).await;
         if ended == StreamEnd::Eof && !pending.is_empty() {
-            resume(&shared, &mut pending, is_initialize, cursor).await;
+            resume(&shared, &mut pending, answers, cursor).await;
         }
         return;
     }
@@ -396,7 +432,7 @@ async fn post(shared: Arc<Shared>, msg: Value) {
     }
     match serde_json::from_slice::<Value>(&body) {
         Ok(reply) => {
-            shared.deliver_all(reply, &mut pending, is_initialize).await;
+            shared.deliver_all(reply, &mut pending, answers).await;
         }
         Err(e) => {
             tracing::warn!(error = %e, "upstream sent a body that is not JSON");
@@ -442,6 +478,15 @@ async fn answer_http_error(shared: &Shared, resp: reqwest::Response, pending: &[
     }
 }
 
+/// What the responses to a POST are, for what the link notes from them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answers {
+    Initialize,
+    /// A 2026-07-28 `tools/list`: the annotations decide later calls' `Mcp-Param-*` headers.
+    StatelessToolsList,
+    Other,
+}
+
 /// Where an SSE stream stopped, for resumption.
 #[derive(Debug, Default)]
 pub(crate) struct Cursor {
@@ -468,14 +513,14 @@ async fn read_events(
     shared: &Shared,
     resp: reqwest::Response,
     pending: &mut Vec<Value>,
-    is_initialize: bool,
+    answers: Answers,
     cursor: &mut Cursor,
 ) -> StreamEnd {
     let mut events = Box::pin(SseByteStream::new(resp.bytes_stream()));
     loop {
         match next_message(&mut events, &shared.closed, cursor).await {
             Ok(msg) => {
-                if !shared.deliver_all(msg, pending, is_initialize).await {
+                if !shared.deliver_all(msg, pending, answers).await {
                     return StreamEnd::Closed;
                 }
             }
@@ -532,7 +577,7 @@ where
 
 /// A GET request for an SSE stream, resuming after `cursor` when it has an event id.
 fn get_stream(shared: &Shared, cursor: &Cursor) -> (reqwest::RequestBuilder, bool) {
-    let (mut request, sent_session) = shared.request(Method::GET, ACCEPT_SSE);
+    let (mut request, sent_session) = shared.request(Method::GET, ACCEPT_SSE, None);
     if let Some(id) = &cursor.last_event_id {
         request = request.header(LAST_EVENT_ID, id.as_str());
     }
@@ -549,12 +594,7 @@ async fn pause(shared: &Shared, delay: Duration) -> bool {
 
 /// A POST stream ended before the response: poll with GET + `Last-Event-ID` until the response
 /// arrives, the server refuses, or reconnecting keeps failing.
-async fn resume(
-    shared: &Shared,
-    pending: &mut Vec<Value>,
-    is_initialize: bool,
-    mut cursor: Cursor,
-) {
+async fn resume(shared: &Shared, pending: &mut Vec<Value>, answers: Answers, mut cursor: Cursor) {
     let mut failures = 0;
     while !pending.is_empty() {
         if cursor.last_event_id.is_none() {
@@ -586,7 +626,7 @@ async fn resume(
             }
             Ok(resp) if resp.status().is_success() && content_type_is(&resp, ACCEPT_SSE) => {
                 failures = 0;
-                let ended = read_events(shared, resp, pending, is_initialize, &mut cursor).await;
+                let ended = read_events(shared, resp, pending, answers, &mut cursor).await;
                 if ended == StreamEnd::Closed {
                     return;
                 }
@@ -638,7 +678,8 @@ async fn listen(shared: Arc<Shared>) {
             }
             Ok(resp) if resp.status().is_success() && content_type_is(&resp, ACCEPT_SSE) => {
                 failures = 0;
-                let ended = read_events(&shared, resp, &mut no_pending, false, &mut cursor).await;
+                let ended =
+                    read_events(&shared, resp, &mut no_pending, Answers::Other, &mut cursor).await;
                 if ended == StreamEnd::Closed {
                     return;
                 }
