@@ -12,6 +12,9 @@
 //! awaited by polling the port (or reading a line), never by sleeping a fixed time.
 //!
 //! Every helper returns `io::Result` with a message that says what to run by hand when it fails.
+//!
+//! [`conformance`] runs the official MCP conformance suite's server scenarios against a URL and
+//! compares runs (directly and through Airlock), for the conformance tests of the proxy and the CLI.
 
 use std::collections::hash_map::DefaultHasher;
 use std::fs::{self, File};
@@ -23,6 +26,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
+
+pub mod conformance;
 
 /// How long a peer may take to open its port. Generous: the first start of a Node peer on a busy
 /// 2-core machine compiles a lot of JavaScript. A bound on failure, not a timing assertion.
