@@ -12,107 +12,16 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-use std::path::Path;
-use std::time::Duration;
-
-use airlock_testkit::{EverythingMode, everything_http};
-use anyhow::{Result, bail, ensure};
+use airlock_testkit::{EverythingMode, conformance, everything_http};
+use anyhow::{Result, ensure};
 use common::{Serve, everything_stdio_entry};
 use serde_json::json;
-
-/// A bound on one run of the suite, so a hung run fails the test instead of hanging it.
-const SUITE_DEADLINE: Duration = Duration::from_secs(600);
-
-/// One run: scenario name -> (checks passed, checks failed).
-type Scores = BTreeMap<String, (u32, u32)>;
-
-/// Runs `conformance server --url <url>` on Node >= 22 and parses its summary lines
-/// (`✓ ping: 1 passed, 0 failed`).
-fn conformance(url: &str, out_dir: &Path) -> Result<Scores> {
-    let node22 = airlock_testkit::node22()?;
-    let cli = airlock_testkit::node_bin("conformance")?;
-    let output = assert_cmd::Command::new(node22)
-        .arg(cli)
-        .args(["server", "--url", url, "-o"])
-        .arg(out_dir)
-        .timeout(SUITE_DEADLINE)
-        .output()?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let mut scores = Scores::new();
-    for line in stdout.lines() {
-        let Some(rest) = line.strip_prefix("✓ ").or_else(|| line.strip_prefix("✗ ")) else {
-            continue;
-        };
-        let Some((name, counts)) = rest.split_once(": ") else {
-            continue;
-        };
-        let numbers: Vec<u32> = counts
-            .split(|c: char| !c.is_ascii_digit())
-            .filter_map(|n| n.parse().ok())
-            .collect();
-        if let [passed, failed] = numbers[..] {
-            scores.insert(name.to_owned(), (passed, failed));
-        }
-    }
-    if scores.is_empty() {
-        bail!(
-            "no conformance results from {url}: {stdout}\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    Ok(scores)
-}
-
-fn cell(score: Option<&(u32, u32)>) -> String {
-    match score {
-        Some((passed, 0)) => format!("pass ({passed})"),
-        Some((passed, failed)) => format!("FAIL ({passed} passed, {failed} failed)"),
-        None => "not run".to_owned(),
-    }
-}
-
-fn table(columns: &[(&str, &Scores)]) -> String {
-    let mut names: Vec<&String> = columns.iter().flat_map(|(_, s)| s.keys()).collect();
-    names.sort();
-    names.dedup();
-    let mut out = String::from("| scenario |");
-    for (title, _) in columns {
-        out.push_str(&format!(" {title} |"));
-    }
-    out.push_str("\n|---|");
-    out.push_str(&"---|".repeat(columns.len()));
-    out.push('\n');
-    for name in &names {
-        out.push_str(&format!("| `{name}` |"));
-        for (_, scores) in columns {
-            out.push_str(&format!(" {} |", cell(scores.get(*name))));
-        }
-        out.push('\n');
-    }
-    out.push_str("| **scenarios passing** |");
-    for (_, scores) in columns {
-        let passing = scores.values().filter(|(_, failed)| *failed == 0).count();
-        out.push_str(&format!(" **{passing} of {}** |", scores.len()));
-    }
-    out.push('\n');
-    out
-}
-
-/// Scenarios that pass directly but not through Airlock.
-fn lost<'a>(direct: &'a Scores, through: &Scores) -> Vec<&'a String> {
-    direct
-        .iter()
-        .filter(|(name, (_, failed))| *failed == 0 && through.get(*name).is_none_or(|t| t.1 != 0))
-        .map(|(name, _)| name)
-        .collect()
-}
 
 #[test]
 fn conformance_scenarios_that_pass_directly_pass_through_airlock_serve() -> Result<()> {
     let out = tempfile::tempdir()?;
     let everything = everything_http(EverythingMode::StreamableHttp)?;
-    let direct = conformance(
+    let direct = conformance::run(
         &format!("http://localhost:{}/mcp", everything.port),
         &out.path().join("direct"),
     )?;
@@ -122,7 +31,7 @@ fn conformance_scenarios_that_pass_directly_pass_through_airlock_serve() -> Resu
             "everything": { "type": "http", "url": everything.url("/mcp"), "policy": "allow.json" }
         }
     }))?;
-    let via_http = conformance(
+    let via_http = conformance::run(
         &http_upstream.mcp_url("everything"),
         &out.path().join("http"),
     )?;
@@ -131,13 +40,13 @@ fn conformance_scenarios_that_pass_directly_pass_through_airlock_serve() -> Resu
     let mut stdio_entry = everything_stdio_entry()?;
     stdio_entry["policy"] = json!("allow.json");
     let stdio_upstream = Serve::start(&json!({ "mcpServers": { "everything": stdio_entry } }))?;
-    let via_stdio = conformance(
+    let via_stdio = conformance::run(
         &stdio_upstream.mcp_url("everything"),
         &out.path().join("stdio"),
     )?;
     drop(stdio_upstream);
 
-    let rendered = table(&[
+    let rendered = conformance::table(&[
         ("server-everything directly", &direct),
         ("`airlock serve`, HTTP upstream", &via_http),
         ("`airlock serve`, stdio upstream", &via_stdio),
@@ -147,13 +56,13 @@ fn conformance_scenarios_that_pass_directly_pass_through_airlock_serve() -> Resu
     eprintln!("{rendered}\n(written to {})", target.display());
 
     for (how, through) in [("HTTP upstream", &via_http), ("stdio upstream", &via_stdio)] {
-        let lost = lost(&direct, through);
+        let lost = conformance::lost(&direct, through);
         ensure!(
             lost.is_empty(),
             "pass directly but not through airlock serve ({how}): {lost:?}\n{rendered}"
         );
         ensure!(
-            through.get("dns-rebinding-protection").map(|s| s.1) == Some(0),
+            conformance::passes(through, "dns-rebinding-protection"),
             "airlock serve ({how}) must reject a bad Host and a bad Origin\n{rendered}"
         );
     }

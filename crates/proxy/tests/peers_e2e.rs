@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use airlock_proxy::{PassThrough, Proxy, ProxyConfig, UpstreamSpec};
-use airlock_testkit::{EverythingMode, Peer, everything_http};
+use airlock_testkit::{EverythingMode, Peer, conformance, everything_http};
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
@@ -205,104 +205,30 @@ async fn python_agent_through_airlock_to_a_legacy_sse_server() -> Result<()> {
     Ok(())
 }
 
-/// One conformance run: scenario name -> (checks passed, checks failed).
-type Scores = BTreeMap<String, (u32, u32)>;
-
-/// Runs `conformance server --url <url>` (the active suite) on Node >= 22 and parses its summary
-/// lines (`✓ ping: 1 passed, 0 failed`).
-async fn conformance(url: &str, out_dir: &std::path::Path) -> Result<Scores> {
-    let node22 = blocking(airlock_testkit::node22)?;
-    let cli = blocking(|| airlock_testkit::node_bin("conformance"))?;
-    let run = tokio::process::Command::new(node22)
-        .arg(cli)
-        .args(["server", "--url", url, "-o"])
-        .arg(out_dir)
-        .output();
-    let output = tokio::time::timeout(PATIENCE * 3, run)
-        .await
-        .context("conformance hung")??;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let mut scores = Scores::new();
-    for line in stdout.lines() {
-        let Some(rest) = line.strip_prefix("✓ ").or_else(|| line.strip_prefix("✗ ")) else {
-            continue;
-        };
-        let Some((name, counts)) = rest.split_once(": ") else {
-            continue;
-        };
-        let numbers: Vec<u32> = counts
-            .split(|c: char| !c.is_ascii_digit())
-            .filter_map(|n| n.parse().ok())
-            .collect();
-        if let [passed, failed] = numbers[..] {
-            scores.insert(name.to_owned(), (passed, failed));
-        }
-    }
-    if scores.is_empty() {
-        bail!("no conformance results in: {stdout}");
-    }
-    Ok(scores)
-}
-
-fn table(direct: &Scores, through: &Scores) -> String {
-    let mut out = String::from(
-        "| scenario | server-everything directly | through Airlock |\n|---|---|---|\n",
-    );
-    let cell = |s: Option<&(u32, u32)>| match s {
-        Some((p, 0)) => format!("pass ({p})"),
-        Some((p, f)) => format!("FAIL ({p} passed, {f} failed)"),
-        None => "not run".to_owned(),
-    };
-    for name in direct
-        .keys()
-        .chain(through.keys().filter(|k| !direct.contains_key(*k)))
-    {
-        out.push_str(&format!(
-            "| `{name}` | {} | {} |\n",
-            cell(direct.get(name)),
-            cell(through.get(name))
-        ));
-    }
-    let total = |s: &Scores| s.values().filter(|(_, f)| *f == 0).count();
-    out.push_str(&format!(
-        "| **scenarios passing** | **{} of {}** | **{} of {}** |\n",
-        total(direct),
-        direct.len(),
-        total(through),
-        through.len()
-    ));
-    out
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conformance_scenarios_that_pass_directly_pass_through_airlock() -> Result<()> {
     let peer = blocking(|| everything_http(EverythingMode::StreamableHttp))?;
     let out = tempfile::tempdir()?;
-    let direct = conformance(
-        &format!("http://localhost:{}/mcp", peer.port),
-        &out.path().join("direct"),
-    )
-    .await?;
+    let direct_url = format!("http://localhost:{}/mcp", peer.port);
+    let direct = blocking(|| conformance::run(&direct_url, &out.path().join("direct")))?;
     let airlock = Airlock::start(http_everything(&peer)).await?;
-    let through = conformance(&airlock.url(), &out.path().join("airlock")).await?;
+    let through = blocking(|| conformance::run(&airlock.url(), &out.path().join("airlock")))?;
 
-    let rendered = table(&direct, &through);
+    let rendered = conformance::table(&[
+        ("server-everything directly", &direct),
+        ("through Airlock", &through),
+    ]);
     let target = airlock_testkit::target_dir().join("conformance.md");
     std::fs::write(&target, &rendered)?;
     eprintln!("{rendered}\n(written to {})", target.display());
 
-    let lost: Vec<&String> = direct
-        .iter()
-        .filter(|(name, (_, failed))| *failed == 0 && through.get(*name).is_none_or(|t| t.1 != 0))
-        .map(|(name, _)| name)
-        .collect();
+    let lost = conformance::lost(&direct, &through);
     assert!(
         lost.is_empty(),
         "pass directly but not through Airlock: {lost:?}\n{rendered}"
     );
-    assert_eq!(
-        through.get("dns-rebinding-protection").map(|s| s.1),
-        Some(0),
+    assert!(
+        conformance::passes(&through, "dns-rebinding-protection"),
         "Airlock must reject a bad Host and a bad Origin\n{rendered}"
     );
     Ok(())
