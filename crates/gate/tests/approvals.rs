@@ -15,11 +15,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use airlock_gate::clock::ManualClock;
-use airlock_gate::{ApprovalStatus, DecideError, GateError, Remember};
+use airlock_gate::{ApprovalStatus, Remember};
 use airlock_store::{DecidedBy, Decision};
 use common::{
-    Options, PlainAgent, TestGate, call, decision, meta, online, result_meta, result_text, text,
-    wait_pending, wait_status,
+    Options, PlainAgent, TestGate, assert_cannot_approve_withdrawn, call, decision, meta, online,
+    result_meta, result_text, text, wait_pending, wait_status,
 };
 use serde_json::{Value, json};
 
@@ -267,21 +267,7 @@ async fn e_the_agent_cancels_the_request_is_withdrawn_and_cannot_be_approved() {
     .unwrap();
     assert_eq!(cancelled.status(), 202);
     wait_status(&gate, &pending.id, ApprovalStatus::Withdrawn).await;
-    let err = gate
-        .gate
-        .decide(&pending.id, decision(true, Remember::Once, None))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            GateError::Decide(DecideError::NotPending {
-                status: "withdrawn",
-                ..
-            })
-        ),
-        "{err}"
-    );
+    assert_cannot_approve_withdrawn(&gate, &pending.id).await;
     held.abort();
     assert!(
         online(&gate, "u-42").await,

@@ -18,10 +18,11 @@ mod common;
 
 use std::time::Duration;
 
-use airlock_gate::{ApprovalStatus, DecideError, GateError, Remember};
+use airlock_gate::{ApprovalStatus, Remember};
 use airlock_store::DecidedBy;
 use common::{
-    Options, PlainAgent, TestGate, decision, online, result_text, wait_pending, wait_status,
+    Options, PlainAgent, TestGate, assert_cannot_approve_withdrawn, decision, online, result_text,
+    wait_pending, wait_status,
 };
 use serde_json::{Value, json};
 
@@ -254,21 +255,7 @@ async fn a_cancelled_task_is_withdrawn_and_can_no_longer_be_approved() {
     assert_eq!(cancelled["result"]["taskId"], json!(task_id), "{cancelled}");
     assert_eq!(cancelled["result"]["status"], "cancelled");
     wait_status(&gate, &pending.id, ApprovalStatus::Withdrawn).await;
-    let err = gate
-        .gate
-        .decide(&pending.id, decision(true, Remember::Once, None))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            GateError::Decide(DecideError::NotPending {
-                status: "withdrawn",
-                ..
-            })
-        ),
-        "{err}"
-    );
+    assert_cannot_approve_withdrawn(&gate, &pending.id).await;
     // The blocked tasks/result is answered: the call did not run.
     let answer = agent.response(blocked).await;
     assert_eq!(answer["result"]["isError"], true, "{answer}");

@@ -461,21 +461,8 @@ impl Session {
         tokio::spawn(async move {
             let interceptor = session.shared.interceptor.clone();
             let (tx, mut rx) = mpsc::unbounded_channel();
-            let null = Value::Null;
             let decision = {
-                let params = msg.get("params");
-                let call = ToolCall {
-                    session: &info,
-                    request_id: msg.get("id").unwrap_or(&null),
-                    name: params
-                        .and_then(|p| p.get("name"))
-                        .and_then(Value::as_str)
-                        .unwrap_or(""),
-                    arguments: params.and_then(|p| p.get("arguments")).unwrap_or(&null),
-                    progress_token: jsonrpc::progress_token(&msg),
-                    task_augmented: params.and_then(|p| p.get("task")).is_some(),
-                    as_task: false,
-                };
+                let call = tool_call(&msg, &info, false);
                 let fut = interceptor.tool_call(call, AgentChannel::new(tx));
                 tokio::pin!(fut);
                 let gone = async {
@@ -564,21 +551,8 @@ impl Session {
             let interceptor = session.shared.interceptor.clone();
             let (tx, mut rx) = mpsc::unbounded_channel();
             let (status_tx, mut status_rx) = mpsc::unbounded_channel();
-            let null = Value::Null;
             let decision = {
-                let params = msg.get("params");
-                let call = ToolCall {
-                    session: &info,
-                    request_id: msg.get("id").unwrap_or(&null),
-                    name: params
-                        .and_then(|p| p.get("name"))
-                        .and_then(Value::as_str)
-                        .unwrap_or(""),
-                    arguments: params.and_then(|p| p.get("arguments")).unwrap_or(&null),
-                    progress_token: jsonrpc::progress_token(&msg),
-                    task_augmented: true,
-                    as_task: true,
-                };
+                let call = tool_call(&msg, &info, true);
                 let fut = interceptor.tool_call(call, AgentChannel::for_task(tx, status_tx));
                 tokio::pin!(fut);
                 loop {
@@ -978,6 +952,26 @@ impl Session {
                 .map_err(|_| "connection closed during replay".to_owned())?;
         }
         Ok(())
+    }
+}
+
+static NULL: Value = Value::Null;
+
+/// The interceptor's view of a `tools/call` message. `as_task`: answered with a proxy-owned task
+/// (its `params.task` was already removed).
+fn tool_call<'a>(msg: &'a Value, info: &'a SessionInfo, as_task: bool) -> ToolCall<'a> {
+    let params = msg.get("params");
+    ToolCall {
+        session: info,
+        request_id: msg.get("id").unwrap_or(&NULL),
+        name: params
+            .and_then(|p| p.get("name"))
+            .and_then(Value::as_str)
+            .unwrap_or(""),
+        arguments: params.and_then(|p| p.get("arguments")).unwrap_or(&NULL),
+        progress_token: jsonrpc::progress_token(msg),
+        task_augmented: as_task || params.and_then(|p| p.get("task")).is_some(),
+        as_task,
     }
 }
 

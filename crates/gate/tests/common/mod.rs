@@ -350,3 +350,22 @@ pub async fn online(gate: &TestGate, user: &str) -> bool {
     agent.cancel().await.unwrap();
     text(&r).contains(user)
 }
+
+/// A later approval of withdrawn request `id` is refused: it can never run.
+pub async fn assert_cannot_approve_withdrawn(gate: &TestGate, id: &str) {
+    let err = gate
+        .gate
+        .decide(id, decision(true, Remember::Once, None))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            airlock_gate::GateError::Decide(airlock_gate::DecideError::NotPending {
+                status: "withdrawn",
+                ..
+            })
+        ),
+        "{err}"
+    );
+}
