@@ -11,6 +11,8 @@
 //!   directory.
 //! - **One writer.** All writes go to one thread that commits whatever is queued as one
 //!   transaction (group commit) and acknowledges each caller after the commit (`writer.rs`).
+//!   WAL checkpoints run beside it on a thread of their own, never inside a commit
+//!   (`checkpoint.rs`).
 //!   Reads use a small pool of connections on blocking threads. No method blocks the async
 //!   runtime.
 //! - **Fail closed.** [`Store::record_call`] resolves only after the row is committed; the gate
@@ -31,6 +33,7 @@
 //! numbers and JSON values. Only `airlock-gate` joins it to the rest.
 
 mod chain;
+mod checkpoint;
 mod db;
 mod error;
 mod export;

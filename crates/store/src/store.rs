@@ -35,6 +35,11 @@ pub struct StoreOptions {
     /// Largest size the database may grow to (SQLite `max_page_count`); a write beyond it fails
     /// with [`StoreError::DiskFull`], as on a full disk. `None` (default): no limit but the disk.
     pub max_db_bytes: Option<u64>,
+    /// WAL pages (4 KiB each) between two checkpoints. A checkpoint copies the WAL into the
+    /// database file on a thread of its own, so no write waits for it; when the WAL reaches 8
+    /// times this (writes that never pause, a long read), the writer checkpoints itself. Default
+    /// 1000 (about 4 MB), as SQLite's own automatic checkpoint.
+    pub checkpoint_pages: u32,
 }
 
 impl Default for StoreOptions {
@@ -45,6 +50,7 @@ impl Default for StoreOptions {
             queue_capacity: 8192,
             redaction: RedactionConfig::default(),
             max_db_bytes: None,
+            checkpoint_pages: 1000,
         }
     }
 }
@@ -218,7 +224,13 @@ impl Store {
                 |r| r.get(0),
             )?;
         }
-        let (writer, thread) = writer::start(conn, options.queue_capacity)?;
+        let checkpointer = db::open_connection(&path, options.busy_timeout, false)?;
+        let (writer, thread) = writer::start(
+            conn,
+            checkpointer,
+            options.queue_capacity,
+            options.checkpoint_pages,
+        )?;
         let pool = Arc::new(ReadPool::new(
             path.clone(),
             options.busy_timeout,

@@ -21,6 +21,11 @@
 //! A search therefore sees a call once the writer has had an idle moment; `flush_search_index`
 //! waits for it. After a crash, the rows not yet indexed are picked up by the first flush.
 //!
+//! WAL checkpoints are **off the commit path** too (`checkpoint.rs`): SQLite's automatic
+//! checkpoint ran inside whichever commit filled the WAL and made it 5 to 14 ms slower. A thread
+//! of its own copies the WAL into the database file; the writer only finishes the copy in an idle
+//! moment, or at a hard bound on the WAL's size.
+//!
 //! Acknowledgments are sent **after** the commit returns: an `Ok` means the row is in the WAL
 //! file. If the commit fails, every job of the group gets the commit's error, and the in-memory
 //! chain heads are put back so the next group continues from what is really stored.
@@ -31,6 +36,7 @@ use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::chain::{self};
+use crate::checkpoint::Checkpoints;
 use crate::error::{Result, StoreError};
 
 /// At most this many jobs share one transaction.
@@ -73,6 +79,27 @@ pub(crate) const FTS_LAG: i64 = 1024;
 
 /// The writer indexes for search once no write has arrived for this long.
 const FTS_IDLE: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// The writer finishes a checkpoint (see `checkpoint.rs`) once no write has arrived for this
+/// long: it takes a millisecond or two, and a write arriving meanwhile waits for it.
+const CHECKPOINT_IDLE: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// What the writer does when no write has arrived for a while.
+#[derive(Debug, Clone, Copy)]
+enum IdleWork {
+    Checkpoint,
+    SearchIndex,
+}
+
+impl IdleWork {
+    /// How long the writer must have been idle first.
+    fn after(self) -> std::time::Duration {
+        match self {
+            Self::Checkpoint => CHECKPOINT_IDLE,
+            Self::SearchIndex => FTS_IDLE,
+        }
+    }
+}
 
 /// Indexes calls `upto+1..=head` and records the new mark; returns it.
 fn index_calls(conn: &Connection, upto: i64, head: i64) -> Result<i64> {
@@ -271,8 +298,15 @@ fn partial_write(err: &StoreError) -> Option<StoreError> {
     }
 }
 
-/// Loads the chain tails and starts the writer thread on `conn`.
-pub(crate) fn start(conn: Connection, queue: usize) -> Result<(WriterHandle, JoinHandle<()>)> {
+/// Loads the chain tails and starts the writer thread on `conn`, with its checkpoints on
+/// `checkpointer` (a second connection to the same file) every `checkpoint_pages` of WAL.
+pub(crate) fn start(
+    mut conn: Connection,
+    checkpointer: Connection,
+    queue: usize,
+    checkpoint_pages: u32,
+) -> Result<(WriterHandle, JoinHandle<()>)> {
+    let checkpoints = Checkpoints::start(&mut conn, checkpointer, checkpoint_pages)?;
     let calls = load_tail(&conn, "calls", "calls")?;
     let completions = load_tail(&conn, "completions", "completions")?;
     let fts_upto: i64 =
@@ -282,7 +316,7 @@ pub(crate) fn start(conn: Connection, queue: usize) -> Result<(WriterHandle, Joi
     let (tx, rx) = mpsc::channel(queue.max(1));
     let thread = std::thread::Builder::new()
         .name("airlock-store-writer".into())
-        .spawn(move || writer_loop(conn, rx, calls, completions, fts_upto))
+        .spawn(move || writer_loop(conn, rx, checkpoints, calls, completions, fts_upto))
         .map_err(|e| StoreError::Io {
             detail: format!("cannot start the writer thread: {e}"),
         })?;
@@ -304,6 +338,7 @@ fn load_tail(conn: &Connection, chain: &str, table: &str) -> Result<ChainTail> {
 fn writer_loop(
     conn: Connection,
     mut rx: mpsc::Receiver<Box<dyn Job>>,
+    mut checkpoints: Checkpoints,
     mut calls: ChainTail,
     mut completions: ChainTail,
     mut fts_upto: i64,
@@ -311,14 +346,14 @@ fn writer_loop(
     flush_fts_alone(&conn, &mut fts_upto, calls.head_id);
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(64);
     let mut since_optimize = 0usize;
-    // A timer for "idle for FTS_IDLE", used only by this thread.
+    // A timer for idle work (`IdleWork`), used only by this thread.
     let timer = match tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
     {
         Ok(rt) => Some(rt),
         Err(e) => {
-            tracing::warn!(error = %e, "no idle timer: the search index is filled at every lag limit");
+            tracing::warn!(error = %e, "no idle timer: idle work waits for its limits");
             None
         }
     };
@@ -326,13 +361,27 @@ fn writer_loop(
         // A caller usually sends its next write within microseconds of its acknowledgment;
         // polling briefly before parking saves a thread wake-up on that path.
         let spun = spin_recv(&mut rx);
-        let next = match &timer {
+        // Work kept for an idle moment, the soonest first: finishing a checkpoint (short), then
+        // the full-text index.
+        let idle = if checkpoints.idle_work_due() {
+            Some(IdleWork::Checkpoint)
+        } else if calls.head_id > fts_upto {
+            Some(IdleWork::SearchIndex)
+        } else {
+            None
+        };
+        let next = match (&timer, idle) {
             _ if spun.is_some() => spun,
-            Some(rt) if calls.head_id > fts_upto => {
-                match rt.block_on(async { tokio::time::timeout(FTS_IDLE, rx.recv()).await }) {
+            (Some(rt), Some(work)) => {
+                match rt.block_on(async { tokio::time::timeout(work.after(), rx.recv()).await }) {
                     Ok(next) => next,
                     Err(_idle) => {
-                        flush_fts_alone(&conn, &mut fts_upto, calls.head_id);
+                        match work {
+                            IdleWork::Checkpoint => checkpoints.when_idle(&conn),
+                            IdleWork::SearchIndex => {
+                                flush_fts_alone(&conn, &mut fts_upto, calls.head_id)
+                            }
+                        }
                         continue;
                     }
                 }
@@ -361,6 +410,7 @@ fn writer_loop(
         for job in batch.drain(..) {
             job.finish(result.clone());
         }
+        checkpoints.after_commit(&conn);
         if calls.head_id - fts_upto >= FTS_LAG {
             flush_fts_alone(&conn, &mut fts_upto, calls.head_id);
         }
@@ -375,6 +425,7 @@ fn writer_loop(
         }
     }
     flush_fts_alone(&conn, &mut fts_upto, calls.head_id);
+    checkpoints.stop();
     tracing::debug!("store writer stopped");
 }
 

@@ -1381,6 +1381,148 @@ async fn a_file_that_becomes_read_only_fails_record_call() {
     }
 }
 
+// ---- WAL checkpoints ----------------------------------------------------------------------
+
+/// Bytes of a WAL file holding `pages` frames of 4 KiB pages (a 32-byte header, then each page
+/// with a 24-byte frame header).
+fn wal_bytes_for(pages: u64) -> u64 {
+    32 + pages * (4096 + 24)
+}
+
+fn file_len(path: &Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.len())
+}
+
+fn wal_of(path: &Path) -> PathBuf {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    PathBuf::from(wal)
+}
+
+#[tokio::test]
+async fn the_wal_is_checkpointed_and_stays_bounded_under_sustained_writes() {
+    let (_d, path) = temp_db();
+    // A small threshold so that 2,000 calls need many checkpoints; the writer checkpoints
+    // itself when the WAL reaches 8 times it (128 pages).
+    let options = StoreOptions {
+        checkpoint_pages: 16,
+        ..Default::default()
+    };
+    let store = Store::open_with(&path, options).unwrap();
+    let wal = wal_of(&path);
+    let pad = "p".repeat(2000);
+    let mut largest_wal = 0;
+    for n in 0..2000i64 {
+        let args = json!({"n": n, "word": format!("w{n}"), "pad": pad});
+        let id = store.record_call(call("t", n, &args)).await.unwrap();
+        assert_eq!(id, n + 1);
+        largest_wal = largest_wal.max(file_len(&wal));
+    }
+    // One writer, one call per commit: the WAL never holds more than the bound plus the pages
+    // of the commit that crossed it (a call touches well under 64 pages).
+    assert!(
+        largest_wal <= wal_bytes_for(128 + 64),
+        "the WAL grew to {largest_wal} bytes"
+    );
+    // The calls (about 4 MB of arguments) are in the database file, not in the WAL: they were
+    // checkpointed.
+    assert!(
+        file_len(&path) > 3_000_000,
+        "database file {} bytes, WAL {} bytes",
+        file_len(&path),
+        file_len(&wal)
+    );
+    store.flush_search_index().await.unwrap();
+    store.close().await.unwrap();
+
+    let store = Store::open(&path).unwrap();
+    let report = store.verify().await.unwrap();
+    assert!(report.is_ok(), "{report:?}");
+    assert_eq!(report.calls, 2000);
+    for n in [0i64, 999, 1999] {
+        let got = store.get_call(n + 1).await.unwrap().unwrap();
+        let args: Value = serde_json::from_str(&got.arguments).unwrap();
+        assert_eq!(args["n"], n);
+    }
+    let found = store
+        .query_calls(
+            CallFilter {
+                text: Some("w1234".into()),
+                ..Default::default()
+            },
+            PageRequest::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids(&found), vec![1235]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn checkpoints_beside_concurrent_writers_and_readers_lose_no_rows() {
+    let (_d, path) = temp_db();
+    let options = StoreOptions {
+        checkpoint_pages: 8,
+        ..Default::default()
+    };
+    let store = Store::open_with(&path, options).unwrap();
+    let writing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    // A reader that keeps snapshots open while checkpoints run (they must skip what it reads).
+    let reader = {
+        let (store, writing) = (store.clone(), writing.clone());
+        tokio::spawn(async move {
+            let mut pages = 0u64;
+            while writing.load(std::sync::atomic::Ordering::Relaxed) {
+                let page = store
+                    .query_calls(CallFilter::default(), PageRequest::default())
+                    .await
+                    .unwrap();
+                assert!(page.calls.windows(2).all(|w| w[0].id > w[1].id));
+                pages += 1;
+            }
+            pages
+        })
+    };
+    let mut tasks = Vec::new();
+    for task in 0..8i64 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for n in 0..250i64 {
+                let args = json!({"task": task, "n": n, "pad": "p".repeat(500)});
+                let id = store.record_call(call("t", n, &args)).await.unwrap();
+                store.complete_call(id, done(Outcome::Ok, n)).await.unwrap();
+                ids.push(id);
+            }
+            ids
+        }));
+    }
+    let mut ids = HashSet::new();
+    for t in tasks {
+        ids.extend(t.await.unwrap());
+    }
+    writing.store(false, std::sync::atomic::Ordering::Relaxed);
+    assert!(reader.await.unwrap() > 0);
+    assert_eq!(ids.len(), 2000);
+    assert_eq!(ids.iter().copied().max(), Some(2000));
+    let report = store.verify().await.unwrap();
+    assert!(report.is_ok(), "{report:?}");
+    assert_eq!((report.calls, report.completions), (2000, 2000));
+    store.close().await.unwrap();
+
+    let store = Store::open(&path).unwrap();
+    let report = store.verify().await.unwrap();
+    assert!(report.is_ok(), "{report:?}");
+    assert_eq!((report.calls, report.completions), (2000, 2000));
+    let (count, completed): (i64, i64) = raw(&path)
+        .query_row(
+            "SELECT (SELECT count(*) FROM calls), (SELECT count(*) FROM completions)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((count, completed), (2000, 2000));
+}
+
 // ---- crash safety -------------------------------------------------------------------------
 
 const CHILD_ENV: &str = "AIRLOCK_STORE_CRASH_CHILD";
@@ -1399,7 +1541,13 @@ fn crash_child() {
         .build()
         .unwrap();
     rt.block_on(async move {
-        let store = Store::open(&path).unwrap();
+        // Checkpoints every 8 pages of WAL, so that the kill may land in one and the calls
+        // acknowledged before it were checkpointed many times over.
+        let options = StoreOptions {
+            checkpoint_pages: 8,
+            ..Default::default()
+        };
+        let store = Store::open_with(&path, options).unwrap();
         let out = std::sync::Arc::new(std::sync::Mutex::new(std::io::stdout()));
         let mut tasks = Vec::new();
         for task in 0..16 {
