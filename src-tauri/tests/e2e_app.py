@@ -8,7 +8,9 @@ private bus (fake_notifyd.py, records Notify/CloseNotification and clicks button
 real `airlock call` binary as the agent, and a temporary config and data dir per app run.
 
 Prints one line per test and a closing line `N passed, N failed`; exits 1 when any test failed.
-Artifacts (screenshots, logs) go to test-artifacts/desktop/; README copies to docs/screenshots/.
+Artifacts (screenshots, logs) go to test-artifacts/desktop/; with UPDATE_SCREENSHOTS=1 the
+README's pictures in docs/screenshots/ are refreshed too (never by default: a test run leaves the
+tree clean).
 `--bench` measures start-up, idle memory and call-to-notification latency instead.
 """
 import base64
@@ -442,9 +444,10 @@ def test_screenshots_of_each_window(app, nd):
         app.find(marker)
         time.sleep(0.5)
         shots[route] = app.screenshot(f"desktop-{route}.png")
-    os.makedirs(SCREENSHOTS, exist_ok=True)
-    for route in ("approvals", "history"):
-        shutil.copyfile(shots[route], os.path.join(SCREENSHOTS, f"desktop-{route}.png"))
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
+        os.makedirs(SCREENSHOTS, exist_ok=True)
+        for route in ("approvals", "history"):
+            shutil.copyfile(shots[route], os.path.join(SCREENSHOTS, f"desktop-{route}.png"))
     for path in shots.values():
         assert os.path.getsize(path) > 10_000, f"{path} looks empty"
 

@@ -14,6 +14,8 @@ const bin = process.env.AIRLOCK_BIN ?? join(repo, "target/debug/airlock");
 const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const artifacts = join(repo, "test-artifacts/ui");
 const screenshots = join(repo, "docs/screenshots");
+// The README's pictures are refreshed only on request, so a test run leaves the tree clean.
+const publishScreenshots = process.env.UPDATE_SCREENSHOTS === "1";
 const only = process.argv.slice(2);
 const WAIT = 30_000;
 
@@ -114,7 +116,7 @@ function check(cond, message) {
 async function shot(page, name, publish = false) {
   const file = join(artifacts, `${name}.png`);
   await page.screenshot({ path: file, fullPage: true });
-  if (publish) {
+  if (publish && publishScreenshots) {
     mkdirSync(screenshots, { recursive: true });
     copyFileSync(file, join(screenshots, `${name}.png`));
   }
