@@ -457,6 +457,7 @@ impl<'v> Checker<'_> {
         match segments {
             Some(segs) if segs.iter().all(|s| !s.is_empty()) => Some(ArgPath {
                 text: s.to_owned(),
+                wildcard: segs.iter().any(|s| s == crate::compiled::EVERY),
                 segments: segs,
             }),
             _ => {
@@ -465,7 +466,7 @@ impl<'v> Checker<'_> {
                     pointer,
                     format!("invalid path `{s}`"),
                     Some(
-                        "a path is `args.` then keys or array indices separated by dots, e.g. `args.channel` or `args.events.0.channel`"
+                        "a path is `args.` then keys, array indices or `*` (every element) separated by dots, e.g. `args.channel`, `args.events.0.channel` or `args.events.*.channel`"
                             .to_owned(),
                     ),
                 );
@@ -667,7 +668,21 @@ impl<'v> Checker<'_> {
             .required(&f, pointer, "window")
             .and_then(|v| self.window(v, &child(pointer, "window")));
         let increment_from = match f.get("increment_from") {
-            Some(v) => Some(self.path(v, &child(pointer, "increment_from"))),
+            Some(v) => {
+                let ptr = child(pointer, "increment_from");
+                match self.path(v, &ptr) {
+                    Some(p) if p.wildcard => {
+                        self.error_help(
+                            v.pos,
+                            &ptr,
+                            format!("`*` in `{}`: a spend limit counts one number", p.text),
+                            Some("name one argument, e.g. `args.amount`".to_owned()),
+                        );
+                        None
+                    }
+                    p => Some(p),
+                }
+            }
             None => Some(None),
         };
         let is_spend = matches!(increment_from, Some(Some(_)));

@@ -41,14 +41,29 @@ pub(crate) struct CompiledCondition {
 }
 
 /// `args.a.0.b` split into `["a", "0", "b"]`; a segment is an object key, or an
-/// array index when the value at that point is an array.
+/// array index when the value at that point is an array; `*` is every element of an array (or
+/// every value of an object) at that point.
 #[derive(Debug, Clone)]
 pub(crate) struct ArgPath {
     pub text: String,
     pub segments: Vec<String>,
+    /// True when a segment is `*`.
+    pub wildcard: bool,
 }
 
+/// The segment that stands for every element.
+pub(crate) const EVERY: &str = "*";
+
 impl ArgPath {
+    /// Every value a wildcard path reaches, each with its concrete path (`args.events.3.channel`)
+    /// and `None` where an element lacks the rest of the path. Empty when the path stops before
+    /// the first `*` (missing, or not an array or object there).
+    pub fn lookup_each<'v>(&self, args: &'v Value) -> Vec<(String, Option<&'v Value>)> {
+        let mut out = Vec::new();
+        walk(args, &self.segments, String::from("args"), false, &mut out);
+        out
+    }
+
     /// The value at this path in `args`, if present.
     pub fn lookup<'v>(&self, args: &'v Value) -> Option<&'v Value> {
         let mut cur = args;
@@ -60,6 +75,48 @@ impl ArgPath {
             };
         }
         Some(cur)
+    }
+}
+
+/// Follows `rest` from `cur` (reached at concrete path `at`); `inside` once a `*` was passed.
+fn walk<'v>(
+    cur: &'v Value,
+    rest: &[String],
+    at: String,
+    inside: bool,
+    out: &mut Vec<(String, Option<&'v Value>)>,
+) {
+    let Some((seg, tail)) = rest.split_first() else {
+        out.push((at, Some(cur)));
+        return;
+    };
+    if seg == EVERY {
+        match cur {
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    walk(item, tail, format!("{at}.{i}"), true, out);
+                }
+            }
+            Value::Object(map) => {
+                for (key, item) in map {
+                    walk(item, tail, format!("{at}.{key}"), true, out);
+                }
+            }
+            _ => {}
+        }
+        return;
+    }
+    let next = match cur {
+        Value::Object(map) => map.get(seg),
+        Value::Array(items) => seg.parse::<usize>().ok().and_then(|i| items.get(i)),
+        _ => None,
+    };
+    match next {
+        Some(v) => walk(v, tail, format!("{at}.{seg}"), inside, out),
+        // This element lacks the rest of the path.
+        None if inside => out.push((format!("{at}.{}", rest.join(".")), None)),
+        // The path stops before its first `*`: nothing is reached.
+        None => {}
     }
 }
 

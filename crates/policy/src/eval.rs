@@ -198,28 +198,36 @@ pub fn evaluate(
         return e;
     }
     for c in &tool.require {
-        let outcome = test(c, facts.args);
+        let (outcome, at) = test(c, facts.args, Each::All);
         if outcome != Outcome::Holds {
             let text = c.on_deny.clone().unwrap_or_else(|| {
-                format!("requirement not met: {}{}", describe(c), outcome.why(c))
+                let element = match (&at, outcome) {
+                    (Some(at), Outcome::Fails) => format!(" (`{at}` does not)"),
+                    _ => String::new(),
+                };
+                format!(
+                    "requirement not met: {}{}{element}",
+                    describe(c),
+                    outcome.why(c, at.as_deref())
+                )
             });
             return deny(DenyKind::Require, c.pointer.clone(), &text);
         }
     }
     for c in &tool.deny_if {
-        match test(c, facts.args) {
-            Outcome::Holds => {
-                let text = c
-                    .on_deny
-                    .clone()
-                    .unwrap_or_else(|| format!("matched {}", describe(c)));
+        match test(c, facts.args, Each::Any) {
+            (Outcome::Holds, at) => {
+                let text = c.on_deny.clone().unwrap_or_else(|| match at {
+                    Some(at) => format!("matched {} at `{at}`", describe(c)),
+                    None => format!("matched {}", describe(c)),
+                });
                 return deny(DenyKind::DenyIf, c.pointer.clone(), &text);
             }
-            o @ Outcome::Undecidable(_) => {
-                let text = format!("cannot check {}{}", describe(c), o.why(c));
+            (o @ Outcome::Undecidable(_), at) => {
+                let text = format!("cannot check {}{}", describe(c), o.why(c, at.as_deref()));
                 return deny(DenyKind::DenyIf, c.pointer.clone(), &text);
             }
-            Outcome::Missing | Outcome::Fails => {}
+            (Outcome::Missing | Outcome::Fails, _) => {}
         }
     }
     if let Some(e) = remembered_deny(remembered) {
@@ -235,13 +243,18 @@ pub fn evaluate(
     };
     if !is_approved(remembered) {
         for c in &tool.approve_if {
-            let outcome = test(c, facts.args);
+            let (outcome, at) = test(c, facts.args, Each::Any);
             if matches!(outcome, Outcome::Holds | Outcome::Undecidable(_)) {
                 pending.ask = true;
                 pending.rule.clone_from(&c.pointer);
-                pending.text = c.on_deny.clone().unwrap_or_else(|| match outcome {
-                    Outcome::Holds => format!("matched {}", describe(c)),
-                    _ => format!("cannot check {}{}", describe(c), outcome.why(c)),
+                pending.text = c.on_deny.clone().unwrap_or_else(|| match (outcome, &at) {
+                    (Outcome::Holds, Some(at)) => format!("matched {} at `{at}`", describe(c)),
+                    (Outcome::Holds, None) => format!("matched {}", describe(c)),
+                    _ => format!(
+                        "cannot check {}{}",
+                        describe(c),
+                        outcome.why(c, at.as_deref())
+                    ),
                 });
                 break;
             }
@@ -468,10 +481,13 @@ enum Outcome {
 }
 
 impl Outcome {
-    fn why(self, c: &CompiledCondition) -> String {
+    /// Why a condition did not simply hold or fail, naming the concrete path `at` when a `*`
+    /// path decided on one element.
+    fn why(self, c: &CompiledCondition, at: Option<&str>) -> String {
+        let path = at.unwrap_or(&c.path.text);
         match self {
-            Outcome::Missing => format!(" (`{}` is missing)", c.path.text),
-            Outcome::Undecidable(what) => format!(" (`{}` is not {what})", c.path.text),
+            Outcome::Missing => format!(" (`{path}` is missing)"),
+            Outcome::Undecidable(what) => format!(" (`{path}` is not {what})"),
             Outcome::Holds | Outcome::Fails => String::new(),
         }
     }
@@ -500,8 +516,53 @@ fn list<'v>(values: impl Iterator<Item = &'v Value>) -> String {
     format!("[{}]", items.join(", "))
 }
 
-fn test(c: &CompiledCondition, args: &Value) -> Outcome {
-    let found = c.path.lookup(args);
+/// How a condition on a `*` path combines the elements it reaches: `require` needs every one to
+/// hold; `deny_if` and `approve_if` fire when any one does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Each {
+    All,
+    Any,
+}
+
+/// A condition's outcome; for a `*` path also the concrete path that decided it
+/// (`args.events.3.channel`), for messages. A `*` that reaches nothing counts as a missing path.
+fn test(c: &CompiledCondition, args: &Value, each: Each) -> (Outcome, Option<String>) {
+    if !c.path.wildcard {
+        return (test_value(c, c.path.lookup(args)), None);
+    }
+    let reached = c.path.lookup_each(args);
+    if reached.is_empty() {
+        return (test_value(c, None), None);
+    }
+    match each {
+        Each::All => reached
+            .into_iter()
+            .map(|(at, v)| (test_value(c, v), Some(at)))
+            .find(|(o, _)| *o != Outcome::Holds)
+            .unwrap_or((Outcome::Holds, None)),
+        Each::Any => {
+            let mut undecidable = None;
+            let mut all_missing = true;
+            for (at, v) in reached {
+                match test_value(c, v) {
+                    Outcome::Holds => return (Outcome::Holds, Some(at)),
+                    o @ Outcome::Undecidable(_) => {
+                        undecidable.get_or_insert((o, Some(at)));
+                    }
+                    Outcome::Fails => all_missing = false,
+                    Outcome::Missing => {}
+                }
+            }
+            undecidable.unwrap_or(if all_missing {
+                (Outcome::Missing, None)
+            } else {
+                (Outcome::Fails, None)
+            })
+        }
+    }
+}
+
+fn test_value(c: &CompiledCondition, found: Option<&Value>) -> Outcome {
     if let Test::Exists(want) = c.test {
         let present = found.is_some_and(|v| !v.is_null());
         return if present == want {

@@ -142,7 +142,8 @@ fn is_default_action(a: &ToolAction) -> bool {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Condition {
-    /// Where to look: `args.` followed by keys and array indices, e.g. `args.events.0.channel`.
+    /// Where to look: `args.` followed by keys, array indices or `*` (every element), e.g.
+    /// `args.events.0.channel` or `args.events.*.channel`.
     #[schemars(extend("pattern" = r"^args(\.[^.]+)+$"))]
     pub path: String,
     /// The operator.

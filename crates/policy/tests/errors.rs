@@ -20,7 +20,7 @@ policies/broken.json:7:7: /tools/trigger_event/deny-if: unknown field `deny-if`
 policies/broken.json:9:41: /tools/trigger_event/deny_if/0/op: unknown operator `regx`, expected one of `eq`, `neq`, `in`, `not_in`, `lt`, `lte`, `gt`, `gte`, `regex`, `contains`, `exists`
   = help: did you mean `regex`?
 policies/broken.json:10:19: /tools/trigger_event/deny_if/1/path: invalid path `channel`
-  = help: a path is `args.` then keys or array indices separated by dots, e.g. `args.channel` or `args.events.0.channel`
+  = help: a path is `args.` then keys, array indices or `*` (every element) separated by dots, e.g. `args.channel`, `args.events.0.channel` or `args.events.*.channel`
 policies/broken.json:10:54: /tools/trigger_event/deny_if/1/value: invalid regular expression `(`: unclosed group
 policies/broken.json:11:50: /tools/trigger_event/deny_if/2/value: expected a number for `gt`, found a string
 policies/broken.json:12:50: /tools/trigger_event/deny_if/3/value: expected an array for `in`, found a string

@@ -557,3 +557,130 @@ fn may_ask_human_names_the_tools_whose_calls_can_wait_for_a_human() {
     assert!(p.may_ask_human("unlisted"));
     assert!(!p.may_ask_human("free"));
 }
+
+#[test]
+fn a_star_path_checks_every_element_any_for_deny_if_and_approve_if_all_for_require() {
+    let p = policy(
+        r#"{"version":"1","default":"deny","tools":{
+            "batch":{"deny_if":[{"path":"args.events.*.channel","op":"regex","value":"^private-admin-"}]},
+            "strict":{"require":[{"path":"args.events.*.channel","op":"regex","value":"^public-"}]},
+            "ask":{"approve_if":[{"path":"args.events.*.size","op":"gt","value":100}]},
+            "labels":{"deny_if":[{"path":"args.labels.*","op":"eq","value":"secret"}]}}}"#,
+    );
+    let events = |channels: &[Value]| json!({"events": channels.iter().map(|c| json!({"channel": c, "size": 1})).collect::<Vec<_>>()});
+
+    // deny_if fires when any element matches, and names it.
+    let e = call(
+        &p,
+        "batch",
+        events(&[json!("public-a"), json!("private-admin-x")]),
+    );
+    assert_eq!(kind(&e), Some(DenyKind::DenyIf));
+    assert_eq!(e.rule, "/tools/batch/deny_if/0");
+    assert!(
+        e.message.contains("`args.events.1.channel`"),
+        "{}",
+        e.message
+    );
+    assert_eq!(
+        call(&p, "batch", events(&[json!("public-a"), json!("public-b")])).verdict,
+        Verdict::Allow
+    );
+    // An element that cannot be checked denies (fail closed), naming it; a missing one does not fire.
+    let e = call(&p, "batch", events(&[json!("public-a"), json!(7)]));
+    assert_eq!(kind(&e), Some(DenyKind::DenyIf));
+    assert!(
+        e.message
+            .contains("`args.events.1.channel` is not a string"),
+        "{}",
+        e.message
+    );
+    assert_eq!(
+        call(&p, "batch", json!({"events": [{"size": 1}]})).verdict,
+        Verdict::Allow
+    );
+
+    // require needs every element, and says which one failed or is missing.
+    assert_eq!(
+        call(
+            &p,
+            "strict",
+            events(&[json!("public-a"), json!("public-b")])
+        )
+        .verdict,
+        Verdict::Allow
+    );
+    let e = call(
+        &p,
+        "strict",
+        events(&[json!("public-a"), json!("private-b")]),
+    );
+    assert_eq!(kind(&e), Some(DenyKind::Require));
+    assert!(
+        e.message.contains("(`args.events.1.channel` does not)"),
+        "{}",
+        e.message
+    );
+    let e = call(
+        &p,
+        "strict",
+        json!({"events": [{"channel": "public-a"}, {}]}),
+    );
+    assert!(
+        e.message.contains("`args.events.1.channel` is missing"),
+        "{}",
+        e.message
+    );
+    // Nothing reached (no array, or an empty one) counts as a missing path: require denies.
+    for args in [json!({}), json!({"events": []}), json!({"events": "x"})] {
+        assert_eq!(
+            kind(&call(&p, "strict", args.clone())),
+            Some(DenyKind::Require),
+            "{args}"
+        );
+    }
+
+    // approve_if asks when any element matches.
+    let ask = call(&p, "ask", json!({"events": [{"size": 1}, {"size": 500}]}));
+    assert!(
+        matches!(ask.verdict, Verdict::RequireApproval { .. }),
+        "{ask:?}"
+    );
+    assert!(
+        ask.message.contains("`args.events.1.size`"),
+        "{}",
+        ask.message
+    );
+    assert_eq!(
+        call(&p, "ask", json!({"events": [{"size": 1}]})).verdict,
+        Verdict::Allow
+    );
+
+    // On an object, `*` is every value.
+    assert_eq!(
+        kind(&call(
+            &p,
+            "labels",
+            json!({"labels": {"team": "core", "class": "secret"}})
+        )),
+        Some(DenyKind::DenyIf)
+    );
+    assert_eq!(
+        call(&p, "labels", json!({"labels": {"team": "core"}})).verdict,
+        Verdict::Allow
+    );
+}
+
+#[test]
+fn a_spend_limit_counts_one_number_so_a_star_path_is_refused_at_load() {
+    let err = Policy::parse(
+        r#"{"version":"1","default":"allow","tools":{"pay":{"limits":[
+            {"counter":"spend","window":"day","max":100,"scope":"grant","increment_from":"args.items.*.amount"}]}}}"#,
+        "spend.json",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("spend.json:2:"), "{err}");
+    assert!(err.contains("a spend limit counts one number"), "{err}");
+    assert!(err.contains("/tools/pay/limits/0/increment_from"), "{err}");
+}

@@ -97,8 +97,14 @@ fn the_pusher_policy_covers_all_seven_tools_as_documented() {
         {"channel": "private-admin-x", "name": "e", "data": "d"}]});
     assert_eq!(
         decide("trigger_batch_events", batch).rule,
-        "/tools/trigger_batch_events/deny_if/1"
+        "/tools/trigger_batch_events/deny_if/0"
     );
+    // Every event of the batch is checked, not only the first ten indices.
+    let late = json!({"events": (0..12).map(|i| json!({
+        "channel": if i == 11 { "private-admin-x".to_owned() } else { format!("c{i}") },
+        "name": "e", "data": "d"})).collect::<Vec<_>>()});
+    let e = decide("trigger_batch_events", late);
+    assert!(matches!(e.verdict, Verdict::Deny { .. }), "{e:?}");
     let e = decide(
         "authorize_channel",
         json!({"socketId": "1.2", "channel": "presence-room"}),
