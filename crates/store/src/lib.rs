@@ -34,6 +34,7 @@
 
 mod chain;
 mod checkpoint;
+mod counts;
 mod db;
 mod error;
 mod export;

@@ -13,7 +13,10 @@ use rusqlite::Connection;
 use crate::error::{Result, StoreError};
 
 /// Migrations in order; the version of `MIGRATIONS[i]` is `i + 1`. Append only.
-pub(crate) const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_init.sql")];
+pub(crate) const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_init.sql"),
+    include_str!("../migrations/0002_call_counts.sql"),
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len();

@@ -386,7 +386,9 @@ impl Store {
     }
 
     /// Calls and denials per tool per time bucket of `bucket_ms`, for charts. Ordered by bucket,
-    /// then tool.
+    /// then tool. With whole-hour buckets and no grant, decider or text filter, whole hours come
+    /// from the hourly counts and only the ends of the range are counted call by call
+    /// (`counts.rs`); the answer is the same either way.
     pub async fn call_buckets(
         &self,
         filter: CallFilter,
@@ -397,26 +399,8 @@ impl Store {
                 "bucket size `{bucket_ms}` must be positive"
             )));
         }
-        self.read(move |conn| {
-            let mut w = Where::new(&filter);
-            let sql = format!(
-                "SELECT c.tool, (c.at_ms / {bucket_ms}) * {bucket_ms} AS bucket, count(*), \
-                 sum(c.decision = 'deny') FROM calls c {} GROUP BY bucket, c.tool \
-                 ORDER BY bucket, c.tool",
-                w.clause_with_fts()
-            );
-            let mut stmt = conn.prepare(&sql)?;
-            let rows = stmt.query_map(rusqlite::params_from_iter(w.params.drain(..)), |r| {
-                Ok(ToolBucket {
-                    tool: r.get(0)?,
-                    bucket_ms: r.get(1)?,
-                    calls: r.get::<_, i64>(2)? as u64,
-                    denials: r.get::<_, Option<i64>>(3)?.unwrap_or(0) as u64,
-                })
-            })?;
-            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
-        })
-        .await
+        self.read(move |conn| crate::counts::buckets(conn, &filter, bucket_ms))
+            .await
     }
 
     /// Writes the calls matching `filter`, oldest first, to `out` (blocking; the async form is
@@ -922,6 +906,14 @@ fn insert_call(ctx: &mut WriteCtx<'_>, row: &CallRow) -> Result<CallId> {
             ctx.calls.head_hash,
             hash
         ])?;
+    crate::counts::count_call(
+        ctx.conn,
+        id,
+        row.at_ms,
+        &row.server,
+        &row.tool,
+        &row.decision,
+    )?;
     ctx.calls = writer::ChainTail {
         head_id: id,
         head_hash: hash,
@@ -1020,6 +1012,7 @@ fn prune(ctx: &mut WriteCtx<'_>, retention: Retention) -> Result<PruneReport> {
                 ),
             });
         };
+        crate::counts::uncount_pruned(conn, cut)?;
         report.calls = conn.execute("DELETE FROM calls WHERE id <= ?1", [cut])? as u64;
         conn.execute("DELETE FROM calls_fts WHERE rowid <= ?1", [cut])?;
         conn.execute(
@@ -1241,9 +1234,24 @@ impl Where {
     }
 
     fn push_raw(&mut self, cond: &str, v: rusqlite::types::Value) {
+        let placeholder = self.param(v);
+        self.conds.push(cond.replace('?', &placeholder));
+    }
+
+    /// Adds a parameter without a condition; returns its placeholder (`?N`).
+    pub(crate) fn param(&mut self, v: rusqlite::types::Value) -> String {
         self.params.push(v);
-        self.conds
-            .push(cond.replace('?', &format!("?{}", self.params.len())));
+        format!("?{}", self.params.len())
+    }
+
+    /// The conditions other than full text, to be joined with `AND`.
+    pub(crate) fn conds(&self) -> &[String] {
+        &self.conds
+    }
+
+    /// Whether the filter has a full-text condition.
+    pub(crate) fn has_text(&self) -> bool {
+        self.fts.is_some()
     }
 
     /// `WHERE ...` including the full-text condition as a subquery (for aggregates, exports).
