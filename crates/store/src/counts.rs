@@ -1,4 +1,4 @@
-//! Calls counted per hour (`call_counts`, migration 0002), and the chart query that uses them.
+//! Calls counted per hour (`call_counts`, migration 0002), and the two queries that use them.
 //!
 //! The writer adds each call to its hour's row (hour, server, tool, decision) in the same
 //! transaction as the call ([`count_call`]); `prune` subtracts what it removes
@@ -11,6 +11,11 @@
 //!   `calls`. The answer is the same as counting every call (a test compares them on random
 //!   ranges); a 30-day daily chart reads about 30 rows an hour instead of every call. Other
 //!   filters (grant, decider, text) and other bucket sizes count from `calls` as before.
+//! - **Time ranges** ([`id_range`]): each row also keeps the smallest and largest call id it
+//!   counts, so a time range becomes an id range that `query_page` adds to its conditions. Ids
+//!   are only nearly ordered by time (the gate reads the clock before the writer assigns the id;
+//!   a clock may step back), so the id range is a bound, never an exact conversion: the time
+//!   condition is still applied, and disorder costs only a wider walk.
 
 use rusqlite::Connection;
 use rusqlite::types::Value as V;
@@ -71,6 +76,60 @@ pub(crate) fn uncount_pruned(conn: &Connection, cut: i64) -> Result<()> {
     )?;
     conn.execute("DELETE FROM call_counts WHERE calls <= 0", [])?;
     Ok(())
+}
+
+/// The ids the calls of a filter's time range can have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IdRange {
+    /// The filter has no time range.
+    Any,
+    /// No call matches the time range with the filter's server, tool and decision.
+    Empty,
+    /// Every matching call has an id in `first..=last` (not every id there matches).
+    Within(i64, i64),
+}
+
+/// The id range of the calls in `filter`'s time range, from the hourly rows that overlap it
+/// (narrowed by the filter's server, tool and decision).
+pub(crate) fn id_range(conn: &Connection, filter: &CallFilter) -> Result<IdRange> {
+    if filter.from_ms.is_none() && filter.to_ms.is_none() {
+        return Ok(IdRange::Any);
+    }
+    let mut conds = Vec::new();
+    let mut params = Vec::new();
+    let mut push = |cond: &str, v: V| {
+        params.push(v);
+        conds.push(format!("{cond} ?{}", params.len()));
+    };
+    if let Some(from) = filter.from_ms {
+        push("hour >=", V::Integer(hour_of(from)));
+    }
+    if let Some(to) = filter.to_ms {
+        // The last hour with a time before `to`.
+        push("hour <=", V::Integer(hour_of(to.saturating_sub(1))));
+    }
+    if let Some(s) = &filter.server {
+        push("server =", V::Text(s.clone()));
+    }
+    if let Some(s) = &filter.tool {
+        push("tool =", V::Text(s.clone()));
+    }
+    if let Some(d) = filter.decision {
+        push("decision =", V::Text(d.as_str().into()));
+    }
+    let sql = format!(
+        "SELECT min(first_id), max(last_id) FROM call_counts WHERE {}",
+        conds.join(" AND ")
+    );
+    let (first, last): (Option<i64>, Option<i64>) = conn
+        .prepare_cached(&sql)?
+        .query_row(rusqlite::params_from_iter(params), |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    Ok(match (first, last) {
+        (Some(first), Some(last)) => IdRange::Within(first, last),
+        _ => IdRange::Empty,
+    })
 }
 
 /// How a chart's time range splits: calls before `lo_ms` and from `hi_ms` on are counted one by

@@ -14,6 +14,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
 use crate::chain::{self, CallRow, CompletionRow, VerifyReport};
+use crate::counts::IdRange;
 use crate::db::{self, ReadPool};
 use crate::error::{Result, StoreError};
 use crate::redact::{RedactionConfig, Redactor, canonical_args_hash};
@@ -1299,13 +1300,30 @@ pub(crate) fn fts_query(text: &str) -> Option<String> {
 }
 
 fn query_page(conn: &Connection, filter: &CallFilter, page: PageRequest) -> Result<CallPage> {
+    use rusqlite::types::Value as V;
+    // A time range becomes an id range too (`counts.rs`): the newest-first walk of an index on
+    // `(x, id)` then starts at the range instead of at the newest call.
+    let ids = match crate::counts::id_range(conn, filter)? {
+        IdRange::Empty => {
+            return Ok(CallPage {
+                calls: Vec::new(),
+                next: None,
+            });
+        }
+        IdRange::Any => None,
+        IdRange::Within(first, last) => Some((first, last)),
+    };
     let mut w = Where::new(filter);
     let limit = i64::from(page.limit);
     let sql = if let Some(q) = w.fts.take() {
         // Driven by the full-text index in rowid order: stops after `limit` matches.
-        w.push_raw("f.calls_fts MATCH ?", rusqlite::types::Value::Text(q));
+        w.push_raw("f.calls_fts MATCH ?", V::Text(q));
         if let Some(before) = page.before {
-            w.push_raw("f.rowid < ?", rusqlite::types::Value::Integer(before));
+            w.push_raw("f.rowid < ?", V::Integer(before));
+        }
+        if let Some((first, last)) = ids {
+            w.push_raw("f.rowid >= ?", V::Integer(first));
+            w.push_raw("f.rowid <= ?", V::Integer(last));
         }
         format!(
             "SELECT c.id, c.at_ms, c.grant_name, c.session_id, c.client_name, c.client_version, \
@@ -1317,7 +1335,11 @@ fn query_page(conn: &Connection, filter: &CallFilter, page: PageRequest) -> Resu
         )
     } else {
         if let Some(before) = page.before {
-            w.push_raw("c.id < ?", rusqlite::types::Value::Integer(before));
+            w.push_raw("c.id < ?", V::Integer(before));
+        }
+        if let Some((first, last)) = ids {
+            w.push_raw("c.id >= ?", V::Integer(first));
+            w.push_raw("c.id <= ?", V::Integer(last));
         }
         format!(
             "{CALL_SELECT} {} ORDER BY c.id DESC LIMIT {limit}",

@@ -1,5 +1,5 @@
-//! The hourly call counts (migration 0002) against plain counts over the calls: charts on
-//! random histories whose times are out of order, cross 1970 and are pruned;
+//! The hourly call counts (migration 0002) against plain counts over the calls: charts and
+//! time-range pages on random histories whose times are out of order, cross 1970 and are pruned;
 //! and an existing version-1 database upgraded with its rows.
 #![expect(
     clippy::unwrap_used,
@@ -212,6 +212,32 @@ async fn charts_agree(store: &Store, calls: &[Model], rng: &mut Rng, runs: usize
     }
 }
 
+async fn pages_agree(store: &Store, calls: &[Model], rng: &mut Rng, runs: usize) {
+    for run in 0..runs {
+        let f = random_filter(rng);
+        let mut want: Vec<i64> = calls
+            .iter()
+            .filter(|m| matches(m, &f))
+            .map(|m| m.id)
+            .collect();
+        want.reverse();
+        let mut got = Vec::new();
+        let mut page = PageRequest {
+            before: None,
+            limit: 1 + rng.below(60) as u32,
+        };
+        loop {
+            let p = store.query_calls(f.clone(), page).await.unwrap();
+            got.extend(p.calls.iter().map(|c| c.id));
+            match p.next {
+                Some(next) => page.before = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(got, want, "run {run}: {f:?}");
+    }
+}
+
 #[tokio::test]
 async fn charts_from_hourly_counts_equal_a_plain_count_for_random_ranges() {
     let mut rng = Rng(0x5eed_c0de);
@@ -243,6 +269,15 @@ async fn charts_from_hourly_counts_equal_a_plain_count_for_random_ranges() {
 }
 
 #[tokio::test]
+async fn time_range_pages_equal_a_plain_filter_although_ids_are_out_of_time_order() {
+    let mut rng = Rng(0xdead_beef);
+    let store = Store::open_in_memory().unwrap();
+    let calls = random_calls(&mut rng, 1500);
+    record(&store, &calls).await;
+    pages_agree(&store, &calls, &mut rng, 300).await;
+}
+
+#[tokio::test]
 async fn pruning_keeps_the_hourly_counts_equal_to_the_calls_left() {
     let mut rng = Rng(0x0dd_ba11);
     let store = Store::open_in_memory().unwrap();
@@ -258,6 +293,7 @@ async fn pruning_keeps_the_hourly_counts_equal_to_the_calls_left() {
         let removed = store.prune(retention).await.unwrap().calls as usize;
         calls.drain(..removed);
         charts_agree(&store, &calls, &mut rng, 100).await;
+        pages_agree(&store, &calls, &mut rng, 50).await;
         assert!(store.verify().await.unwrap().is_ok());
     }
     assert!(calls.is_empty());
@@ -271,6 +307,7 @@ async fn pruning_keeps_the_hourly_counts_equal_to_the_calls_left() {
         .collect();
     record(&store, &more).await;
     charts_agree(&store, &more, &mut rng, 100).await;
+    pages_agree(&store, &more, &mut rng, 50).await;
 }
 
 /// A version-1 database as the shipped `0001_init.sql` creates it, holding the calls,
@@ -322,6 +359,7 @@ async fn a_version_1_history_upgrades_with_every_row_counted_and_still_verifies(
     assert_eq!((report.calls, report.completions), (800, 267));
     store.flush_search_index().await.unwrap();
     charts_agree(&store, &calls, &mut rng, 200).await;
+    pages_agree(&store, &calls, &mut rng, 100).await;
     // Writing continues the chain and the counts.
     let next: Vec<Model> = random_calls(&mut rng, 50)
         .into_iter()
