@@ -5,7 +5,9 @@
 //! 1. sustained `record_call` throughput with 64 concurrent callers;
 //! 2. `record_call` acknowledgment latency, one caller at a time (p50/p90/p99);
 //! 3. filter, full-text and chart queries on a 1,000,000-row history (median of 15 runs),
-//!    after a bulk load in 100,000-row transactions.
+//!    after a bulk load in 100,000-row transactions;
+//! 4. opening that history as a version-1 database (migration 0002 counts every call per hour);
+//! 5. pruning its oldest 10 days.
 //!
 //! `AIRLOCK_BENCH_ROWS` changes the history size (default 1,000,000).
 #![expect(clippy::unwrap_used, reason = "a benchmark stops at the first error")]
@@ -171,6 +173,8 @@ fn main() {
             ("decided_by = timeout, decision = deny (no match)", CallFilter { decided_by: Some(DecidedBy::Timeout), decision: Some(Decision::Deny), ..Default::default() }),
             ("time range: one hour, 10 days ago", CallFilter { from_ms: Some(end - 10 * day), to_ms: Some(end - 10 * day + 3_600_000), ..Default::default() }),
             ("time range + tool", CallFilter { from_ms: Some(end - 10 * day), to_ms: Some(end - 9 * day), tool: Some("get_channel".into()), ..Default::default() }),
+            ("from 30 days ago + tool (the id range spans everything)", CallFilter { from_ms: Some(end - 30 * day), tool: Some("get_channel".into()), ..Default::default() }),
+            ("time range (1 day, 25 days ago) + tool", CallFilter { from_ms: Some(end - 25 * day), to_ms: Some(end - 24 * day), tool: Some("get_channel".into()), ..Default::default() }),
             ("text: common word `orders`", CallFilter { text: Some("orders".into()), ..Default::default() }),
             ("text: rare `item 777777`", CallFilter { text: Some("item 777777".into()), ..Default::default() }),
             ("text: prefix `invoi*` + grant", CallFilter { text: Some("invoi*".into()), grant: Some("agent-1".into()), ..Default::default() }),
@@ -204,6 +208,9 @@ fn main() {
             ("last 24 h, hourly", CallFilter { from_ms: Some(end - day), ..Default::default() }, 3_600_000),
             ("last 7 days, hourly", CallFilter { from_ms: Some(end - 7 * day), ..Default::default() }, 3_600_000),
             ("all 30 days, daily", CallFilter::default(), day),
+            ("last 7 days, 6-hourly (the UI's 7-day chart)", CallFilter { from_ms: Some(end - 7 * day), ..Default::default() }, 6 * 3_600_000),
+            ("all 30 days, daily, tool = trigger_event", CallFilter { tool: Some("trigger_event".into()), ..Default::default() }, day),
+            ("last 7 days, hourly, grant = agent-3 (counted call by call)", CallFilter { from_ms: Some(end - 7 * day), grant: Some("agent-3".into()), ..Default::default() }, 3_600_000),
         ] {
             let mut times = Vec::new();
             let mut n = 0;
@@ -222,6 +229,25 @@ fn main() {
         let t = Instant::now();
         let (_, n) = store.export(CallFilter { from_ms: Some(end - day), ..Default::default() }, ExportFormat::JsonLines, std::io::sink()).await.unwrap();
         println!("export JSON Lines of the last 24 h: {n} rows in {:.2} s", t.elapsed().as_secs_f64());
+        let path = store.path().to_path_buf();
+        store.close().await.unwrap();
+
+        // 4. Upgrading this history from schema version 1: migration 0002 counts every call.
+        if SCHEMA_VERSION >= 2 {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            conn.execute_batch("DROP TABLE call_counts; PRAGMA user_version = 1;").unwrap();
+            drop(conn);
+            let t = Instant::now();
+            let store = Store::open(&path).unwrap();
+            println!("open with migration 0002 (backfill of {rows} calls): {:.2} s", t.elapsed().as_secs_f64());
+            store.close().await.unwrap();
+        }
+
+        // 5. Pruning the oldest third (every count of the pruned calls is subtracted too).
+        let store = Store::open(&path).unwrap();
+        let t = Instant::now();
+        let report = store.prune(Retention::OlderThan(t0 + 10 * day)).await.unwrap();
+        println!("prune of the oldest 10 days: {} calls in {:.2} s", report.calls, t.elapsed().as_secs_f64());
         store.close().await.unwrap();
     });
 }

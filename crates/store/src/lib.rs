@@ -25,6 +25,8 @@
 //!   search tool names and redacted arguments with FTS5. The full-text index is filled by the
 //!   writer in batches off the per-call commit, so it trails by an idle moment
 //!   ([`Store::flush_search_index`] waits for it). Pages are cursor-based and stable.
+//! - **Hourly counts** (`counts`): calls per hour, server, tool and decision, kept in each call's
+//!   transaction; charts read whole hours from them, and a time range narrows a page's id range.
 //! - **Integrity** (`chain`): calls and completions are two append-only hash chains;
 //!   [`Store::verify`] finds the first edited, inserted or deleted row; [`Store::prune`] keeps
 //!   them verifiable from a stored anchor.
