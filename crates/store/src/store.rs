@@ -1234,7 +1234,7 @@ impl Where {
         w
     }
 
-    fn push_raw(&mut self, cond: &str, v: rusqlite::types::Value) {
+    pub(crate) fn push_raw(&mut self, cond: &str, v: rusqlite::types::Value) {
         let placeholder = self.param(v);
         self.conds.push(cond.replace('?', &placeholder));
     }
