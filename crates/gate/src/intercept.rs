@@ -710,6 +710,12 @@ impl Ticket {
             error,
             at_ms,
         };
+        // Nobody listens (the usual case): queue the write, no task and no acknowledgment to
+        // wait for. The writer logs a failure either way.
+        if self.events.receiver_count() == 0 {
+            self.store.complete_call_nowait(self.call_id, completion);
+            return;
+        }
         let (store, id, events) = (self.store.clone(), self.call_id, self.events.clone());
         spawn_write(async move {
             match store.complete_call(id, completion).await {
@@ -733,12 +739,8 @@ impl CallTicket for Ticket {
                 .iter()
                 .map(|u| crate::counters::to_stored(u, at_ms))
                 .collect();
-            let store = self.store.clone();
-            spawn_write(async move {
-                if let Err(err) = store.save_counter_events(events).await {
-                    tracing::error!("cannot persist limit counters: {err}");
-                }
-            });
+            // Queued behind the call's own row; the writer logs a failure.
+            self.store.save_counter_events_nowait(events);
         }
         let (outcome, error) = match outcome {
             CallOutcome::Result(result) => {
