@@ -1,9 +1,13 @@
 //! The agent-facing HTTP transports.
 //!
 //! **Streamable HTTP** at `/mcp/{server}` (2025-03-26 and later): POST carries one message (or a
-//! batch, in sessions negotiated at 2025-03-26); notifications and responses get 202; requests are
-//! answered as SSE streams, so keep-alives (`: keep-alive` every 15 s), progress and server
-//! requests (sampling, elicitation) can interleave before the response. GET opens the session's
+//! batch, in sessions negotiated at 2025-03-26); notifications and responses get 202. A request
+//! whose response is ready within [`JSON_WINDOW`] with nothing before it (the usual allowed or
+//! denied call) is answered with a plain `application/json` body, as the transport allows: one
+//! write, no chunked SSE framing. Otherwise (a call held for a human, a slow tool, progress or
+//! server requests first) the answer is an SSE stream, so keep-alives (`: keep-alive` every
+//! 15 s), progress and server requests (sampling, elicitation) can interleave before the
+//! response. GET opens the session's
 //! standing stream, resumable with `Last-Event-ID`. `Mcp-Session-Id` is issued on the initialize
 //! response (missing: 400, unknown: 404, DELETE ends the session); `MCP-Protocol-Version` must be
 //! a supported version when present (missing means 2025-03-26).
@@ -23,6 +27,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -230,6 +235,28 @@ fn sse(shared: &Shared, body: SseBody) -> Response {
     resp
 }
 
+/// How long a POST's answer waits for its first message before it starts as an SSE stream. Long
+/// enough for a fast tool behind a decided call; short enough that a call held for a human gets
+/// its stream (and keep-alives) at once in human terms, and that an agent's disconnect is noticed
+/// soon.
+pub(crate) const JSON_WINDOW: Duration = Duration::from_millis(500);
+
+/// Answers a POST that carried requests: a JSON body when the stream ends with its first message
+/// within [`JSON_WINDOW`], else the SSE stream (with whatever was already taken from it).
+async fn answer(shared: &Shared, mut body: SseBody) -> Response {
+    if let Ok(Some(data)) = tokio::time::timeout(JSON_WINDOW, body.single()).await {
+        return (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            Body::from(data.to_string()),
+        )
+            .into_response();
+    }
+    sse(shared, body)
+}
+
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
@@ -363,7 +390,7 @@ async fn post_mcp(
     for m in messages {
         session.on_agent_message(m, stream, None);
     }
-    let mut resp = sse(&shared, body);
+    let mut resp = answer(&shared, body).await;
     if new_session && let Ok(v) = HeaderValue::from_str(&session.id) {
         resp.headers_mut().insert(SESSION_HEADER, v);
     }
@@ -447,7 +474,7 @@ async fn stateless(
         }
     });
     session.on_agent_message(msg, stream, Some(info));
-    sse(&shared, body)
+    answer(&shared, body).await
 }
 
 async fn get_mcp(

@@ -17,6 +17,7 @@ use axum::response::sse::Event;
 use futures::Stream;
 use serde_json::Value;
 use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TryRecvError;
 use tokio_util::sync::CancellationToken;
 
 pub(crate) type StreamId = u64;
@@ -129,6 +130,7 @@ impl Streams {
         s.live = if s.done() { None } else { Some(tx) };
         Some(SseBody {
             rx,
+            ahead: VecDeque::new(),
             ended: false,
             on_drop: s.disconnected.clone(),
             on_close: None,
@@ -260,6 +262,8 @@ impl StreamState {
 /// the stream's `disconnected` token.
 pub(crate) struct SseBody {
     rx: mpsc::UnboundedReceiver<SseItem>,
+    /// Items taken from `rx` by [`SseBody::single`] that the stream still has to send.
+    ahead: VecDeque<SseItem>,
     ended: bool,
     on_drop: CancellationToken,
     on_close: Option<Box<dyn FnOnce(bool) + Send>>,
@@ -271,23 +275,57 @@ impl SseBody {
         self.on_close = Some(Box::new(f));
         self
     }
+
+    /// Waits for the stream's first item. When that item is a message and the stream ended
+    /// with it (one response, nothing before it), returns its JSON text: the POST can be
+    /// answered with a plain `application/json` body instead of an SSE stream, and the body
+    /// counts as ended. Otherwise returns `None` and the items taken stay in front of the
+    /// stream. Cancel safe: dropped while waiting, nothing is lost.
+    pub(crate) async fn single(&mut self) -> Option<Arc<str>> {
+        if !self.ahead.is_empty() {
+            return None;
+        }
+        let first = self.rx.recv().await?;
+        match (first, self.rx.try_recv()) {
+            (SseItem::Message { data, .. }, Err(TryRecvError::Disconnected)) => {
+                self.ended = true;
+                Some(data)
+            }
+            (first, Ok(next)) => {
+                self.ahead.push_back(first);
+                self.ahead.push_back(next);
+                None
+            }
+            (first, Err(_)) => {
+                self.ahead.push_back(first);
+                None
+            }
+        }
+    }
+}
+
+fn event(item: SseItem) -> Event {
+    match item {
+        SseItem::Message { id, data } => {
+            let e = Event::default().event("message").data(&*data);
+            match id {
+                Some(id) => e.id(id),
+                None => e,
+            }
+        }
+        SseItem::Endpoint(path) => Event::default().event("endpoint").data(path),
+    }
 }
 
 impl Stream for SseBody {
     type Item = Result<Event, Infallible>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if let Some(item) = self.ahead.pop_front() {
+            return Poll::Ready(Some(Ok(event(item))));
+        }
         match self.rx.poll_recv(cx) {
-            Poll::Ready(Some(item)) => Poll::Ready(Some(Ok(match item {
-                SseItem::Message { id, data } => {
-                    let e = Event::default().event("message").data(&*data);
-                    match id {
-                        Some(id) => e.id(id),
-                        None => e,
-                    }
-                }
-                SseItem::Endpoint(path) => Event::default().event("endpoint").data(path),
-            }))),
+            Poll::Ready(Some(item)) => Poll::Ready(Some(Ok(event(item)))),
             Poll::Ready(None) => {
                 self.ended = true;
                 Poll::Ready(None)

@@ -165,8 +165,12 @@ async fn start_with(config: ProxyConfig) -> Harness {
 
 const ACCEPT: &str = "application/json, text/event-stream";
 
-/// Parses the `data:` payloads of an SSE body.
+/// The messages of an answer: a plain JSON body (one response, or a batch's array), or the
+/// `data:` payloads of an SSE body.
 fn sse_messages(text: &str) -> Vec<Value> {
+    if let Ok(v) = serde_json::from_str::<Value>(text) {
+        return vec![v];
+    }
     text.split("\n\n")
         .filter_map(|ev| {
             let data: Vec<&str> = ev
