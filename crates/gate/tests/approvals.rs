@@ -18,25 +18,10 @@ use airlock_gate::clock::ManualClock;
 use airlock_gate::{ApprovalStatus, Remember};
 use airlock_store::{DecidedBy, Decision};
 use common::{
-    Options, PlainAgent, TestGate, assert_cannot_approve_withdrawn, call, decision, meta, online,
-    result_meta, result_text, text, wait_pending, wait_status,
+    Options, PlainAgent, TestGate, approval_policy as policy, assert_cannot_approve_withdrawn,
+    call, decision, meta, online, result_meta, result_text, text, wait_pending, wait_status,
 };
 use serde_json::{Value, json};
-
-fn policy(timeout: &str) -> Value {
-    json!({
-        "version": "1",
-        "default": "deny",
-        "tools": {
-            "get_presence_users": {},
-            "terminate_user_connections": {
-                "action": "require_approval",
-                "reason": "Forces a user offline across all channels",
-                "approval_timeout": timeout
-            }
-        }
-    })
-}
 
 fn terminate(user: &str) -> rmcp::model::CallToolRequestParams {
     call("terminate_user_connections", json!({"userId": user}))

@@ -21,28 +21,13 @@ use std::time::Duration;
 use airlock_gate::{ApprovalStatus, Remember};
 use airlock_store::DecidedBy;
 use common::{
-    Options, PlainAgent, TestGate, assert_cannot_approve_withdrawn, decision, online, result_text,
-    wait_pending, wait_status,
+    Options, PlainAgent, TestGate, approval_policy as policy, assert_cannot_approve_withdrawn,
+    decision, online, result_text, wait_pending, wait_status,
 };
 use serde_json::{Value, json};
 
 const TOOL: &str = "terminate_user_connections";
 const RELATED: &str = "io.modelcontextprotocol/related-task";
-
-fn policy(timeout: &str) -> Value {
-    json!({
-        "version": "1",
-        "default": "deny",
-        "tools": {
-            "get_presence_users": {},
-            "terminate_user_connections": {
-                "action": "require_approval",
-                "reason": "Forces a user offline across all channels",
-                "approval_timeout": timeout
-            }
-        }
-    })
-}
 
 async fn tasks_agent(gate: &TestGate) -> PlainAgent {
     let (agent, init) = PlainAgent::connect_version(&gate.url, "2025-11-25").await;

@@ -369,3 +369,20 @@ pub async fn assert_cannot_approve_withdrawn(gate: &TestGate, id: &str) {
         "{err}"
     );
 }
+
+/// The demo Pusher under a policy where `terminate_user_connections` needs a human (requests
+/// expire after `timeout`) and `get_presence_users` is allowed; everything else is denied.
+pub fn approval_policy(timeout: &str) -> Value {
+    json!({
+        "version": "1",
+        "default": "deny",
+        "tools": {
+            "get_presence_users": {},
+            "terminate_user_connections": {
+                "action": "require_approval",
+                "reason": "Forces a user offline across all channels",
+                "approval_timeout": timeout
+            }
+        }
+    })
+}
