@@ -47,6 +47,18 @@ fn check_pending(approval: &Value, user: &str) -> Result<()> {
     Ok(())
 }
 
+/// The agent's events end with the real result of `terminate_user_connections` for `user`.
+fn check_terminated(events: &[Value], user: &str) -> Result<()> {
+    let result = result_of(events, TOOL).cloned().unwrap_or_default();
+    ensure!(
+        result["isError"] != true
+            && text_of(&result)
+                .contains(&format!("All connections terminated for user \"{user}\"")),
+        "not the real result: {events:?}"
+    );
+    Ok(())
+}
+
 #[test]
 fn a_held_call_with_progress_outlives_the_client_timeout_and_gets_the_real_result() -> Result<()> {
     let serve = Serve::start(&common::two_servers_config(5)?)?;
@@ -84,12 +96,7 @@ fn a_held_call_with_progress_outlives_the_client_timeout_and_gets_the_real_resul
 
     let (ok, events) = agent.finish()?;
     ensure!(ok, "agent failed: {events:?}");
-    let result = result_of(&events, TOOL).cloned().unwrap_or_default();
-    ensure!(
-        result["isError"] != true
-            && text_of(&result).contains("All connections terminated for user \"u-42\""),
-        "not the real result: {events:?}"
-    );
+    check_terminated(&events, "u-42")?;
     // A 60 s timeout survived 90 s only because progress reset it; the values increase.
     let progress = progress_of(&events);
     ensure!(progress.len() >= 2, "keep-alives: {events:?}");
@@ -142,12 +149,7 @@ fn without_progress_the_hold_ends_in_approval_pending_and_a_retry_gets_the_resul
     ensure!(decided["status"] == "approved", "decide: {decided:#}");
 
     let second = run_agent(Sdk::TypeScript, &via, &steps)?;
-    let result = result_of(&second, TOOL).cloned().unwrap_or_default();
-    ensure!(
-        result["isError"] != true
-            && text_of(&result).contains("All connections terminated for user \"u-7\""),
-        "not the real result: {second:?}"
-    );
+    check_terminated(&second, "u-7")?;
     ensure!(serve.pending()?.is_empty(), "still pending after use");
 
     let calls = serve.history()?;
@@ -237,12 +239,7 @@ fn a_task_capable_client_polls_a_task_and_gets_the_result_after_the_approval() -
     ensure!(decided["status"] == "approved", "decide: {decided:#}");
     let (ok, events) = agent.finish()?;
     ensure!(ok, "agent failed: {events:?}");
-    let result = result_of(&events, TOOL).cloned().unwrap_or_default();
-    ensure!(
-        result["isError"] != true
-            && text_of(&result).contains("All connections terminated for user \"u-9\""),
-        "not the real result: {events:?}"
-    );
+    check_terminated(&events, "u-9")?;
     let calls = serve.history()?;
     ensure!(calls.len() == 1, "history: {calls:#?}");
     ensure!(

@@ -268,14 +268,12 @@ impl GateInterceptor {
     async fn decide(&self, call: ToolCall<'_>, agent: AgentChannel) -> CallDecision {
         let server = call.session.server.clone();
         if self.paused.load(Ordering::Relaxed) {
-            let record = Record {
-                decision: Decision::Deny,
-                kind: "paused".into(),
-                rule: "(paused)".into(),
-                message: "Denied: all agents are paused by the user in Airlock. Try again later or ask the user to resume.".into(),
-                decided_by: DecidedBy::Paused,
-                approval_id: None,
-            };
+            let record = Record::deny(
+                "paused",
+                "(paused)",
+                "Denied: all agents are paused by the user in Airlock. Try again later or ask the user to resume.".into(),
+                DecidedBy::Paused,
+            );
             return self
                 .answer(
                     &call,

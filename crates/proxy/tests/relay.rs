@@ -21,6 +21,8 @@ use futures::StreamExt;
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
 
+mod common;
+
 // ---------------------------------------------------------------------------------------------
 // Test interceptor
 
@@ -165,25 +167,7 @@ async fn start_with(config: ProxyConfig) -> Harness {
 
 const ACCEPT: &str = "application/json, text/event-stream";
 
-/// The messages of an answer: a plain JSON body (one response, or a batch's array), or the
-/// `data:` payloads of an SSE body.
-fn sse_messages(text: &str) -> Vec<Value> {
-    if let Ok(v) = serde_json::from_str::<Value>(text) {
-        return vec![v];
-    }
-    text.split("\n\n")
-        .filter_map(|ev| {
-            let data: Vec<&str> = ev
-                .lines()
-                .filter_map(|l| l.strip_prefix("data:"))
-                .map(str::trim_start)
-                .collect();
-            (!data.is_empty()).then(|| data.join("\n"))
-        })
-        .filter(|d| !d.is_empty())
-        .filter_map(|d| serde_json::from_str(&d).ok())
-        .collect()
-}
+use common::answer_messages as sse_messages;
 
 impl Harness {
     fn url(&self) -> String {

@@ -20,6 +20,8 @@ use rmcp::{ServerHandler, schemars, tool, tool_handler, tool_router};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
+mod common;
+
 #[derive(serde::Deserialize, schemars::JsonSchema)]
 #[schemars(crate = "rmcp::schemars")]
 struct DeployArgs {
@@ -119,23 +121,12 @@ async fn post(url: &str, body: &Value, headers: &[(&str, &str)]) -> reqwest::Res
     r.send().await.unwrap()
 }
 
-/// The final JSON-RPC message of an SSE (or plain JSON) answer.
+/// The final JSON-RPC response of an SSE (or plain JSON) answer.
 async fn answer(resp: reqwest::Response) -> Value {
     let text = resp.text().await.unwrap();
-    if let Ok(v) = serde_json::from_str::<Value>(&text) {
-        return v;
-    }
-    text.split("\n\n")
-        .filter_map(|ev| {
-            let data: Vec<&str> = ev
-                .lines()
-                .filter_map(|l| l.strip_prefix("data:"))
-                .map(str::trim_start)
-                .collect();
-            serde_json::from_str::<Value>(&data.join("\n")).ok()
-        })
-        .filter(|m| m.get("id").is_some())
-        .last()
+    common::answer_messages(&text)
+        .into_iter()
+        .rfind(|m| m.get("id").is_some())
         .unwrap_or_else(|| json!({"unparsed": text}))
 }
 
