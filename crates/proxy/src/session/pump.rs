@@ -1,0 +1,151 @@
+//! The task that moves messages between a session and its upstream, and reconnects it when the
+//! upstream dies.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use crate::jsonrpc;
+use crate::tasks::{Outcome, Status};
+use crate::upstream::UpstreamLink;
+
+use super::{Pending, PendingKind, Session};
+
+/// How long a replayed `initialize` may take before the reconnect counts as failed.
+const REPLAY_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Session {
+    /// The upstream died: every forwarded request gets an error.
+    pub(super) fn fail_inflight(&self, reason: &str) {
+        let mut st = self.lock();
+        let pending: Vec<Pending> = st.pending.drain().map(|(_, p)| p).collect();
+        st.progress.clear();
+        let message = format!("upstream `{}` exited: {reason}", self.server);
+        for p in pending {
+            if let PendingKind::TaskCall { task, .. } = &p.kind {
+                let error = json!({"code": jsonrpc::INTERNAL_ERROR, "message": message});
+                let out = st.tasks.finish(
+                    task,
+                    Status::Failed,
+                    Some(message.clone()),
+                    Some(Outcome::Error(error)),
+                );
+                st.deliver_all(out);
+                continue;
+            }
+            let err = jsonrpc::error(p.agent_id, jsonrpc::INTERNAL_ERROR, message.clone());
+            st.streams.deliver(p.stream, &err, true);
+        }
+    }
+
+    /// Sends the agent's `initialize` (and `initialized`) again on a fresh connection and consumes
+    /// the response.
+    pub(super) async fn replay(&self, link: &mut UpstreamLink) -> Result<(), String> {
+        let (init, initialized) = {
+            let st = self.lock();
+            (st.init.clone(), st.initialized)
+        };
+        let Some(params) = init else { return Ok(()) };
+        let id = self.shared.local_id();
+        let req = json!({"jsonrpc": "2.0", "id": id, "method": "initialize", "params": params});
+        link.to_server
+            .send(req)
+            .await
+            .map_err(|_| "connection closed during replay".to_owned())?;
+        let wait = async {
+            while let Some(m) = link.from_server.recv().await {
+                if m.get("id").and_then(Value::as_str) == Some(id.as_str()) {
+                    return Ok(m);
+                }
+                self.on_server_message(m);
+            }
+            Err("connection closed during replay".to_owned())
+        };
+        let resp = tokio::time::timeout(REPLAY_TIMEOUT, wait)
+            .await
+            .map_err(|_| "no answer to the replayed `initialize`".to_owned())??;
+        if let Some(e) = resp.get("error") {
+            return Err(format!("the replayed `initialize` failed: {e}"));
+        }
+        if initialized {
+            link.to_server
+                .send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+                .await
+                .map_err(|_| "connection closed during replay".to_owned())?;
+        }
+        Ok(())
+    }
+}
+
+/// Moves messages between the session and its upstream, reconnecting when the upstream dies.
+pub(super) async fn pump(
+    session: Arc<Session>,
+    mut link: UpstreamLink,
+    mut outbox: mpsc::UnboundedReceiver<Value>,
+) {
+    let shared = session.shared.clone();
+    loop {
+        let died = tokio::select! {
+            () = session.closed.cancelled() => return,
+            m = outbox.recv() => match m {
+                None => return,
+                Some(m) => link.to_server.send(m).await.is_err(),
+            },
+            m = link.from_server.recv() => match m {
+                Some(m) => { session.on_server_message(m); false }
+                None => true,
+            },
+        };
+        if !died {
+            continue;
+        }
+        let reason = "connection closed";
+        tracing::warn!(server = %session.server, session = %session.id, "upstream exited; reconnecting");
+        session.fail_inflight(reason);
+        shared.record_error(
+            &session.server,
+            &format!("upstream `{}` exited: {reason}", session.server),
+        );
+        let mut delay = shared.config.reconnect_initial;
+        loop {
+            tokio::select! {
+                () = session.closed.cancelled() => return,
+                () = tokio::time::sleep(delay) => {}
+            }
+            delay = (delay * 2).min(shared.config.reconnect_max);
+            let Some(spec) = shared.spec(&session.server) else {
+                tracing::warn!(server = %session.server, "server no longer configured; ending session");
+                shared.remove_session(&session.id);
+                session.close();
+                return;
+            };
+            let attempt = async {
+                let mut l = spec
+                    .connect(&session.server)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                session.replay(&mut l).await?;
+                Ok::<_, String>(l)
+            };
+            let result = tokio::select! {
+                () = session.closed.cancelled() => return,
+                r = attempt => r,
+            };
+            match result {
+                Ok(l) => {
+                    link = l;
+                    shared.record_restart(&session.server);
+                    tracing::info!(server = %session.server, session = %session.id, "upstream reconnected");
+                    break;
+                }
+                Err(e) => {
+                    let msg = format!("cannot reconnect to upstream `{}`: {e}", session.server);
+                    tracing::warn!(server = %session.server, error = %e, "reconnect failed");
+                    shared.record_error(&session.server, &msg);
+                }
+            }
+        }
+    }
+}
