@@ -23,8 +23,8 @@ use crate::approvals::{
 };
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, PolicySource, UpstreamKind};
+use crate::decide::{GateInterceptor, HoldSettings};
 use crate::grants::Grants;
-use crate::intercept::{GateInterceptor, HoldSettings};
 use crate::policies::{LoadedPolicy, PolicySet};
 use crate::runtime;
 

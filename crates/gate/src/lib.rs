@@ -9,9 +9,9 @@ pub mod approvals;
 pub mod clock;
 pub mod config;
 mod counters;
+mod decide;
 mod gate;
 pub mod grants;
-mod intercept;
 pub mod policies;
 mod probe;
 pub mod runtime;
@@ -26,11 +26,11 @@ pub use approvals::{
     RememberedRule,
 };
 pub use config::Config;
+pub use decide::META_KEY;
 pub use gate::{
     Gate, GateEvent, GateOptions, GrantError, GrantInfo, PolicySaveError, Remember, ToolPreview,
     parse_duration,
 };
-pub use intercept::META_KEY;
 
 /// Errors of the gate, written for the person running it.
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,112 @@
+//! The gate's `Interceptor`: how one `tools/call` is decided, held, recorded and completed.
+//!
+//! Hot path (every call): one `ArcSwap` load for the policy, one pure evaluation and the limit
+//! reservation under one short `Mutex` (so check-and-reserve is exact under concurrency), one
+//! history write acknowledged by the store's writer thread before anything is forwarded. Nothing
+//! here blocks the async runtime.
+//!
+//! Fail closed everywhere: no policy, an invalid policy, a history write that fails, a paused gate,
+//! a time-out or a cancellation all end in a denial the agent can read, and none forwards the call.
+
+mod hold;
+mod pipeline;
+mod record;
+mod ticket;
+
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use airlock_policy::SlidingWindows;
+use airlock_proxy::{
+    AgentChannel, AgentIdentity, AuthError, CallDecision, Interceptor, SessionInfo, ToolCall,
+};
+use airlock_store::Store;
+use arc_swap::ArcSwap;
+use futures::future::BoxFuture;
+use serde_json::Value;
+
+use crate::approvals::Broker;
+use crate::clock::Clock;
+use crate::grants::Grants;
+use crate::policies::PolicySet;
+
+/// The key under which machine-readable details travel in a result's `_meta`.
+pub const META_KEY: &str = "dev.airlock/decision";
+
+/// Settings the interceptor reads on every call.
+#[derive(Debug, Clone)]
+pub struct HoldSettings {
+    /// Longest hold for a call without a progress token.
+    pub hold: Duration,
+    /// Approval timeout when the policy does not set one.
+    pub default_approval_timeout: Duration,
+    /// Whether calls that may wait for a human are offered as tasks (`gate.offer_tasks`).
+    pub offer_tasks: bool,
+}
+
+/// Shared state of the gate that the interceptor needs.
+pub struct GateInterceptor {
+    pub(crate) policies: PolicySet,
+    pub(crate) grants: ArcSwap<Grants>,
+    pub(crate) counters: Arc<Mutex<SlidingWindows>>,
+    pub(crate) store: Store,
+    pub(crate) broker: Broker,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) paused: AtomicBool,
+    pub(crate) events: tokio::sync::broadcast::Sender<crate::gate::GateEvent>,
+    pub(crate) hold: HoldSettings,
+}
+
+impl std::fmt::Debug for GateInterceptor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GateInterceptor").finish_non_exhaustive()
+    }
+}
+
+impl Interceptor for GateInterceptor {
+    fn authenticate(&self, server: &str, bearer: Option<&str>) -> Result<AgentIdentity, AuthError> {
+        self.grants.load().authenticate(server, bearer)
+    }
+
+    fn tool_call<'a>(
+        &'a self,
+        call: ToolCall<'a>,
+        agent: AgentChannel,
+    ) -> BoxFuture<'a, CallDecision> {
+        Box::pin(self.decide(call, agent))
+    }
+
+    fn offers_tasks(&self) -> bool {
+        self.hold.offer_tasks
+    }
+
+    fn may_ask_human(&self, session: &SessionInfo, tool: &str) -> bool {
+        self.policies
+            .for_call(&session.agent.grant, &session.server)
+            .is_ok_and(|policy| policy.may_ask_human(tool))
+    }
+
+    fn tools_list(&self, session: &SessionInfo, result: &mut Value) {
+        let policy = match self
+            .policies
+            .for_call(&session.agent.grant, &session.server)
+        {
+            Ok(policy) => policy,
+            // No valid policy: every call is denied anyway; show nothing to call.
+            Err(_) => {
+                if let Some(tools) = result.get_mut("tools").and_then(Value::as_array_mut) {
+                    tools.clear();
+                }
+                return;
+            }
+        };
+        if let Some(tools) = result.get_mut("tools").and_then(Value::as_array_mut) {
+            tools.retain(|tool| {
+                tool.get("name")
+                    .and_then(Value::as_str)
+                    .is_some_and(|name| !policy.is_hidden(name))
+            });
+        }
+    }
+}

@@ -1,0 +1,333 @@
+//! The order of checks for one `tools/call`: pause, policy, evaluation and limits under one
+//! lock, remembered decisions, the human, and the answer.
+
+use std::sync::atomic::Ordering;
+
+use airlock_policy::{
+    CallFacts, DenyKind, Evaluation, LimitExceeded, Policy, RememberedDecision, ReservationId,
+    Verdict, evaluate,
+};
+use airlock_proxy::{AgentChannel, CallDecision, ToolCall};
+use airlock_store::{DecidedBy, Decision};
+use serde_json::json;
+
+use crate::approvals::{Approval, CallKey};
+
+use super::GateInterceptor;
+use super::record::{Record, deny_kind_str};
+
+impl GateInterceptor {
+    pub(super) fn key<'a>(&self, call: &'a ToolCall<'a>, args_hash: &'a str) -> CallKey<'a> {
+        CallKey {
+            grant: &call.session.agent.grant,
+            server: &call.session.server,
+            tool: call.name,
+            session_id: &call.session.session_id,
+            args_hash,
+        }
+    }
+
+    /// Evaluates under the counters lock and, when the call may go on, reserves its limits in the
+    /// same critical section.
+    pub(super) fn evaluate_and_reserve(
+        &self,
+        policy: &Policy,
+        call: &ToolCall<'_>,
+        args_hash: &str,
+        reserve_for_approval: bool,
+    ) -> (Evaluation, Option<ReservationId>) {
+        let remembered = self
+            .broker
+            .remembered_for(&self.key(call, args_hash))
+            .map(|rule| airlock_policy::Remembered {
+                decision: if rule.approve {
+                    RememberedDecision::Approve
+                } else {
+                    RememberedDecision::Deny
+                },
+                id: rule.id,
+                note: rule.note,
+            });
+        let facts = CallFacts {
+            grant: &call.session.agent.grant,
+            session: &call.session.session_id,
+            server: &call.session.server,
+            tool: call.name,
+            args: call.arguments,
+        };
+        let now = self.clock.now_ms();
+        let mut counters = self.counters.lock().unwrap_or_else(|e| e.into_inner());
+        let mut evaluation = evaluate(policy, &facts, remembered.as_ref(), &*counters, now);
+        let reserve = match evaluation.verdict {
+            Verdict::Allow => true,
+            Verdict::RequireApproval { .. } => reserve_for_approval,
+            Verdict::Deny { .. } => false,
+        };
+        if !reserve || evaluation.limit_uses.is_empty() {
+            return (evaluation, None);
+        }
+        match counters.reserve(&evaluation.limit_uses, now) {
+            Ok(id) => (evaluation, Some(id)),
+            Err(exceeded) => {
+                evaluation = limit_denial(exceeded);
+                (evaluation, None)
+            }
+        }
+    }
+
+    pub(super) fn rollback(&self, reservation: Option<ReservationId>) {
+        if let Some(id) = reservation {
+            self.counters
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .rollback(id);
+        }
+    }
+
+    pub(super) async fn decide(&self, call: ToolCall<'_>, agent: AgentChannel) -> CallDecision {
+        let server = call.session.server.clone();
+        if self.paused.load(Ordering::Relaxed) {
+            let record = Record::deny(
+                "paused",
+                "(paused)",
+                "Denied: all agents are paused by the user in Airlock. Try again later or ask the user to resume.".into(),
+                DecidedBy::Paused,
+            );
+            return self
+                .answer(
+                    &call,
+                    None,
+                    record,
+                    json!({"decision": "deny", "kind": "paused"}),
+                )
+                .await;
+        }
+        let policy = match self.policies.for_call(&call.session.agent.grant, &server) {
+            Ok(policy) => policy,
+            Err(message) => {
+                let record = Record::deny(
+                    "no_policy",
+                    "(no policy)",
+                    format!("Denied: {message}"),
+                    DecidedBy::Error,
+                );
+                return self
+                    .answer(
+                        &call,
+                        None,
+                        record,
+                        json!({"decision": "deny", "kind": "no_policy"}),
+                    )
+                    .await;
+            }
+        };
+        let revision = Some(policy.revision());
+        let args_hash = airlock_store::canonical_args_hash(call.arguments);
+
+        // Loops only when an approval this call waited on was used by an identical call first:
+        // then it is decided again from the start (a remembered rule may now let it through).
+        loop {
+            let (evaluation, reservation) =
+                self.evaluate_and_reserve(&policy, &call, &args_hash, false);
+            match evaluation.verdict {
+                Verdict::Allow => {
+                    let remembered = evaluation.rule == airlock_policy::RULE_REMEMBERED;
+                    let record = Record {
+                        decision: Decision::Allow,
+                        kind: if remembered { "remembered" } else { "allow" }.into(),
+                        rule: evaluation.rule.clone(),
+                        message: evaluation.message.clone(),
+                        decided_by: if remembered {
+                            DecidedBy::Remembered
+                        } else {
+                            DecidedBy::Policy
+                        },
+                        approval_id: None,
+                    };
+                    return self
+                        .forward(&call, revision, record, reservation, evaluation.limit_uses)
+                        .await;
+                }
+                Verdict::Deny {
+                    kind,
+                    retry_after_ms,
+                } => {
+                    let record = Record {
+                        decision: Decision::Deny,
+                        kind: deny_kind_str(kind).into(),
+                        rule: evaluation.rule.clone(),
+                        message: evaluation.message.clone(),
+                        decided_by: if kind == DenyKind::Remembered {
+                            DecidedBy::Remembered
+                        } else {
+                            DecidedBy::Policy
+                        },
+                        approval_id: None,
+                    };
+                    let meta = json!({
+                        "decision": "deny",
+                        "kind": deny_kind_str(kind),
+                        "rule": evaluation.rule,
+                        "retryAfterMs": retry_after_ms,
+                    });
+                    return self.answer(&call, revision, record, meta).await;
+                }
+                Verdict::RequireApproval { timeout_ms } => {
+                    let timeout_ms = timeout_ms.unwrap_or_else(|| {
+                        u64::try_from(self.hold.default_approval_timeout.as_millis())
+                            .unwrap_or(u64::MAX)
+                    });
+                    match self
+                        .ask_human(&call, &agent, &evaluation, &args_hash, timeout_ms)
+                        .await
+                    {
+                        Human::Approved(approval) => {
+                            // Limits were checked before asking; now reserve them for real.
+                            let (evaluation, reservation) =
+                                self.evaluate_and_reserve(&policy, &call, &args_hash, true);
+                            if let Verdict::Deny { kind, .. } = evaluation.verdict
+                                && kind == DenyKind::Limit
+                            {
+                                let record = Record::deny(
+                                    "rate_limit",
+                                    &evaluation.rule,
+                                    evaluation.message.clone(),
+                                    DecidedBy::Policy,
+                                )
+                                .with_approval(&approval.id);
+                                let meta = json!({"decision": "deny", "kind": "rate_limit", "rule": evaluation.rule});
+                                return self.answer(&call, revision, record, meta).await;
+                            }
+                            let record = Record {
+                                decision: Decision::Allow,
+                                kind: "approved".into(),
+                                rule: approval.request.rule.clone(),
+                                message: format!(
+                                    "Approved by a human ({})",
+                                    approval.decided_by.map_or("api", |s| s.as_str())
+                                ),
+                                decided_by: DecidedBy::Human,
+                                approval_id: Some(approval.id.clone()),
+                            };
+                            return self
+                                .forward(
+                                    &call,
+                                    revision,
+                                    record,
+                                    reservation,
+                                    evaluation.limit_uses,
+                                )
+                                .await;
+                        }
+                        Human::Denied(approval) => {
+                            let note = approval
+                                .note
+                                .as_deref()
+                                .map(|n| format!(" Note from the human: {n}"))
+                                .unwrap_or_default();
+                            let message = format!(
+                                "Denied by a human: the user refused `{}` on `{}` (approval {}).{note} Do not retry unless the user asks.",
+                                call.name, server, approval.id
+                            );
+                            let record = Record::deny(
+                                "human_denied",
+                                &approval.request.rule,
+                                message,
+                                DecidedBy::Human,
+                            )
+                            .with_approval(&approval.id);
+                            let meta = json!({"decision": "deny", "kind": "human_denied", "approvalId": approval.id, "note": approval.note});
+                            return self.answer(&call, revision, record, meta).await;
+                        }
+                        Human::TimedOut(approval) => {
+                            let message = format!(
+                                "Denied: timed out, no human answered the approval request {} for `{}` in time. Ask the user to approve it in Airlock, then call again.",
+                                approval.id, call.name
+                            );
+                            let record = Record::deny(
+                                "approval_timeout",
+                                &approval.request.rule,
+                                message,
+                                DecidedBy::Timeout,
+                            )
+                            .with_approval(&approval.id);
+                            let meta = json!({"decision": "deny", "kind": "approval_timeout", "approvalId": approval.id});
+                            return self.answer(&call, revision, record, meta).await;
+                        }
+                        Human::StillPending(approval) => {
+                            let message = format!(
+                                "Approval pending (id {}): a human has been asked to approve `{}` on `{}`; call again with the same arguments to get the decision. The request expires in {} s.",
+                                approval.id,
+                                call.name,
+                                server,
+                                approval.expires_ms.saturating_sub(self.clock.now_ms()) / 1000
+                            );
+                            let record = Record {
+                                decision: Decision::RequireApproval,
+                                kind: "pending".into(),
+                                rule: approval.request.rule.clone(),
+                                message: message.clone(),
+                                decided_by: DecidedBy::Policy,
+                                approval_id: Some(approval.id.clone()),
+                            };
+                            let meta = json!({"decision": "pending", "approvalId": approval.id, "expiresAtMs": approval.expires_ms});
+                            return self.answer(&call, revision, record, meta).await;
+                        }
+                        Human::Unavailable(err) => {
+                            let record = Record {
+                                decision: Decision::Deny,
+                                kind: "approval_unavailable".into(),
+                                rule: evaluation.rule.clone(),
+                                message: format!(
+                                    "Denied: this call needs a human's approval, but Airlock could not file the request ({err})."
+                                ),
+                                decided_by: DecidedBy::Error,
+                                approval_id: None,
+                            };
+                            return self
+                                .answer(
+                                    &call,
+                                    revision,
+                                    record,
+                                    json!({"decision": "deny", "kind": "approval_unavailable"}),
+                                )
+                                .await;
+                        }
+                        Human::LostClaim => continue,
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// How the human step ended for one caller.
+pub(super) enum Human {
+    Approved(Approval),
+    Denied(Approval),
+    TimedOut(Approval),
+    StillPending(Approval),
+    Unavailable(String),
+    /// Another identical call used the approval first: decide again.
+    LostClaim,
+}
+
+fn limit_denial(exceeded: LimitExceeded) -> Evaluation {
+    let retry = exceeded
+        .retry_after_ms
+        .map(|ms| format!("; retry in {} s", ms.div_ceil(1000)))
+        .unwrap_or_default();
+    Evaluation {
+        verdict: Verdict::Deny {
+            kind: DenyKind::Limit,
+            retry_after_ms: exceeded.retry_after_ms,
+        },
+        message: format!(
+            "Rate limit reached: counter {} is at {} of {}{retry} (rule {})",
+            exceeded.key, exceeded.used, exceeded.max, exceeded.rule
+        ),
+        rule: exceeded.rule,
+        reason: None,
+        limit_uses: Vec::new(),
+    }
+}
