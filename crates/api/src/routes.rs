@@ -337,6 +337,9 @@ fn filter(q: &HistoryQuery) -> Result<CallFilter, ApiError> {
                 DecidedBy::Timeout => "timeout",
                 DecidedBy::Remembered => "remembered",
                 DecidedBy::Cancelled => "cancelled",
+                DecidedBy::Disconnected => "disconnected",
+                DecidedBy::Protocol => "protocol",
+                DecidedBy::Restart => "restart",
                 DecidedBy::Error => "error",
                 DecidedBy::Paused => "paused",
             };
@@ -367,6 +370,9 @@ fn decided_by(d: airlock_store::DecidedBy) -> DecidedBy {
         airlock_store::DecidedBy::Timeout => DecidedBy::Timeout,
         airlock_store::DecidedBy::Remembered => DecidedBy::Remembered,
         airlock_store::DecidedBy::Cancelled => DecidedBy::Cancelled,
+        airlock_store::DecidedBy::Disconnected => DecidedBy::Disconnected,
+        airlock_store::DecidedBy::Protocol => DecidedBy::Protocol,
+        airlock_store::DecidedBy::Restart => DecidedBy::Restart,
         airlock_store::DecidedBy::Error => DecidedBy::Error,
         airlock_store::DecidedBy::Paused => DecidedBy::Paused,
     }

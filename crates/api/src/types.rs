@@ -262,8 +262,15 @@ pub enum DecidedBy {
     Timeout,
     /// A remembered human decision.
     Remembered,
-    /// The agent withdrew the call.
+    /// The agent cancelled the call while it waited (the message has its reason).
     Cancelled,
+    /// The agent disconnected, or its session ended, while the call waited.
+    Disconnected,
+    /// Refused by the relay's protocol rules before any policy ran (no id, a malformed shape,
+    /// an id already in flight).
+    Protocol,
+    /// The gate stopped while the call waited for a human.
+    Restart,
     /// An internal error (fail closed: denied).
     Error,
     /// The user paused every agent (denied).
@@ -308,7 +315,8 @@ pub struct Call {
     /// The approval request, when a human was asked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval_id: Option<String>,
-    /// Upstream outcome once complete: `ok`, `tool_error`, `rpc_error`, `failed`, `cancelled`.
+    /// Upstream outcome once complete: `ok`, `tool_error`, `rpc_error`, `failed`, `cancelled`,
+    /// `timeout`, `interrupted`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<String>,
     /// Time from arrival to answer.

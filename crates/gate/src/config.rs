@@ -77,6 +77,18 @@ pub struct GateSettings {
     /// An agent's Streamable HTTP session unused this long (no request, no open stream, nothing
     /// in flight) is closed with its upstream connection; the agent starts a new one.
     pub session_idle_timeout: String,
+    /// How long a forwarded request may wait for the upstream's answer (e.g. `5m`); then the
+    /// agent gets an error, the upstream `notifications/cancelled`, and history `timeout`.
+    /// Progress from the server extends it, up to `max_request_time`.
+    pub request_timeout: String,
+    /// The longest any forwarded request may take, progress or not (e.g. `30m`).
+    pub max_request_time: String,
+    /// How long an agent may take to send one request body (e.g. `30s`); slower bodies are cut
+    /// off with 408.
+    pub body_timeout: String,
+    /// Most agent sessions one server may have at once (each may be a child process); a new
+    /// session beyond gets HTTP 503.
+    pub max_sessions_per_server: usize,
     /// Where the history database, the API token and the runtime file live.
     pub data_dir: Option<PathBuf>,
     /// Largest request body accepted from an agent, in bytes.
@@ -96,6 +108,10 @@ impl Default for GateSettings {
             approval_timeout: "10m".into(),
             offer_tasks: true,
             session_idle_timeout: "30m".into(),
+            request_timeout: "5m".into(),
+            max_request_time: "30m".into(),
+            body_timeout: "30s".into(),
+            max_sessions_per_server: 64,
             data_dir: None,
             max_body_bytes: 4 * 1024 * 1024,
             redact: RedactSettings::default(),

@@ -23,7 +23,7 @@ use crate::approvals::{
 };
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, PolicySource, UpstreamKind};
-use crate::decide::{GateInterceptor, HoldSettings};
+use crate::decide::{EndedApproval, GateInterceptor, HoldSettings, approval_end_row};
 use crate::grants::Grants;
 use crate::policies::{LoadedPolicy, PolicySet};
 use crate::runtime;
@@ -211,14 +211,42 @@ impl Gate {
         .map_err(|err| GateError::Store(err.to_string()))?;
 
         let now = clock.now_ms();
-        let expired = store
-            .expire_pending_approvals_at_startup(i64::try_from(now).unwrap_or(i64::MAX))
+        let now_ms = i64::try_from(now).unwrap_or(i64::MAX);
+        let interrupted = store
+            .interrupt_unfinished_calls(now_ms)
             .await
             .map_err(|err| GateError::Store(err.to_string()))?;
-        if expired > 0 {
+        if interrupted > 0 {
             tracing::warn!(
-                "{expired} approval request(s) left pending by the last run are now expired; none was approved"
+                "{interrupted} call(s) forwarded by the last run never got an answer before it stopped; history marks them interrupted"
             );
+        }
+        let expired = store
+            .expire_pending_approvals_at_startup(now_ms)
+            .await
+            .map_err(|err| GateError::Store(err.to_string()))?;
+        if !expired.is_empty() {
+            tracing::warn!(
+                "{} approval request(s) left pending by the last run are now expired; none was approved",
+                expired.len()
+            );
+        }
+        for approval in &expired {
+            let arguments = serde_json::from_str(&approval.arguments).unwrap_or_default();
+            let ended = EndedApproval {
+                id: &approval.id,
+                grant: approval.grant.as_deref(),
+                session_id: approval.session_id.as_deref(),
+                server: &approval.server,
+                tool: &approval.tool,
+                arguments: &arguments,
+                rule: approval.rule.as_deref(),
+                restart: true,
+            };
+            store
+                .record_call(approval_end_row(&ended, now))
+                .await
+                .map_err(|err| GateError::Store(err.to_string()))?;
         }
 
         let mut counters = SlidingWindows::new();
@@ -257,15 +285,45 @@ impl Gate {
                 ),
             }
         })?;
-        let session_idle_timeout = parse_duration(&config.gate.session_idle_timeout)
-            .filter(|d| !d.is_zero())
-            .ok_or_else(|| GateError::ConfigInvalid {
-                path: "gate.session_idle_timeout".into(),
+        let positive = |field: &str, text: &str, example: &str| {
+            parse_duration(text)
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| GateError::ConfigInvalid {
+                    path: format!("gate.{field}"),
+                    message: format!("`{text}` is not a positive duration; write e.g. {example}"),
+                })
+        };
+        let session_idle_timeout = positive(
+            "session_idle_timeout",
+            &config.gate.session_idle_timeout,
+            "`30m` or `2h`",
+        )?;
+        let request_timeout = positive(
+            "request_timeout",
+            &config.gate.request_timeout,
+            "`5m` or `90s`",
+        )?;
+        let max_request_time = positive(
+            "max_request_time",
+            &config.gate.max_request_time,
+            "`30m` or `2h`",
+        )?;
+        let body_timeout = positive("body_timeout", &config.gate.body_timeout, "`30s`")?;
+        if max_request_time < request_timeout {
+            return Err(GateError::ConfigInvalid {
+                path: "gate.max_request_time".into(),
                 message: format!(
-                    "`{}` is not a positive duration; write e.g. `30m` or `2h`",
-                    config.gate.session_idle_timeout
+                    "`{}` is shorter than gate.request_timeout `{}`; the longest request time must be at least the timeout",
+                    config.gate.max_request_time, config.gate.request_timeout
                 ),
-            })?;
+            });
+        }
+        if config.gate.max_sessions_per_server == 0 {
+            return Err(GateError::ConfigInvalid {
+                path: "gate.max_sessions_per_server".into(),
+                message: "must be at least 1 (0 would refuse every agent)".into(),
+            });
+        }
         let interceptor = Arc::new(GateInterceptor {
             policies: policies.clone(),
             grants: ArcSwap::from_pointee(grants),
@@ -291,6 +349,10 @@ impl Gate {
                     allowed_origins: config.gate.allowed_origins.clone(),
                 },
                 session_idle_timeout,
+                request_timeout,
+                max_request_time,
+                body_timeout,
+                max_sessions_per_server: config.gate.max_sessions_per_server,
                 ..ProxyConfig::default()
             },
         );
@@ -351,6 +413,25 @@ impl Gate {
                     for approval in broker.expire_due() {
                         crate::store_glue::persist_status(&interceptor.store, &approval, None)
                             .await;
+                        if approval.waiting == 0 {
+                            // Nobody is held on it: no call's own row will say how it ended.
+                            let r = &approval.request;
+                            let ended = EndedApproval {
+                                id: &approval.id,
+                                grant: Some(&r.grant),
+                                session_id: Some(&r.session_id),
+                                server: &r.server,
+                                tool: &r.tool,
+                                arguments: &r.arguments,
+                                rule: Some(&r.rule),
+                                restart: false,
+                            };
+                            let at = approval.decided_ms.unwrap_or(approval.expires_ms);
+                            let row = approval_end_row(&ended, at);
+                            if let Err(err) = interceptor.store.record_call(row).await {
+                                tracing::error!("cannot record an expired approval: {err}");
+                            }
+                        }
                     }
                 }
             }));

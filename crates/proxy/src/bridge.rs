@@ -8,9 +8,10 @@
 //! JSON-RPC message (a number, a string) gets -32600. Stdout carries nothing but MCP messages: the
 //! bridge logs through `tracing`, which the binary must point at stderr.
 //!
-//! Lifetime: the bridge ends when the agent closes stdin (the link is dropped, which ends the
-//! upstream session) or when the link closes (an error, so the agent sees the process fail rather
-//! than hang).
+//! Lifetime: the bridge ends when the agent closes stdin or stdout (the agent exited): the link is
+//! then closed and waited for ([`UpstreamLink::close`]), which ends the session behind it (DELETE
+//! for the gate's HTTP endpoint) before the process exits. It also ends when the link closes (an
+//! error, so the agent sees the process fail rather than hang).
 
 use std::io;
 
@@ -23,14 +24,30 @@ use crate::upstream::UpstreamLink;
 ///
 /// Returns `Ok(())` when stdin reached its end, an error when the upstream link closed or stdio
 /// failed.
-pub async fn run_stdio<R, W>(link: UpstreamLink, stdin: R, stdout: W) -> io::Result<()>
+pub async fn run_stdio<R, W>(mut link: UpstreamLink, stdin: R, stdout: W) -> io::Result<()>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let result = relay(&mut link, stdin, stdout).await;
+    if !matches!(&result, Err(e) if e.kind() == io::ErrorKind::ConnectionAborted) {
+        // The agent is done (stdin or stdout closed): end the session behind the link.
+        link.close(CLOSE_WITHIN).await;
+    }
+    result
+}
+
+/// How long ending the session may take when the agent is done.
+const CLOSE_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
+
+async fn relay<R, W>(link: &mut UpstreamLink, stdin: R, stdout: W) -> io::Result<()>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
     let UpstreamLink {
         to_server,
-        mut from_server,
+        from_server,
     } = link;
     let mut stdin = BufReader::new(stdin);
     let mut stdout = stdout;

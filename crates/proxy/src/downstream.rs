@@ -38,11 +38,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::Value;
 
+use crate::inbound::{self, Inbound, RefusalKind};
 use crate::interceptor::{AgentIdentity, AuthError, ClientInfo, DownstreamKind, SessionInfo};
 use crate::jsonrpc::{self, Kind};
 use crate::proxy::Shared;
 use crate::security;
-use crate::session::Session;
+use crate::session::{self, Session};
 use crate::standard_headers;
 use crate::stream::{STANDING, SseBody};
 
@@ -170,24 +171,71 @@ fn check_version(headers: &HeaderMap) -> Result<(), Box<Response>> {
     }
 }
 
-/// Reads and parses the body: 413 when too large, -32700 when not JSON, -32600 when not
-/// JSON-RPC.
-async fn read_messages(shared: &Shared, body: Body) -> Result<(Vec<Value>, bool), Box<Response>> {
+/// Reads and parses a POST body: 415 unless it is declared JSON, 413 when larger than the limit
+/// (refused before reading when `Content-Length` says so; a chunked body is counted as it
+/// arrives), 408 when it does not arrive within `body_timeout`, -32700 when it is not JSON, 400
+/// for an empty batch. Each message is classified on its own afterwards (`inbound::route`).
+async fn read_messages(
+    shared: &Shared,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(Vec<Value>, bool), Box<Response>> {
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !json {
+        return Err(Box::new(rpc_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Value::Null,
+            jsonrpc::INVALID_REQUEST,
+            "the body must be JSON, sent with `Content-Type: application/json`",
+        )));
+    }
     let limit = shared.config.max_body_bytes;
-    let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
-        let too_large = std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source())
-            .any(|e| e.to_string().contains("length limit"));
-        if too_large {
-            Box::new(rpc_error(
-                StatusCode::PAYLOAD_TOO_LARGE,
+    let too_large = || {
+        Box::new(rpc_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Value::Null,
+            jsonrpc::INVALID_REQUEST,
+            format!("request body larger than {limit} bytes"),
+        ))
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let read = tokio::time::timeout(
+        shared.config.body_timeout,
+        axum::body::to_bytes(body, limit),
+    );
+    let bytes = match read.await {
+        Err(_) => {
+            return Err(Box::new(rpc_error(
+                StatusCode::REQUEST_TIMEOUT,
                 Value::Null,
                 jsonrpc::INVALID_REQUEST,
-                format!("request body larger than {limit} bytes"),
-            ))
-        } else {
-            Box::new(bad_request("cannot read the request body"))
+                format!(
+                    "the request body did not arrive within {} s",
+                    shared.config.body_timeout.as_secs()
+                ),
+            )));
         }
-    })?;
+        Ok(Err(e)) => {
+            let over = std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source())
+                .any(|e| e.to_string().contains("length limit"));
+            return Err(if over {
+                too_large()
+            } else {
+                Box::new(bad_request("cannot read the request body"))
+            });
+        }
+        Ok(Ok(bytes)) => bytes,
+    };
     let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
         Box::new(rpc_error(
             StatusCode::BAD_REQUEST,
@@ -203,23 +251,50 @@ async fn read_messages(shared: &Shared, body: Body) -> Result<(Vec<Value>, bool)
     if messages.is_empty() {
         return Err(Box::new(bad_request("empty batch")));
     }
-    if let Some(bad) = messages
-        .iter()
-        .find(|m| jsonrpc::classify(m) == Kind::Invalid)
-    {
-        let id = bad
-            .get("id")
-            .filter(|i| i.is_string() || i.is_number())
-            .cloned()
-            .unwrap_or(Value::Null);
-        return Err(Box::new(rpc_error(
-            StatusCode::BAD_REQUEST,
-            id,
-            jsonrpc::INVALID_REQUEST,
-            "invalid request: not a JSON-RPC 2.0 message",
-        )));
-    }
     Ok((messages, batch))
+}
+
+/// Each message with its route.
+fn route_all(messages: Vec<Value>) -> Vec<(Value, Inbound)> {
+    messages
+        .into_iter()
+        .map(|m| {
+            let route = inbound::route(&m);
+            (m, route)
+        })
+        .collect()
+}
+
+/// Records every `tools/call` attempt of a POST refused as a whole (`response`), then returns the
+/// response. `session`: the session the POST named, when it exists.
+fn refuse_post(
+    shared: &Shared,
+    server: &Arc<str>,
+    agent: &AgentIdentity,
+    session: Option<&Session>,
+    messages: &[Value],
+    kind: RefusalKind,
+    response: Response,
+) -> Response {
+    let message = format!(
+        "refused with its request (http {})",
+        response.status().as_u16()
+    );
+    let info = match session {
+        Some(s) => s.info(),
+        None => Arc::new(SessionInfo {
+            server: server.clone(),
+            session_id: Arc::from("(none)"),
+            agent: agent.clone(),
+            client: None,
+            protocol_version: None,
+            transport: DownstreamKind::StreamableHttp,
+        }),
+    };
+    for (msg, refusal) in inbound::refused_calls(messages, kind, &message) {
+        session::refuse_call(&*shared.interceptor, msg, &refusal, &info);
+    }
+    response
 }
 
 fn sse(shared: &Shared, body: SseBody) -> Response {
@@ -310,7 +385,7 @@ async fn post_mcp(
     if let Err(r) = check_version(headers) {
         return *r;
     }
-    let (messages, batch) = match read_messages(&shared, body).await {
+    let (messages, batch) = match read_messages(&shared, headers, body).await {
         Ok(m) => m,
         Err(r) => return *r,
     };
@@ -324,23 +399,32 @@ async fn post_mcp(
             let s = match find_session(&shared, id, &server, &agent, DownstreamKind::StreamableHttp)
             {
                 Ok(s) => s,
-                Err(r) => return *r,
+                Err(r) => {
+                    let kind = RefusalKind::NoSession;
+                    return refuse_post(&shared, &server, &agent, None, &messages, kind, *r);
+                }
             };
             if is_init {
                 return bad_request("this session is already initialized");
             }
             if batch && let Err(r) = batch_allowed(&s) {
-                return *r;
+                let kind = RefusalKind::Malformed;
+                return refuse_post(&shared, &server, &agent, Some(&s), &messages, kind, *r);
             }
             s
         }
         None if is_init => {
+            let id = messages[0].get("id").cloned().unwrap_or(Value::Null);
+            let Some(slot) = shared.reserve_slot(&server) else {
+                return no_room(&shared, &server, id);
+            };
             match Session::start(
                 shared.clone(),
                 server.clone(),
                 agent,
                 DownstreamKind::StreamableHttp,
                 false,
+                Some(slot),
             )
             .await
             {
@@ -350,7 +434,6 @@ async fn post_mcp(
                     s
                 }
                 Err(e) => {
-                    let id = messages[0].get("id").cloned().unwrap_or(Value::Null);
                     return rpc_error(StatusCode::BAD_GATEWAY, id, jsonrpc::INTERNAL_ERROR, e);
                 }
             }
@@ -361,24 +444,42 @@ async fn post_mcp(
         {
             let msg = messages.into_iter().next().unwrap_or(Value::Null);
             if let Err(r) = check_standard_headers(&shared, &server, headers, &msg) {
-                return *r;
+                let kind = RefusalKind::Malformed;
+                let msgs = std::slice::from_ref(&msg);
+                return refuse_post(&shared, &server, &agent, None, msgs, kind, *r);
             }
             return stateless(shared, server, agent, msg).await;
         }
-        None => return bad_request("missing `Mcp-Session-Id` header"),
+        None => {
+            let r = bad_request("missing `Mcp-Session-Id` header");
+            let kind = RefusalKind::NoSession;
+            return refuse_post(&shared, &server, &agent, None, &messages, kind, r);
+        }
     };
 
-    let requests = messages
+    let routed = route_all(messages);
+    // A single message that cannot be a request (a `tools/call` without an id, an envelope that
+    // is not JSON-RPC) is refused with the POST's status; a refused request is answered as one.
+    if let [(msg, Inbound::Refused(_))] = routed.as_slice()
+        && jsonrpc::classify(msg) != Kind::Request
+    {
+        let Some((msg, Inbound::Refused(refusal))) = routed.into_iter().next() else {
+            return bad_request("invalid request");
+        };
+        let answer = session.refuse(&msg, refusal, None, &session.info());
+        return (StatusCode::BAD_REQUEST, axum::Json(answer)).into_response();
+    }
+    let answers = routed
         .iter()
-        .filter(|m| jsonrpc::classify(m) == Kind::Request)
+        .filter(|(_, r)| inbound::expects_answer(r))
         .count();
-    if requests == 0 {
-        for m in messages {
-            session.on_agent_message(m, STANDING, None);
+    if answers == 0 {
+        for (m, route) in routed {
+            session.on_agent_message(m, route, STANDING, None);
         }
         return StatusCode::ACCEPTED.into_response();
     }
-    let stream = session.open_stream(requests, batch);
+    let stream = session.open_stream(answers, batch);
     let Some(body) = session.attach(stream, None) else {
         return rpc_error(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -387,13 +488,35 @@ async fn post_mcp(
             "stream vanished",
         );
     };
-    for m in messages {
-        session.on_agent_message(m, stream, None);
+    for (m, route) in routed {
+        session.on_agent_message(m, route, stream, None);
     }
     let mut resp = answer(&shared, body).await;
     if new_session && let Ok(v) = HeaderValue::from_str(&session.id) {
         resp.headers_mut().insert(SESSION_HEADER, v);
     }
+    resp
+}
+
+/// 503: `server` has `max_sessions_per_server` sessions already.
+fn no_room(shared: &Shared, server: &str, id: Value) -> Response {
+    let max = shared.config.max_sessions_per_server;
+    tracing::warn!(
+        server,
+        max,
+        "session refused: the server has its most sessions open"
+    );
+    let mut resp = rpc_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        id,
+        jsonrpc::INTERNAL_ERROR,
+        format!(
+            "server `{server}` already has {max} open sessions (gate.max_sessions_per_server); \
+             end one (DELETE) or try again later"
+        ),
+    );
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
     resp
 }
 
@@ -435,18 +558,7 @@ async fn stateless(
     let meta = msg.get("params").and_then(|p| p.get("_meta"));
     let client = meta
         .and_then(|m| m.get("io.modelcontextprotocol/clientInfo"))
-        .map(|c| ClientInfo {
-            name: c
-                .get("name")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_owned(),
-            version: c
-                .get("version")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_owned(),
-        });
+        .map(ClientInfo::from_json);
     let info = Arc::new(SessionInfo {
         server,
         session_id: Arc::from(uuid::Uuid::new_v4().simple().to_string()),
@@ -473,7 +585,8 @@ async fn stateless(
             s.stream_closed(stream);
         }
     });
-    session.on_agent_message(msg, stream, Some(info));
+    let route = inbound::route(&msg);
+    session.on_agent_message(msg, route, stream, Some(info));
     answer(&shared, body).await
 }
 
@@ -558,12 +671,16 @@ async fn get_sse(
         Err(r) => return *r,
     };
     let server: Arc<str> = Arc::from(server);
+    let Some(slot) = shared.reserve_slot(&server) else {
+        return no_room(&shared, &server, Value::Null);
+    };
     let session = match Session::start(
         shared.clone(),
         server.clone(),
         agent,
         DownstreamKind::LegacySse,
         false,
+        Some(slot),
     )
     .await
     {
@@ -609,19 +726,33 @@ async fn post_message(
     let Some(id) = query.get("sessionId") else {
         return bad_request("missing `sessionId` parameter");
     };
-    let session = match find_session(&shared, id, &server, &agent, DownstreamKind::LegacySse) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
-    let (messages, batch) = match read_messages(&shared, body).await {
+    let (messages, batch) = match read_messages(&shared, &parts.headers, body).await {
         Ok(m) => m,
         Err(r) => return *r,
     };
+    let server: Arc<str> = Arc::from(server);
+    let session = match find_session(&shared, id, &server, &agent, DownstreamKind::LegacySse) {
+        Ok(s) => s,
+        Err(r) => {
+            let kind = RefusalKind::NoSession;
+            return refuse_post(&shared, &server, &agent, None, &messages, kind, *r);
+        }
+    };
     if batch && let Err(r) = batch_allowed(&session) {
-        return *r;
+        let kind = RefusalKind::Malformed;
+        return refuse_post(
+            &shared,
+            &server,
+            &agent,
+            Some(&session),
+            &messages,
+            kind,
+            *r,
+        );
     }
-    for m in messages {
-        session.on_agent_message(m, STANDING, None);
+    // Every answer, refusals among them, travels on the session's stream.
+    for (m, route) in route_all(messages) {
+        session.on_agent_message(m, route, STANDING, None);
     }
     StatusCode::ACCEPTED.into_response()
 }

@@ -8,11 +8,21 @@
 //! Cancellation contract: the future returned by [`Interceptor::tool_call`] may be dropped at any
 //! await point. The relay drops it when the agent sends `notifications/cancelled` for that request,
 //! when the agent disconnects (HTTP stream closed, stdio bridge closed), or when the session ends.
-//! Dropping means "the agent withdrew": implementations put their clean-up in `Drop` guards.
-//! Likewise a [`CallTicket`] that is dropped without [`CallTicket::finish`] means the forwarded call
-//! never completed (the upstream died, the agent cancelled it): limits roll back, history says so.
+//! Dropping means "the agent withdrew": implementations put their clean-up in `Drop` guards, and
+//! [`AgentChannel::withdrawal`] says why (set by the relay before it drops the future).
+//!
+//! A forwarded call's [`CallTicket`] hears [`CallTicket::forwarded`] the moment the request is
+//! handed to the upstream link, then exactly one [`CallTicket::finish`] with how it ended (an
+//! answer, a cancellation, a timeout, the upstream or the session gone). A ticket dropped before
+//! `forwarded` means the call was never sent; dropped after it without `finish`, the relay lost
+//! track of it (treated as failed). Nothing the agent does after `forwarded` can undo it: the
+//! upstream may already have run the call.
+//!
+//! Every `tools/call` the relay refuses before deciding it (no id, a malformed shape, an id
+//! already in flight: see `inbound`) is reported to [`Interceptor::refused`], so it can be
+//! recorded: nothing is forwarded for it.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use futures::future::BoxFuture;
 use serde_json::Value;
@@ -39,6 +49,23 @@ pub enum DownstreamKind {
 pub struct ClientInfo {
     pub name: String,
     pub version: String,
+}
+
+impl ClientInfo {
+    /// From a `clientInfo` object (missing or non-string fields are empty).
+    pub fn from_json(value: &Value) -> Self {
+        let text = |key: &str| {
+            value
+                .get(key)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned()
+        };
+        ClientInfo {
+            name: text("name"),
+            version: text("version"),
+        }
+    }
 }
 
 /// One agent session as the interceptor sees it.
@@ -101,12 +128,57 @@ pub enum CallOutcome<'a> {
     Result(&'a Value),
     /// The upstream answered with a JSON-RPC `error`.
     Error(&'a Value),
+    /// The agent cancelled the call after it was forwarded (`notifications/cancelled`, a closed
+    /// stateless stream, `tasks/cancel`); `notifications/cancelled` went upstream. The text is the
+    /// agent's reason, when it gave one.
+    Cancelled(Option<&'a str>),
+    /// The upstream did not answer within the request timeout; the call was cancelled upstream
+    /// and the agent got an error.
+    TimedOut,
+    /// The upstream connection died (or its link failed) before the answer.
+    UpstreamLost(&'a str),
+    /// The agent's session ended (DELETE, idle expiry, server removed, gate stopping) before
+    /// the answer.
+    SessionClosed,
 }
 
-/// Told the outcome of one forwarded call. Dropping it without `finish` means the call never
-/// completed.
+/// Told what happens to one call the interceptor let through.
 pub trait CallTicket: Send + 'static {
+    /// The request was handed to the upstream link: from now on the call counts as made, whatever
+    /// follows (limits are committed here, never given back).
+    fn forwarded(&mut self) {}
+
+    /// How the forwarded call ended. Called once, after [`CallTicket::forwarded`].
     fn finish(self: Box<Self>, outcome: CallOutcome<'_>);
+}
+
+/// Why the agent withdrew a call the interceptor was still deciding (the future was dropped).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Withdrawal {
+    /// `notifications/cancelled` (with the agent's reason, e.g. the SDK's "Request timed out"),
+    /// or `tasks/cancel`.
+    Cancelled(Option<String>),
+    /// The agent's connection for this call went away (HTTP stream closed, legacy SSE stream
+    /// closed).
+    Disconnected,
+    /// The session ended (DELETE, idle expiry, the server removed from the config, the gate
+    /// stopping).
+    SessionClosed,
+}
+
+/// A `tools/call` the relay refused before the interceptor saw it: nothing was forwarded.
+#[derive(Debug)]
+pub struct RefusedCall<'a> {
+    pub session: &'a SessionInfo,
+    /// The request's id, or `null` when it had no usable one.
+    pub request_id: &'a Value,
+    /// `params.name` when it is a string.
+    pub name: Option<&'a str>,
+    /// The message's `params` as sent (any shape): what history shows as its arguments.
+    pub params: &'a Value,
+    pub kind: crate::inbound::RefusalKind,
+    /// What the agent was told.
+    pub message: &'a str,
 }
 
 /// Why an agent was refused at the door.
@@ -130,11 +202,27 @@ pub enum AuthError {
 pub struct AgentChannel {
     tx: mpsc::UnboundedSender<Value>,
     status: Option<mpsc::UnboundedSender<String>>,
+    withdrawal: Arc<OnceLock<Withdrawal>>,
 }
 
 impl AgentChannel {
     pub fn new(tx: mpsc::UnboundedSender<Value>) -> Self {
-        Self { tx, status: None }
+        Self {
+            tx,
+            status: None,
+            withdrawal: Arc::default(),
+        }
+    }
+
+    /// Why the agent withdrew the call, once the relay has decided to drop the interceptor's
+    /// future (read it in a `Drop` guard). `None` while the call is live.
+    pub fn withdrawal(&self) -> Option<&Withdrawal> {
+        self.withdrawal.get()
+    }
+
+    /// Says why the call is being withdrawn, before its future is dropped. The first reason wins.
+    pub fn withdraw(&self, why: Withdrawal) {
+        let _ = self.withdrawal.set(why);
     }
 
     /// A channel for a call answered as a task: [`AgentChannel::set_status`] reaches the task.
@@ -145,6 +233,7 @@ impl AgentChannel {
         Self {
             tx,
             status: Some(status),
+            withdrawal: Arc::default(),
         }
     }
 
@@ -185,6 +274,10 @@ pub trait Interceptor: Send + Sync + 'static {
     /// Edits a `tools/list` result in place (removes hidden tools). `result` is the JSON-RPC
     /// `result` object, with its `tools` array.
     fn tools_list(&self, session: &SessionInfo, result: &mut Value);
+
+    /// A `tools/call` was refused before it could be decided (see [`RefusedCall`]); record it.
+    /// Default: nothing.
+    fn refused(&self, _call: RefusedCall<'_>) {}
 
     /// A session ended (DELETE, disconnect, expiry). Default: nothing.
     fn session_closed(&self, _session: &SessionInfo) {}

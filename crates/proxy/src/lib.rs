@@ -13,6 +13,7 @@
 
 pub mod bridge;
 mod downstream;
+mod inbound;
 pub mod interceptor;
 mod jsonrpc;
 mod proxy;
@@ -23,9 +24,10 @@ mod stream;
 mod tasks;
 pub mod upstream;
 
+pub use inbound::RefusalKind;
 pub use interceptor::{
     AgentChannel, AgentIdentity, AuthError, CallDecision, CallOutcome, CallTicket, ClientInfo,
-    DownstreamKind, Interceptor, PassThrough, SessionInfo, ToolCall,
+    DownstreamKind, Interceptor, PassThrough, RefusedCall, SessionInfo, ToolCall, Withdrawal,
 };
 pub use proxy::{Proxy, ProxyConfig, ServerStatus};
 pub use security::SecurityConfig;

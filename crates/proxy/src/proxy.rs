@@ -33,6 +33,20 @@ pub struct ProxyConfig {
     /// and has nothing in flight is closed (its upstream connection, e.g. a stdio child, ends).
     /// The agent then gets 404 and starts a new session, as the spec asks. Default 30 minutes.
     pub session_idle_timeout: Duration,
+    /// How long a forwarded request may wait for the upstream's answer before the agent gets an
+    /// error, the upstream `notifications/cancelled`, and a call's history `timeout`. Progress
+    /// from the server (or a request of the server's the agent has not answered yet) gives it
+    /// another `request_timeout`, up to `max_request_time`. Default 5 minutes.
+    pub request_timeout: Duration,
+    /// The longest any forwarded request may take, progress or not (also the bound of
+    /// long-lived requests such as `tasks/result`). Default 30 minutes.
+    pub max_request_time: Duration,
+    /// How long an agent may take to send a request body; a slower body is cut off (408).
+    /// Default 30 s.
+    pub body_timeout: Duration,
+    /// Most sessions one server may have at once (each may be a child process): a new one
+    /// beyond gets HTTP 503. Default 64.
+    pub max_sessions_per_server: usize,
 }
 
 impl Default for ProxyConfig {
@@ -45,6 +59,10 @@ impl Default for ProxyConfig {
             reconnect_initial: Duration::from_millis(200),
             reconnect_max: Duration::from_secs(10),
             session_idle_timeout: Duration::from_secs(30 * 60),
+            request_timeout: Duration::from_secs(5 * 60),
+            max_request_time: Duration::from_secs(30 * 60),
+            body_timeout: Duration::from_secs(30),
+            max_sessions_per_server: 64,
         }
     }
 }
@@ -76,7 +94,13 @@ pub(crate) struct Shared {
     /// Per server, the `x-mcp-header` annotations of the tools stateless agents were shown.
     tool_headers: Mutex<HashMap<Arc<str>, Arc<ToolHeaders>>>,
     stats: Mutex<HashMap<Arc<str>, Stats>>,
+    /// Agent sessions per server, held by their [`Slot`]s.
+    slots: Mutex<HashMap<Arc<str>, usize>>,
     next_local: AtomicU64,
+    /// `airlock-<random>-`: the id space of messages Airlock originates (replayed handshakes,
+    /// stateless remapping, task calls). Random per relay, so a chain of gates does not clash,
+    /// and agents' ids in it are refused.
+    local_prefix: String,
     /// Whether the idle-session sweeper runs (started with the first session).
     sweeper: std::sync::atomic::AtomicBool,
 }
@@ -94,12 +118,32 @@ impl Shared {
         self.servers.load().contains_key(server)
     }
 
-    /// A fresh id for a message Airlock originates: `airlock-<n>`.
+    /// A fresh id for a message Airlock originates: `airlock-<random>-<n>`.
     pub(crate) fn local_id(&self) -> String {
-        format!(
-            "airlock-{}",
-            self.next_local.fetch_add(1, Ordering::Relaxed) + 1
-        )
+        let n = self.next_local.fetch_add(1, Ordering::Relaxed) + 1;
+        format!("{}{n}", self.local_prefix)
+    }
+
+    /// True for an id in the space of [`Shared::local_id`].
+    pub(crate) fn is_local_id(&self, id: &Value) -> bool {
+        id.as_str()
+            .is_some_and(|s| s.starts_with(&self.local_prefix))
+    }
+
+    /// A place for one more agent session of `server`, if it has fewer than
+    /// `max_sessions_per_server`. The place is given back when the [`Slot`] is dropped (with
+    /// the session that holds it).
+    pub(crate) fn reserve_slot(self: &Arc<Self>, server: &Arc<str>) -> Option<Slot> {
+        let mut slots = lock(&self.slots);
+        let used = slots.entry(server.clone()).or_default();
+        if *used >= self.config.max_sessions_per_server {
+            return None;
+        }
+        *used += 1;
+        Some(Slot {
+            shared: Arc::downgrade(self),
+            server: server.clone(),
+        })
     }
 
     pub(crate) fn record_error(&self, server: &str, msg: &str) {
@@ -179,6 +223,7 @@ impl Shared {
             agent,
             DownstreamKind::StreamableHttp,
             true,
+            None,
         )
         .await?;
         map.insert(server.clone(), s.clone());
@@ -194,6 +239,22 @@ impl Shared {
             for (_, s) in map.drain() {
                 s.close();
             }
+        }
+    }
+}
+
+/// One agent session's place among its server's `max_sessions_per_server`.
+pub(crate) struct Slot {
+    shared: std::sync::Weak<Shared>,
+    server: Arc<str>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Some(shared) = self.shared.upgrade()
+            && let Some(used) = lock(&shared.slots).get_mut(&self.server)
+        {
+            *used = used.saturating_sub(1);
         }
     }
 }
@@ -265,7 +326,9 @@ impl Proxy {
             stateless: tokio::sync::Mutex::new(HashMap::new()),
             tool_headers: Mutex::new(HashMap::new()),
             stats: Mutex::new(HashMap::new()),
+            slots: Mutex::new(HashMap::new()),
             next_local: AtomicU64::new(0),
+            local_prefix: format!("airlock-{:08x}-", rand::random::<u32>()),
             sweeper: std::sync::atomic::AtomicBool::new(false),
         });
         Self {

@@ -308,12 +308,22 @@ impl Store {
 
     /// Records a call before it is forwarded. Resolves once the row is committed; an error means
     /// nothing was stored and the call must not be forwarded.
-    pub async fn record_call(&self, call: NewCall<'_>) -> Result<CallId> {
+    ///
+    /// The arguments are redacted and hashed here, before the future is returned, and the
+    /// future owns everything it needs: a caller that may be cancelled can hand it to a task of
+    /// its own and still learn the row's id (see the gate's `PendingRow`).
+    pub fn record_call(
+        &self,
+        call: NewCall<'_>,
+    ) -> impl std::future::Future<Output = Result<CallId>> + Send + 'static {
         let row = self.call_row(&call);
-        self.inner
-            .writer
-            .run_light(move |ctx| insert_call(ctx, &row))
-            .await
+        let inner = self.inner.clone();
+        async move {
+            inner
+                .writer
+                .run_light(move |ctx| insert_call(ctx, &row))
+                .await
+        }
     }
 
     /// Records many calls in one transaction (imports, benchmarks). Resolves once committed.
@@ -581,18 +591,68 @@ impl Store {
         .await
     }
 
-    /// Marks every approval still pending as expired (`decided_by = "restart"`). Call once at
-    /// start-up, before serving: a restart never approves. Returns how many were expired.
-    pub async fn expire_pending_approvals_at_startup(&self, now_ms: i64) -> Result<u64> {
+    /// Marks every approval still pending as expired (`decided_by = "restart"`) and returns them
+    /// as they now are. Call once at start-up, before serving: a restart never approves, and
+    /// the gate records each as interrupted in history.
+    pub async fn expire_pending_approvals_at_startup(&self, now_ms: i64) -> Result<Vec<Approval>> {
         self.inner
             .writer
             .run(move |ctx| {
-                let n = ctx.conn.execute(
+                let sql = format!(
                     "UPDATE approvals SET status = 'expired', decided_ms = ?1, decided_by = 'restart', \
-                     source = 'startup' WHERE status = 'pending'",
-                    [now_ms],
+                     source = 'startup' WHERE status = 'pending' RETURNING {APPROVAL_COLUMNS}"
+                );
+                let mut stmt = ctx.conn.prepare(&sql)?;
+                let rows = stmt.query_map([now_ms], approval_row)?;
+                Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            })
+            .await
+    }
+
+    /// Completes as [`Outcome::Interrupted`] every allowed call recorded since the last start-up
+    /// that never got its completion: the gate stopped, or was killed, while the upstream had
+    /// it. Call once at start-up, before serving. Returns how many. Only calls after the
+    /// previous start-up's mark are looked at (`meta.interrupted_upto`), so this stays cheap on
+    /// a long history.
+    pub async fn interrupt_unfinished_calls(&self, now_ms: i64) -> Result<u64> {
+        self.inner
+            .writer
+            .run(move |ctx| {
+                ctx.conn.execute(
+                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('interrupted_upto', 0)",
+                    [],
                 )?;
-                Ok(n as u64)
+                let upto: i64 = ctx.conn.query_row(
+                    "SELECT value FROM meta WHERE key = 'interrupted_upto'",
+                    [],
+                    |r| r.get(0),
+                )?;
+                let unfinished: Vec<(CallId, i64)> = {
+                    let mut stmt = ctx.conn.prepare(
+                        "SELECT c.id, c.at_ms FROM calls c LEFT JOIN completions k ON k.call_id = c.id \
+                         WHERE c.id > ?1 AND c.decision = 'allow' AND k.id IS NULL ORDER BY c.id",
+                    )?;
+                    let rows = stmt.query_map([upto], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                    rows.collect::<rusqlite::Result<Vec<_>>>()?
+                };
+                for (id, at_ms) in &unfinished {
+                    let completion = Completion {
+                        outcome: Outcome::Interrupted,
+                        latency_us: now_ms.saturating_sub(*at_ms).saturating_mul(1000),
+                        error: Some(
+                            "the gate stopped before the upstream answered; the call may have run"
+                                .into(),
+                        ),
+                        at_ms: now_ms,
+                    };
+                    insert_completion(ctx, *id, completion)?;
+                }
+                let head = ctx.calls.head_id;
+                ctx.conn.execute(
+                    "UPDATE meta SET value = ?1 WHERE key = 'interrupted_upto'",
+                    [head],
+                )?;
+                Ok(unfinished.len() as u64)
             })
             .await
     }

@@ -65,8 +65,16 @@ text_enum! {
         Timeout = "timeout",
         /// A remembered human decision.
         Remembered = "remembered",
-        /// The agent cancelled or disconnected while waiting.
+        /// The agent cancelled the call while it waited (`notifications/cancelled`, `tasks/cancel`;
+        /// the note has the agent's reason, e.g. its SDK's "Request timed out").
         Cancelled = "cancelled",
+        /// The agent's connection went away (or its session ended) while the call waited.
+        Disconnected = "disconnected",
+        /// The relay's protocol rules refused the message before any policy ran (no id, a
+        /// malformed shape, an id already in flight).
+        Protocol = "protocol",
+        /// The call waited for a human when the gate stopped; the restart ended its request.
+        Restart = "restart",
         /// An internal error (always a denial: fail closed).
         Error = "error",
         /// The user paused every agent (always a denial).
@@ -85,8 +93,12 @@ text_enum! {
         RpcError = "rpc_error",
         /// No answer: transport failure, upstream gone.
         Failed = "failed",
-        /// Cancelled before the upstream answered.
+        /// The agent cancelled it (or ended its session) before the upstream answered.
         Cancelled = "cancelled",
+        /// The upstream did not answer within the request timeout; Airlock cancelled it.
+        Timeout = "timeout",
+        /// The gate stopped before the upstream answered (marked at the next start).
+        Interrupted = "interrupted",
     }
 }
 

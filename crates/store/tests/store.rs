@@ -992,13 +992,15 @@ async fn pending_approvals_expire_on_time_and_at_startup() {
     store.close().await.unwrap();
 
     let store = Store::open(&path).unwrap();
+    let expired = store
+        .expire_pending_approvals_at_startup(9000)
+        .await
+        .unwrap();
     assert_eq!(
-        store
-            .expire_pending_approvals_at_startup(9000)
-            .await
-            .unwrap(),
-        1
+        expired.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(),
+        ["a3"]
     );
+    assert_eq!(expired[0].status, ApprovalStatus::Expired);
     assert!(store.pending_approvals().await.unwrap().is_empty());
     let a3 = store.get_approval("a3").await.unwrap().unwrap();
     assert_eq!(

@@ -234,7 +234,7 @@ expiresMs?: number,
  */
 sessionId?: string, };
 
-export type DecidedBy = "policy" | "human" | "timeout" | "remembered" | "cancelled" | "error" | "paused";
+export type DecidedBy = "policy" | "human" | "timeout" | "remembered" | "cancelled" | "disconnected" | "protocol" | "restart" | "error" | "paused";
 
 export type Call = { 
 /**
@@ -298,7 +298,8 @@ decisionSource?: string,
  */
 approvalId?: string, 
 /**
- * Upstream outcome once complete: `ok`, `tool_error`, `rpc_error`, `failed`, `cancelled`.
+ * Upstream outcome once complete: `ok`, `tool_error`, `rpc_error`, `failed`, `cancelled`,
+ * `timeout`, `interrupted`.
  */
 outcome?: string, 
 /**

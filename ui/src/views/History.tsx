@@ -20,7 +20,18 @@ const RANGES: { id: string; label: string; ms: number | null; bucket: number }[]
   { id: "all", label: "All time", ms: null, bucket: 86_400 },
 ];
 
-const DECIDED_BY: DecidedBy[] = ["policy", "human", "timeout", "remembered", "cancelled", "error", "paused"];
+const DECIDED_BY: DecidedBy[] = [
+  "policy",
+  "human",
+  "timeout",
+  "remembered",
+  "cancelled",
+  "disconnected",
+  "protocol",
+  "restart",
+  "error",
+  "paused",
+];
 
 interface Filters {
   range: string;
@@ -339,9 +350,15 @@ export function decidedByText(c: Call): string {
     case "remembered":
       return `${c.decision === "allow" ? "allowed" : "denied"} by a remembered decision`;
     case "timeout":
-      return "timed out, no human answered";
+      return c.decisionKind === "expired" ? "expired, no human answered" : "timed out, no human answered";
     case "cancelled":
-      return "cancelled by the agent";
+      return "withdrawn: cancelled by the agent";
+    case "disconnected":
+      return "withdrawn: the agent disconnected";
+    case "protocol":
+      return `refused by Airlock (${c.decisionKind.replace(/_/g, " ")})`;
+    case "restart":
+      return "interrupted by a restart of the gate";
     case "error":
       return "denied (error)";
     case "paused":

@@ -69,13 +69,26 @@ pub fn run(args: CallArgs) -> anyhow::Result<ExitCode> {
     let headers = bearer(token.as_deref())?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        let mut link = airlock_proxy::upstream::http::connect(&url, &headers)
+        let mut link = airlock_proxy::upstream::http::connect_agent(&url, &headers)
             .await
             .with_context(|| format!("cannot reach the Airlock gate at {url}"))?;
-        let mut client = Client {
-            link: &mut link,
-            next_id: 1,
-        };
+        let result = session(&mut link, args.tool, arguments, args.json).await;
+        // End the session (DELETE) before the process exits: otherwise its upstream (a stdio
+        // server's process) keeps running until the session expires.
+        link.close(Duration::from_secs(5)).await;
+        result
+    })
+}
+
+/// One session through the gate: initialize, then list the tools or call one.
+async fn session(
+    link: &mut airlock_proxy::UpstreamLink,
+    tool: Option<String>,
+    arguments: Value,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    {
+        let mut client = Client { link, next_id: 1 };
         let init = client
             .request(
                 "initialize",
@@ -92,13 +105,13 @@ pub fn run(args: CallArgs) -> anyhow::Result<ExitCode> {
         client
             .notify("notifications/initialized", json!({}))
             .await?;
-        let Some(tool) = args.tool else {
+        let Some(tool) = tool else {
             let response = client.request("tools/list", json!({})).await?;
             if let Some(error) = response.get("error") {
                 bail!("tools/list failed: {}", error_text(error));
             }
             let result = response.get("result").cloned().unwrap_or(Value::Null);
-            if args.json {
+            if json {
                 println!("{}", serde_json::to_string_pretty(&result)?);
             } else {
                 for tool in result
@@ -133,7 +146,7 @@ pub fn run(args: CallArgs) -> anyhow::Result<ExitCode> {
         }
         let result = response.get("result").cloned().unwrap_or(Value::Null);
         let is_error = result.get("isError").and_then(Value::as_bool) == Some(true);
-        if args.json {
+        if json {
             println!("{}", serde_json::to_string_pretty(&result)?);
         } else {
             for item in result
@@ -162,7 +175,7 @@ pub fn run(args: CallArgs) -> anyhow::Result<ExitCode> {
         } else {
             ExitCode::SUCCESS
         })
-    })
+    }
 }
 
 fn error_text(error: &Value) -> String {

@@ -27,7 +27,7 @@ pub fn run(args: ConnectArgs) -> anyhow::Result<ExitCode> {
     let headers = bearer(args.token.as_deref())?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        let link = airlock_proxy::upstream::http::connect(&url, &headers)
+        let link = airlock_proxy::upstream::http::connect_agent(&url, &headers)
             .await
             .with_context(|| format!("cannot reach the Airlock gate at {url}"))?;
         airlock_proxy::bridge::run_stdio(link, tokio::io::stdin(), tokio::io::stdout())

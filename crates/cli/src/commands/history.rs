@@ -67,7 +67,8 @@ pub struct FilterArgs {
     /// Only this decision: allow, deny or require_approval.
     #[arg(long)]
     pub decision: Option<String>,
-    /// Only decisions made by: policy, human, timeout, remembered, cancelled, error or paused.
+    /// Only decisions made by: policy, human, timeout, remembered, cancelled, disconnected,
+    /// protocol, restart, error or paused.
     #[arg(long)]
     pub decided_by: Option<String>,
     /// Only calls in the last DURATION (e.g. 30m, 24h, 7d).

@@ -10,6 +10,7 @@ use crate::approvals::{Approval, ApprovalRequest, ApprovalStatus, Joined, Waiter
 
 use super::GateInterceptor;
 use super::pipeline::Human;
+use super::record::Trail;
 
 /// Interval of progress keep-alives while a call waits for a human.
 const KEEP_ALIVE: Duration = Duration::from_secs(10);
@@ -19,6 +20,7 @@ impl GateInterceptor {
     /// or the request's expiry. Dropping this future withdraws the agent (see `Waiter`).
     pub(super) async fn ask_human(
         &self,
+        trail: &Trail,
         call: &ToolCall<'_>,
         agent: &AgentChannel,
         evaluation: &Evaluation,
@@ -73,6 +75,7 @@ impl GateInterceptor {
                 waiter
             }
         };
+        trail.waits_on(waiter.id(), &evaluation.rule);
         let Some(approval) = self.broker.get(waiter.id()) else {
             return Human::Unavailable("the request vanished".into());
         };

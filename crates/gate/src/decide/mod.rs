@@ -19,7 +19,8 @@ use std::time::Duration;
 
 use airlock_policy::SlidingWindows;
 use airlock_proxy::{
-    AgentChannel, AgentIdentity, AuthError, CallDecision, Interceptor, SessionInfo, ToolCall,
+    AgentChannel, AgentIdentity, AuthError, CallDecision, Interceptor, RefusedCall, SessionInfo,
+    ToolCall,
 };
 use airlock_store::Store;
 use arc_swap::ArcSwap;
@@ -30,6 +31,9 @@ use crate::approvals::Broker;
 use crate::clock::Clock;
 use crate::grants::Grants;
 use crate::policies::PolicySet;
+
+pub(crate) use record::{EndedApproval, approval_end_row};
+use record::{Trail, Unrecorded};
 
 /// The key under which machine-readable details travel in a result's `_meta`.
 pub const META_KEY: &str = "dev.airlock/decision";
@@ -74,7 +78,23 @@ impl Interceptor for GateInterceptor {
         call: ToolCall<'a>,
         agent: AgentChannel,
     ) -> BoxFuture<'a, CallDecision> {
-        Box::pin(self.decide(call, agent))
+        Box::pin(async move {
+            let trail = Trail::default();
+            let mut unrecorded = Unrecorded {
+                gate: self,
+                call: &call,
+                agent: &agent,
+                trail: &trail,
+                armed: true,
+            };
+            let decision = self.decide(&call, &agent, &trail).await;
+            unrecorded.armed = false;
+            decision
+        })
+    }
+
+    fn refused(&self, call: RefusedCall<'_>) {
+        self.record_refused(&call);
     }
 
     fn offers_tasks(&self) -> bool {

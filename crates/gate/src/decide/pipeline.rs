@@ -4,8 +4,7 @@
 use std::sync::atomic::Ordering;
 
 use airlock_policy::{
-    CallFacts, DenyKind, Evaluation, LimitExceeded, Policy, RememberedDecision, ReservationId,
-    Verdict, evaluate,
+    CallFacts, DenyKind, Evaluation, LimitExceeded, Policy, RememberedDecision, Verdict, evaluate,
 };
 use airlock_proxy::{AgentChannel, CallDecision, ToolCall};
 use airlock_store::{DecidedBy, Decision};
@@ -14,7 +13,8 @@ use serde_json::json;
 use crate::approvals::{Approval, CallKey};
 
 use super::GateInterceptor;
-use super::record::{Record, deny_kind_str};
+use super::record::{Record, Trail, deny_kind_str};
+use super::ticket::Reservation;
 
 impl GateInterceptor {
     pub(super) fn key<'a>(&self, call: &'a ToolCall<'a>, args_hash: &'a str) -> CallKey<'a> {
@@ -35,7 +35,7 @@ impl GateInterceptor {
         call: &ToolCall<'_>,
         args_hash: &str,
         reserve_for_approval: bool,
-    ) -> (Evaluation, Option<ReservationId>) {
+    ) -> (Evaluation, Option<Reservation>) {
         let remembered = self
             .broker
             .remembered_for(&self.key(call, args_hash))
@@ -67,7 +67,10 @@ impl GateInterceptor {
             return (evaluation, None);
         }
         match counters.reserve(&evaluation.limit_uses, now) {
-            Ok(id) => (evaluation, Some(id)),
+            Ok(id) => (
+                evaluation,
+                Some(Reservation::new(id, self.counters.clone())),
+            ),
             Err(exceeded) => {
                 evaluation = limit_denial(exceeded);
                 (evaluation, None)
@@ -75,16 +78,12 @@ impl GateInterceptor {
         }
     }
 
-    pub(super) fn rollback(&self, reservation: Option<ReservationId>) {
-        if let Some(id) = reservation {
-            self.counters
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .rollback(id);
-        }
-    }
-
-    pub(super) async fn decide(&self, call: ToolCall<'_>, agent: AgentChannel) -> CallDecision {
+    pub(super) async fn decide(
+        &self,
+        call: &ToolCall<'_>,
+        agent: &AgentChannel,
+        trail: &Trail,
+    ) -> CallDecision {
         let server = call.session.server.clone();
         if self.paused.load(Ordering::Relaxed) {
             let record = Record::deny(
@@ -95,7 +94,8 @@ impl GateInterceptor {
             );
             return self
                 .answer(
-                    &call,
+                    trail,
+                    call,
                     None,
                     record,
                     json!({"decision": "deny", "kind": "paused"}),
@@ -113,7 +113,8 @@ impl GateInterceptor {
                 );
                 return self
                     .answer(
-                        &call,
+                        trail,
+                        call,
                         None,
                         record,
                         json!({"decision": "deny", "kind": "no_policy"}),
@@ -128,7 +129,7 @@ impl GateInterceptor {
         // then it is decided again from the start (a remembered rule may now let it through).
         loop {
             let (evaluation, reservation) =
-                self.evaluate_and_reserve(&policy, &call, &args_hash, false);
+                self.evaluate_and_reserve(&policy, call, &args_hash, false);
             match evaluation.verdict {
                 Verdict::Allow => {
                     let remembered = evaluation.rule == airlock_policy::RULE_REMEMBERED;
@@ -145,7 +146,14 @@ impl GateInterceptor {
                         approval_id: None,
                     };
                     return self
-                        .forward(&call, revision, record, reservation, evaluation.limit_uses)
+                        .forward(
+                            trail,
+                            call,
+                            revision,
+                            record,
+                            reservation,
+                            evaluation.limit_uses,
+                        )
                         .await;
                 }
                 Verdict::Deny {
@@ -170,7 +178,7 @@ impl GateInterceptor {
                         "rule": evaluation.rule,
                         "retryAfterMs": retry_after_ms,
                     });
-                    return self.answer(&call, revision, record, meta).await;
+                    return self.answer(trail, call, revision, record, meta).await;
                 }
                 Verdict::RequireApproval { timeout_ms } => {
                     let timeout_ms = timeout_ms.unwrap_or_else(|| {
@@ -178,13 +186,13 @@ impl GateInterceptor {
                             .unwrap_or(u64::MAX)
                     });
                     match self
-                        .ask_human(&call, &agent, &evaluation, &args_hash, timeout_ms)
+                        .ask_human(trail, call, agent, &evaluation, &args_hash, timeout_ms)
                         .await
                     {
                         Human::Approved(approval) => {
                             // Limits were checked before asking; now reserve them for real.
                             let (evaluation, reservation) =
-                                self.evaluate_and_reserve(&policy, &call, &args_hash, true);
+                                self.evaluate_and_reserve(&policy, call, &args_hash, true);
                             if let Verdict::Deny { kind, .. } = evaluation.verdict
                                 && kind == DenyKind::Limit
                             {
@@ -196,7 +204,7 @@ impl GateInterceptor {
                                 )
                                 .with_approval(&approval.id);
                                 let meta = json!({"decision": "deny", "kind": "rate_limit", "rule": evaluation.rule});
-                                return self.answer(&call, revision, record, meta).await;
+                                return self.answer(trail, call, revision, record, meta).await;
                             }
                             let record = Record {
                                 decision: Decision::Allow,
@@ -211,7 +219,8 @@ impl GateInterceptor {
                             };
                             return self
                                 .forward(
-                                    &call,
+                                    trail,
+                                    call,
                                     revision,
                                     record,
                                     reservation,
@@ -237,7 +246,7 @@ impl GateInterceptor {
                             )
                             .with_approval(&approval.id);
                             let meta = json!({"decision": "deny", "kind": "human_denied", "approvalId": approval.id, "note": approval.note});
-                            return self.answer(&call, revision, record, meta).await;
+                            return self.answer(trail, call, revision, record, meta).await;
                         }
                         Human::TimedOut(approval) => {
                             let message = format!(
@@ -252,7 +261,7 @@ impl GateInterceptor {
                             )
                             .with_approval(&approval.id);
                             let meta = json!({"decision": "deny", "kind": "approval_timeout", "approvalId": approval.id});
-                            return self.answer(&call, revision, record, meta).await;
+                            return self.answer(trail, call, revision, record, meta).await;
                         }
                         Human::StillPending(approval) => {
                             let message = format!(
@@ -271,7 +280,7 @@ impl GateInterceptor {
                                 approval_id: Some(approval.id.clone()),
                             };
                             let meta = json!({"decision": "pending", "approvalId": approval.id, "expiresAtMs": approval.expires_ms});
-                            return self.answer(&call, revision, record, meta).await;
+                            return self.answer(trail, call, revision, record, meta).await;
                         }
                         Human::Unavailable(err) => {
                             let record = Record {
@@ -286,7 +295,8 @@ impl GateInterceptor {
                             };
                             return self
                                 .answer(
-                                    &call,
+                                    trail,
+                                    call,
                                     revision,
                                     record,
                                     json!({"decision": "deny", "kind": "approval_unavailable"}),

@@ -1,4 +1,13 @@
-//! The ticket of a forwarded call: commits its limits and completes its history row.
+//! What happens to a call after the policy let it through: its limit reservation, and the
+//! ticket that commits the limits when the call is forwarded and completes its history row.
+//!
+//! Quota semantics (docs/policy.md "Limits"): a call's limits are reserved when it is decided
+//! and **committed the moment it is forwarded** ([`CallTicket::forwarded`]): whatever happens
+//! next (the agent cancels or disconnects, the upstream errs, dies or never answers), the
+//! upstream may have run it, so the quota stays used. A reservation is rolled back only when the
+//! call was never sent: denied by a human, timed out or withdrawn while waiting, the session
+//! gone before the relay could send it. Both rules live in the two `Drop`s below, so no path can
+//! forget them.
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -12,18 +21,51 @@ use crate::clock::Clock;
 
 use super::record::{announce_call, spawn_write};
 
-/// Hears how a forwarded call ended: commits its limits and completes its history row. Dropped
-/// without `finish`, the call never completed: limits roll back.
+/// Limits reserved for one call. Dropped without [`Reservation::commit`], they are given back.
+pub(super) struct Reservation {
+    id: Option<ReservationId>,
+    counters: Arc<Mutex<SlidingWindows>>,
+}
+
+impl Reservation {
+    pub(super) fn new(id: ReservationId, counters: Arc<Mutex<SlidingWindows>>) -> Self {
+        Reservation {
+            id: Some(id),
+            counters,
+        }
+    }
+
+    /// Keeps the quota used, for good.
+    fn commit(mut self) {
+        if let Some(id) = self.id.take() {
+            lock(&self.counters).commit(id);
+        }
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if let Some(id) = self.id.take() {
+            lock(&self.counters).rollback(id);
+        }
+    }
+}
+
+fn lock(counters: &Mutex<SlidingWindows>) -> std::sync::MutexGuard<'_, SlidingWindows> {
+    counters.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Hears what happens to a call the policy let through. See the module docs.
 pub(super) struct Ticket {
     pub(super) call_id: i64,
-    pub(super) reservation: Option<ReservationId>,
-    /// The limits this call counts against, persisted when it completes.
+    pub(super) reservation: Option<Reservation>,
+    /// The limits this call counts against, persisted when it is forwarded.
     pub(super) uses: Vec<LimitUse>,
-    pub(super) counters: Arc<Mutex<SlidingWindows>>,
     pub(super) store: Store,
     pub(super) events: tokio::sync::broadcast::Sender<crate::gate::GateEvent>,
     pub(super) started: Instant,
     pub(super) clock: Arc<dyn Clock>,
+    pub(super) forwarded: bool,
     pub(super) finished: bool,
 }
 
@@ -54,13 +96,47 @@ impl Ticket {
     }
 }
 
+/// The history outcome of a forwarded call, and its error text.
+fn outcome_of(outcome: CallOutcome<'_>) -> (Outcome, Option<String>) {
+    match outcome {
+        CallOutcome::Result(result) => {
+            if result.get("isError").and_then(Value::as_bool) == Some(true) {
+                (Outcome::ToolError, None)
+            } else {
+                (Outcome::Ok, None)
+            }
+        }
+        CallOutcome::Error(error) => (
+            Outcome::RpcError,
+            error
+                .get("message")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        ),
+        CallOutcome::Cancelled(reason) => (
+            Outcome::Cancelled,
+            Some(match reason {
+                Some(reason) => format!("cancelled by the agent after it was forwarded: {reason}"),
+                None => "cancelled by the agent after it was forwarded".into(),
+            }),
+        ),
+        CallOutcome::TimedOut => (
+            Outcome::Timeout,
+            Some("the upstream did not answer in time; Airlock cancelled it".into()),
+        ),
+        CallOutcome::UpstreamLost(reason) => (Outcome::Failed, Some(reason.to_string())),
+        CallOutcome::SessionClosed => (
+            Outcome::Cancelled,
+            Some("the agent's session ended before the upstream answered".into()),
+        ),
+    }
+}
+
 impl CallTicket for Ticket {
-    fn finish(mut self: Box<Self>, outcome: CallOutcome<'_>) {
-        if let Some(id) = self.reservation.take() {
-            self.counters
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .commit(id);
+    fn forwarded(&mut self) {
+        self.forwarded = true;
+        if let Some(reservation) = self.reservation.take() {
+            reservation.commit();
             let at_ms = self.clock.now_ms();
             let events = self
                 .uses
@@ -70,39 +146,31 @@ impl CallTicket for Ticket {
             // Queued behind the call's own row; the writer logs a failure.
             self.store.save_counter_events_nowait(events);
         }
-        let (outcome, error) = match outcome {
-            CallOutcome::Result(result) => {
-                if result.get("isError").and_then(Value::as_bool) == Some(true) {
-                    (Outcome::ToolError, None)
-                } else {
-                    (Outcome::Ok, None)
-                }
-            }
-            CallOutcome::Error(error) => (
-                Outcome::RpcError,
-                error
-                    .get("message")
-                    .and_then(Value::as_str)
-                    .map(str::to_string),
-            ),
-        };
+    }
+
+    fn finish(mut self: Box<Self>, outcome: CallOutcome<'_>) {
+        let (outcome, error) = outcome_of(outcome);
         self.complete(outcome, error);
     }
 }
 
 impl Drop for Ticket {
     fn drop(&mut self) {
-        if let Some(id) = self.reservation.take() {
-            self.counters
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .rollback(id);
+        // A reservation still here was never committed: the call was never sent, and its
+        // quota goes back as the `Reservation` drops.
+        if self.finished {
+            return;
         }
-        if !self.finished {
-            self.complete(
-                Outcome::Failed,
-                Some("the call never completed (upstream gone or call cancelled)".into()),
-            );
-        }
+        let error = if self.forwarded {
+            "the relay lost track of the forwarded call (no answer was delivered)"
+        } else {
+            "allowed, but never forwarded: the agent or its session went away first"
+        };
+        let outcome = if self.forwarded {
+            Outcome::Failed
+        } else {
+            Outcome::Cancelled
+        };
+        self.complete(outcome, Some(error.into()));
     }
 }

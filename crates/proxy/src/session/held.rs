@@ -5,44 +5,68 @@ use std::sync::Arc;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use crate::interceptor::{AgentChannel, CallDecision, SessionInfo, ToolCall};
+use crate::interceptor::{AgentChannel, CallDecision, SessionInfo, ToolCall, Withdrawal};
 use crate::jsonrpc;
 use crate::stream::StreamId;
 
-use super::{PendingKind, Session};
+use super::{Held, PendingKind, Session};
 
 impl Session {
-    /// Runs the interceptor on a `tools/call`, holding it until a decision.
+    /// Runs the interceptor on a `tools/call`, holding it until a decision. An id already in
+    /// flight is refused first (recorded as a refused call), the first request unharmed.
     pub(super) fn hold_call(
         self: &Arc<Self>,
         msg: Value,
         stream: StreamId,
         info: Arc<SessionInfo>,
     ) {
-        if self.answers_as_task(&msg) {
-            self.hold_as_task(msg, stream, info);
-            return;
-        }
         // Stateless requests of different agents may share an id: key them by a local id (they
         // are cancelled by closing their stream, never by id).
         let agent_key = if self.remap {
             self.shared.local_id()
         } else {
-            jsonrpc::key(msg.get("id").unwrap_or(&Value::Null))
+            // The guard must be gone before `refuse` locks again.
+            let checked = self.check_id(&self.lock(), &msg);
+            match checked {
+                Ok(key) => key,
+                Err(refusal) => {
+                    self.refuse(&msg, refusal, Some(stream), &info);
+                    return;
+                }
+            }
         };
+        if self.answers_as_task(&msg) {
+            self.hold_as_task(msg, stream, info);
+            return;
+        }
         let token = self.closed.child_token();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let agent = AgentChannel::new(tx);
         let disconnected = {
             let mut st = self.lock();
-            st.held.insert(agent_key.clone(), token.clone());
+            if !self.remap
+                && let Err(refusal) = self.check_id(&st, &msg)
+            {
+                // Another request took the id between the two looks.
+                drop(st);
+                self.refuse(&msg, refusal, Some(stream), &info);
+                return;
+            }
+            st.held.insert(
+                agent_key.clone(),
+                Held {
+                    token: token.clone(),
+                    agent: agent.clone(),
+                },
+            );
             st.streams.get(stream).map(|s| s.disconnected.clone())
         };
         let session = self.clone();
         tokio::spawn(async move {
             let interceptor = session.shared.interceptor.clone();
-            let (tx, mut rx) = mpsc::unbounded_channel();
             let decision = {
                 let call = tool_call(&msg, &info, false);
-                let fut = interceptor.tool_call(call, AgentChannel::new(tx));
+                let fut = interceptor.tool_call(call, agent.clone());
                 tokio::pin!(fut);
                 let gone = async {
                     match &disconnected {
@@ -55,13 +79,24 @@ impl Session {
                     tokio::select! {
                         d = &mut fut => break Some(d),
                         Some(note) = rx.recv() => session.lock().streams.deliver(stream, &note, false),
-                        () = token.cancelled() => break None,
-                        () = &mut gone => break None,
+                        () = token.cancelled() => {
+                            // `cancel` or `close` said why before cancelling.
+                            agent.withdraw(Withdrawal::SessionClosed);
+                            break None;
+                        }
+                        () = &mut gone => {
+                            agent.withdraw(Withdrawal::Disconnected);
+                            break None;
+                        }
                     }
                 }
+                // The decision's future is dropped here: a withdrawn call is withdrawn now.
             };
             let mut st = session.lock();
-            let still_held = st.held.get(&agent_key).is_some_and(|t| !t.is_cancelled());
+            let still_held = st
+                .held
+                .get(&agent_key)
+                .is_some_and(|h| !h.token.is_cancelled());
             st.held.remove(&agent_key);
             let decision = match decision {
                 Some(d) if still_held => d,
@@ -78,8 +113,10 @@ impl Session {
                         .deliver(stream, &jsonrpc::result(id, result), true);
                 }
                 CallDecision::Forward(ticket) => {
-                    drop(st);
-                    session.forward_request(msg, stream, PendingKind::ToolCall(Some(ticket)), info);
+                    // Under the same lock as the removal from `held`: no other request can take
+                    // the id in between.
+                    let kind = PendingKind::ToolCall(Some(ticket));
+                    session.forward_locked(&mut st, msg, stream, kind, info);
                 }
             }
         });

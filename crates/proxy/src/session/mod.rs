@@ -9,12 +9,12 @@
 //!
 //! The stateless 2026-07-28 era has no sessions: its requests share one upstream connection per
 //! server (a session with `remap` on), and their ids (and progress tokens) are rewritten to
-//! `airlock-<n>` and back.
+//! `airlock-<tag>-<n>` (see `Shared::local_id`) and back.
 //!
 //! If the upstream dies, calls in flight get a JSON-RPC error (-32603 "upstream `name` exited:
 //! ..."), and the session reconnects with backoff and replays the agent's `initialize` and
-//! `notifications/initialized` under an id of Airlock's own (`airlock-<n>`, a string id space the
-//! agent's ids cannot collide with); the replayed response is consumed. Agent messages sent
+//! `notifications/initialized` under an id of Airlock's own (`airlock-<tag>-<n>`, a space the
+//! agent's ids are refused in); the replayed response is consumed. Agent messages sent
 //! meanwhile wait in the session's outbox. Failures show in `Proxy::server_status`.
 //!
 //! A Streamable HTTP session ends on DELETE, or once idle for `ProxyConfig::session_idle_timeout`
@@ -38,9 +38,13 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::interceptor::{AgentIdentity, ClientInfo, DownstreamKind, SessionInfo};
-use crate::jsonrpc::{self, Kind};
-use crate::proxy::Shared;
+use crate::inbound::{Inbound, Refusal, RefusalKind};
+use crate::interceptor::{
+    AgentChannel, AgentIdentity, CallOutcome, ClientInfo, DownstreamKind, RefusedCall, SessionInfo,
+    Withdrawal,
+};
+use crate::jsonrpc;
+use crate::proxy::{Shared, Slot};
 use crate::stream::{STANDING, SseBody, StreamId, Streams};
 use crate::tasks::{self, ServerTasks, Tasks};
 
@@ -50,14 +54,34 @@ use pending::{Pending, PendingKind};
 /// the newest open stream of the session, else the standing one, when they are delivered.
 const FLOATING: StreamId = StreamId::MAX;
 
+/// A `tools/call` the interceptor is deciding. Cancelling `token` drops the decision (the
+/// agent withdrew); `agent` says why first.
+struct Held {
+    token: CancellationToken,
+    agent: AgentChannel,
+}
+
+/// Where the server's `notifications/progress` for one token go.
+struct Progress {
+    stream: StreamId,
+    /// The agent's own token, when the upstream sees a rewritten one.
+    original: Option<Value>,
+    /// The pending request that carried the token (its deadline moves with progress).
+    pending: String,
+}
+
 struct State {
     streams: Streams,
     /// Keyed by the id as the upstream sees it.
     pending: HashMap<String, Pending>,
     /// Held `tools/call`s, keyed by the agent's id.
-    held: HashMap<String, CancellationToken>,
-    /// Progress token (as the upstream sees it) -> stream, and the agent's token when remapped.
-    progress: HashMap<String, (StreamId, Option<Value>)>,
+    held: HashMap<String, Held>,
+    /// Progress token (as the upstream sees it) -> where its notifications go.
+    progress: HashMap<String, Progress>,
+    /// Requests of the server (sampling, elicitation, roots) the agent has not answered yet:
+    /// while there are any, forwarded requests wait past their request timeout (up to the
+    /// longest request time), since the server is likely waiting on the agent.
+    awaiting_agent: HashSet<String>,
     /// The agent's `initialize` params, for replay after a reconnect.
     init: Option<Value>,
     initialized: bool,
@@ -85,6 +109,11 @@ impl State {
             self.deliver_to(stream.unwrap_or(FLOATING), &msg, is_response);
         }
     }
+
+    /// True while a request with this key (the agent's id) is held or forwarded.
+    fn in_flight(&self, key: &str) -> bool {
+        self.held.contains_key(key) || self.pending.contains_key(key)
+    }
 }
 
 /// One agent session (or, with `remap`, the shared connection of stateless requests).
@@ -101,6 +130,9 @@ pub(crate) struct Session {
     shared: Arc<Shared>,
     /// When the agent last sent anything to this session.
     last_seen: Mutex<tokio::time::Instant>,
+    /// Its place among the server's `max_sessions_per_server` (none for the shared stateless
+    /// connection).
+    _slot: Option<Slot>,
 }
 
 impl Session {
@@ -111,6 +143,7 @@ impl Session {
         agent: AgentIdentity,
         transport: DownstreamKind,
         remap: bool,
+        slot: Option<Slot>,
     ) -> Result<Arc<Session>, String> {
         let spec = shared
             .spec(&server)
@@ -152,6 +185,7 @@ impl Session {
                 pending: HashMap::new(),
                 held: HashMap::new(),
                 progress: HashMap::new(),
+                awaiting_agent: HashSet::new(),
                 init: None,
                 initialized: false,
                 task_offer: None,
@@ -162,6 +196,7 @@ impl Session {
             closed: CancellationToken::new(),
             shared,
             last_seen: Mutex::new(tokio::time::Instant::now()),
+            _slot: slot,
         });
         tokio::spawn(pump::pump(session.clone(), link, rx));
         Ok(session)
@@ -220,16 +255,22 @@ impl Session {
         st.streams.deliver(target, msg, false);
     }
 
-    /// Ends the session: held calls are withdrawn, forwarded calls never complete, streams end,
-    /// and the upstream connection is dropped.
+    /// Ends the session: held calls are withdrawn, forwarded calls end without an answer
+    /// ([`CallOutcome::SessionClosed`]), streams end, and the upstream connection is dropped.
     pub(crate) fn close(&self) {
         if self.closed.is_cancelled() {
             return;
         }
-        self.closed.cancel();
         let mut st = self.lock();
-        st.pending.clear();
+        for held in st.held.values() {
+            held.agent.withdraw(Withdrawal::SessionClosed);
+        }
+        self.closed.cancel();
         st.held.clear();
+        for (_, mut p) in st.pending.drain() {
+            p.kind.finish(CallOutcome::SessionClosed);
+        }
+        st.progress.clear();
         st.streams.close_all();
         drop(st);
         if !self.remap {
@@ -237,106 +278,139 @@ impl Session {
         }
     }
 
-    /// Handles one message from the agent, whose answers go to `stream`. `info` overrides the
-    /// session's info (stateless requests carry their own).
+    /// Handles one message from the agent, classified by [`crate::inbound::route`]; its answers
+    /// go to `stream`. `info` overrides the session's info (stateless requests carry their own).
     pub(crate) fn on_agent_message(
         self: &Arc<Self>,
-        mut msg: Value,
+        msg: Value,
+        route: Inbound,
         stream: StreamId,
         info: Option<Arc<SessionInfo>>,
     ) {
         let info = info.unwrap_or_else(|| self.info());
-        match jsonrpc::classify(&msg) {
-            Kind::Request => {
-                let method = jsonrpc::method(&msg).to_owned();
-                match method.as_str() {
-                    "initialize" => {
-                        let params = msg.get("params").cloned().unwrap_or(Value::Null);
-                        let client = params.get("clientInfo").map(|c| ClientInfo {
-                            name: c
-                                .get("name")
-                                .and_then(Value::as_str)
-                                .unwrap_or("")
-                                .to_owned(),
-                            version: c
-                                .get("version")
-                                .and_then(Value::as_str)
-                                .unwrap_or("")
-                                .to_owned(),
-                        });
-                        {
-                            let mut i = self.info.write().unwrap_or_else(|p| p.into_inner());
-                            let mut new = (**i).clone();
-                            new.client = client;
-                            *i = Arc::new(new);
-                        }
-                        self.lock().init = Some(params);
-                        self.forward_request(msg, stream, PendingKind::Initialize, info);
-                    }
-                    "tools/call" => self.hold_call(msg, stream, info),
-                    "tasks/get" | "tasks/result" | "tasks/cancel" if self.owns_task(&msg) => {
-                        self.task_request(&method, msg, stream);
-                    }
-                    "tasks/list" if self.lock().task_offer.is_some() => {
-                        self.list_tasks(msg, stream, info);
-                    }
-                    "tools/list" => self.forward_request(msg, stream, PendingKind::ToolsList, info),
-                    _ => self.forward_request(msg, stream, PendingKind::Plain, info),
-                }
+        match route {
+            Inbound::Refused(refusal) => {
+                self.refuse(&msg, refusal, Some(stream), &info);
             }
-            Kind::Notification => {
+            Inbound::ToolCall => self.hold_call(msg, stream, info),
+            Inbound::Request => match jsonrpc::method(&msg) {
+                "initialize" => {
+                    let params = msg.get("params").cloned().unwrap_or(Value::Null);
+                    let client = params.get("clientInfo").map(ClientInfo::from_json);
+                    {
+                        let mut i = self.info.write().unwrap_or_else(|p| p.into_inner());
+                        let mut new = (**i).clone();
+                        new.client = client;
+                        *i = Arc::new(new);
+                    }
+                    self.lock().init = Some(params);
+                    self.forward_request(msg, stream, PendingKind::Initialize, info);
+                }
+                "tasks/get" | "tasks/result" | "tasks/cancel" if self.owns_task(&msg) => {
+                    let method = jsonrpc::method(&msg).to_owned();
+                    self.task_request(&method, msg, stream);
+                }
+                "tasks/list" if self.lock().task_offer.is_some() => {
+                    self.list_tasks(msg, stream, info);
+                }
+                "tools/list" => self.forward_request(msg, stream, PendingKind::ToolsList, info),
+                _ => self.forward_request(msg, stream, PendingKind::Plain, info),
+            },
+            Inbound::Notification => {
                 match jsonrpc::method(&msg) {
                     "notifications/cancelled" if self.cancel(&msg) => return,
                     "notifications/initialized" => self.lock().initialized = true,
                     _ => {}
                 }
-                if self.remap {
+                if self.remap && jsonrpc::method(&msg) == "notifications/cancelled" {
                     // Stateless requests cancel by closing their stream; there is nothing else
                     // to relate a notification to.
-                    if jsonrpc::method(&msg) == "notifications/cancelled" {
-                        return;
-                    }
-                }
-                let _ = self.outbox.send(msg);
-            }
-            Kind::Response => {
-                if self.remap {
                     return;
                 }
                 let _ = self.outbox.send(msg);
             }
-            Kind::Invalid => {
-                // Callers validate first; answer defensively anyway.
-                let id = msg.get_mut("id").map(Value::take).unwrap_or(Value::Null);
-                self.lock().streams.deliver(
-                    stream,
-                    &jsonrpc::error(id, jsonrpc::INVALID_REQUEST, "not a JSON-RPC 2.0 message"),
-                    true,
-                );
+            Inbound::Response => {
+                if self.remap {
+                    return;
+                }
+                if let Some(id) = msg.get("id") {
+                    self.lock().awaiting_agent.remove(&jsonrpc::key(id));
+                }
+                let _ = self.outbox.send(msg);
             }
         }
     }
 
+    /// Refuses a message without forwarding it: records it when it is a `tools/call` attempt, and
+    /// answers `stream` (when given) with the refusal's error. Returns that error.
+    pub(crate) fn refuse(
+        &self,
+        msg: &Value,
+        refusal: Refusal,
+        stream: Option<StreamId>,
+        info: &SessionInfo,
+    ) -> Value {
+        refuse_call(&*self.shared.interceptor, msg, &refusal, info);
+        let answer = refusal.response();
+        if let Some(stream) = stream {
+            self.lock().streams.deliver(stream, &answer, true);
+        }
+        answer
+    }
+
+    /// The key of a request's id when the session can take it: not an id of Airlock's own
+    /// space, and not one already in flight (the first request is unharmed).
+    fn check_id(&self, st: &State, msg: &Value) -> Result<String, Refusal> {
+        let id = msg.get("id").unwrap_or(&Value::Null);
+        let refusal = |kind, message: String| Refusal {
+            kind,
+            code: jsonrpc::INVALID_REQUEST,
+            message,
+            id: id.clone(),
+            is_call: jsonrpc::method(msg) == crate::inbound::TOOLS_CALL,
+        };
+        if self.shared.is_local_id(id) {
+            return Err(refusal(
+                RefusalKind::ReservedId,
+                format!(
+                    "request id {id} is in the id space Airlock uses for its own messages; pick another"
+                ),
+            ));
+        }
+        let key = jsonrpc::key(id);
+        if st.in_flight(&key) {
+            return Err(refusal(
+                RefusalKind::DuplicateId,
+                format!("request id {id} is already in flight in this session; ids must be unique"),
+            ));
+        }
+        Ok(key)
+    }
+
     /// `notifications/cancelled` from the agent. Returns true when it was consumed here (the
-    /// call was still held: nothing upstream knows about it).
+    /// call was still held: nothing upstream knows about it). A forwarded call ends as
+    /// cancelled (it may have run: its limits stay used) and the notification goes upstream.
     fn cancel(&self, msg: &Value) -> bool {
         let Some(rid) = msg.get("params").and_then(|p| p.get("requestId")) else {
             return false;
         };
+        let reason = msg.pointer("/params/reason").and_then(Value::as_str);
         let key = jsonrpc::key(rid);
         let mut st = self.lock();
-        if let Some(token) = st.held.remove(&key) {
-            token.cancel();
+        if let Some(held) = st.held.remove(&key) {
+            held.agent
+                .withdraw(Withdrawal::Cancelled(reason.map(str::to_owned)));
+            held.token.cancel();
             tracing::debug!(server = %self.server, "held call withdrawn by the agent");
             return true;
         }
         if !self.remap
-            && let Some(p) = st.pending.remove(&key)
+            && let Some(mut p) = st.pending.remove(&key)
         {
-            // Forwarded: the notification goes upstream too; the call never completes.
             if let Some(k) = &p.progress {
                 st.progress.remove(k);
             }
+            p.kind.finish(CallOutcome::Cancelled(reason));
             st.streams.skip_response(p.stream);
         }
         false
@@ -352,10 +426,13 @@ impl Session {
             .map(|(k, _)| k.clone())
             .collect();
         for key in keys {
-            if let Some(p) = st.pending.remove(&key) {
+            if let Some(mut p) = st.pending.remove(&key) {
                 if let Some(k) = &p.progress {
                     st.progress.remove(k);
                 }
+                p.kind.finish(CallOutcome::Cancelled(Some(
+                    "the client closed the request stream",
+                )));
                 if let Ok(id) = serde_json::from_str::<Value>(&key) {
                     let _ = self.outbox.send(json!({
                         "jsonrpc": "2.0",
@@ -366,4 +443,32 @@ impl Session {
             }
         }
     }
+}
+
+/// Reports a refused `tools/call` attempt to the interceptor, which records it.
+pub(crate) fn refuse_call(
+    interceptor: &dyn crate::Interceptor,
+    msg: &Value,
+    refusal: &Refusal,
+    info: &SessionInfo,
+) {
+    tracing::info!(
+        server = %info.server,
+        kind = refusal.kind.as_str(),
+        "refused a message: {}",
+        refusal.message
+    );
+    if !refusal.is_call {
+        return;
+    }
+    static NULL: Value = Value::Null;
+    let params = msg.get("params").unwrap_or(&NULL);
+    interceptor.refused(RefusedCall {
+        session: info,
+        request_id: &refusal.id,
+        name: params.get("name").and_then(Value::as_str),
+        params,
+        kind: refusal.kind,
+        message: &refusal.message,
+    });
 }

@@ -3,14 +3,19 @@
 
 use std::sync::Arc;
 
-use serde_json::Value;
+use serde_json::{Value, json};
+use tokio::time::Instant;
 
 use crate::interceptor::{CallOutcome, CallTicket, SessionInfo};
 use crate::jsonrpc::{self, Kind};
 use crate::stream::{STANDING, StreamId};
 use crate::tasks::{self, Outcome, Status, TASKS_VERSION};
 
-use super::Session;
+use super::{Progress, Session, State};
+
+/// JSON-RPC error code for a request the upstream did not answer in time (the code MCP SDKs use
+/// for their own request timeouts).
+pub(crate) const REQUEST_TIMEOUT: i64 = -32001;
 
 pub(super) enum PendingKind {
     Plain,
@@ -28,6 +33,26 @@ pub(super) enum PendingKind {
     },
 }
 
+impl PendingKind {
+    fn ticket(&mut self) -> Option<&mut Box<dyn CallTicket>> {
+        match self {
+            PendingKind::ToolCall(ticket) | PendingKind::TaskCall { ticket, .. } => ticket.as_mut(),
+            _ => None,
+        }
+    }
+
+    /// Tells a call's ticket how it ended (once; later calls do nothing).
+    pub(super) fn finish(&mut self, outcome: CallOutcome<'_>) {
+        let ticket = match self {
+            PendingKind::ToolCall(ticket) | PendingKind::TaskCall { ticket, .. } => ticket.take(),
+            _ => None,
+        };
+        if let Some(ticket) = ticket {
+            ticket.finish(outcome);
+        }
+    }
+}
+
 /// A request forwarded upstream, awaiting its response.
 pub(super) struct Pending {
     /// The id the agent used (differs from the key only when remapping).
@@ -37,38 +62,103 @@ pub(super) struct Pending {
     pub(super) info: Arc<SessionInfo>,
     /// Key of the progress token registered for this request.
     pub(super) progress: Option<String>,
+    /// When the request is given up unless progress (or a request of the server to the agent)
+    /// moves it; never later than `last`.
+    deadline: Instant,
+    /// The longest the request may take.
+    last: Instant,
+}
+
+impl Pending {
+    /// Progress came: the request may wait another request timeout, up to its longest time.
+    fn extend(&mut self, now: Instant, timeout: std::time::Duration) {
+        self.deadline = (now + timeout).min(self.last);
+    }
+}
+
+/// Requests that by their nature last as long as the server keeps them open: bounded by the
+/// longest request time only.
+fn long_lived(method: &str) -> bool {
+    matches!(method, "tasks/result" | "subscriptions/listen")
 }
 
 impl Session {
+    /// Forwards a request upstream and remembers it until its response. An id already in flight
+    /// (or of Airlock's own space) is refused instead, the first request unharmed.
     pub(super) fn forward_request(
         &self,
-        mut msg: Value,
+        msg: Value,
         stream: StreamId,
         kind: PendingKind,
         info: Arc<SessionInfo>,
     ) {
-        let agent_id = msg.get("id").cloned().unwrap_or(Value::Null);
         let mut st = self.lock();
+        if !self.remap
+            && let Err(refusal) = self.check_id(&st, &msg)
+        {
+            drop(st);
+            self.refuse(&msg, refusal, Some(stream), &info);
+            return;
+        }
+        self.forward_locked(&mut st, msg, stream, kind, info);
+    }
+
+    /// Forwards under the state lock (so no other request can take the id in between).
+    pub(super) fn forward_locked(
+        &self,
+        st: &mut State,
+        mut msg: Value,
+        stream: StreamId,
+        mut kind: PendingKind,
+        info: Arc<SessionInfo>,
+    ) {
+        let agent_id = msg.get("id").cloned().unwrap_or(Value::Null);
         let key = if self.remap {
-            let local = self.shared.local_id();
-            msg["id"] = Value::String(local.clone());
-            jsonrpc::key(&Value::String(local))
+            let local = Value::String(self.shared.local_id());
+            let key = jsonrpc::key(&local);
+            msg["id"] = local;
+            key
         } else {
             jsonrpc::key(&agent_id)
         };
         let mut progress = None;
         if let Some(token) = jsonrpc::progress_token(&msg).cloned() {
-            if self.remap {
+            let (upstream_token, original) = if self.remap {
                 let local = Value::String(self.shared.local_id());
                 msg["params"]["_meta"]["progressToken"] = local.clone();
-                let k = jsonrpc::key(&local);
-                st.progress.insert(k.clone(), (stream, Some(token)));
-                progress = Some(k);
+                (local, Some(token))
             } else {
-                let k = jsonrpc::key(&token);
-                st.progress.insert(k.clone(), (stream, None));
-                progress = Some(k);
+                (token, None)
+            };
+            let k = jsonrpc::key(&upstream_token);
+            st.progress.insert(
+                k.clone(),
+                Progress {
+                    stream,
+                    original,
+                    pending: key.clone(),
+                },
+            );
+            progress = Some(k);
+        }
+        let now = Instant::now();
+        let config = &self.shared.config;
+        let last = now + config.max_request_time;
+        let deadline = if long_lived(jsonrpc::method(&msg)) {
+            last
+        } else {
+            (now + config.request_timeout).min(last)
+        };
+        if self.outbox.send(msg).is_err() {
+            // The session is over: the request was never sent (a call's ticket, dropped here,
+            // gives its limits back).
+            if let Some(k) = &progress {
+                st.progress.remove(k);
             }
+            return;
+        }
+        if let Some(ticket) = kind.ticket() {
+            ticket.forwarded();
         }
         st.pending.insert(
             key,
@@ -78,10 +168,102 @@ impl Session {
                 kind,
                 info,
                 progress,
+                deadline,
+                last,
             },
         );
-        drop(st);
-        let _ = self.outbox.send(msg);
+    }
+
+    /// Gives up the requests whose time is up: the agent gets a JSON-RPC error saying the
+    /// upstream did not answer, the upstream gets `notifications/cancelled`, a call's ticket
+    /// hears [`CallOutcome::TimedOut`]. Called by the pump a few times per request timeout.
+    pub(super) fn expire_requests(&self) {
+        let now = Instant::now();
+        let timeout = self.shared.config.request_timeout;
+        let mut st = self.lock();
+        if st.pending.is_empty() {
+            return;
+        }
+        let agent_busy = !st.awaiting_agent.is_empty();
+        let due: Vec<String> = st
+            .pending
+            .iter_mut()
+            .filter_map(|(key, p)| {
+                if p.deadline > now {
+                    return None;
+                }
+                if agent_busy && p.last > now {
+                    // The server asked the agent something (an elicitation, a sampling): it is
+                    // probably waiting for that answer, not stuck.
+                    p.extend(now, timeout);
+                    return None;
+                }
+                Some(key.clone())
+            })
+            .collect();
+        for key in due {
+            let Some(mut p) = st.pending.remove(&key) else {
+                continue;
+            };
+            if let Some(k) = &p.progress {
+                st.progress.remove(k);
+            }
+            let waited = self.shared.config.request_timeout.as_secs();
+            let message = format!(
+                "upstream `{}` did not answer within {waited} s; Airlock cancelled the request",
+                self.server
+            );
+            tracing::warn!(server = %self.server, session = %self.id, "{message}");
+            if let Ok(id) = serde_json::from_str::<Value>(&key) {
+                let _ = self.outbox.send(json!({
+                    "jsonrpc": "2.0",
+                    "method": "notifications/cancelled",
+                    "params": {"requestId": id, "reason": message}
+                }));
+            }
+            p.kind.finish(CallOutcome::TimedOut);
+            if let PendingKind::TaskCall { task, .. } = &p.kind {
+                let error = json!({"code": REQUEST_TIMEOUT, "message": message});
+                let out = st.tasks.finish(
+                    task,
+                    Status::Failed,
+                    Some(message.clone()),
+                    Some(Outcome::Error(error)),
+                );
+                st.deliver_all(out);
+                continue;
+            }
+            let answer = jsonrpc::error(p.agent_id, REQUEST_TIMEOUT, message);
+            st.streams.deliver(p.stream, &answer, true);
+        }
+    }
+
+    /// The pending request a response without a usable id (`id: null`) plainly belongs to: the
+    /// only one in flight. Logged either way.
+    fn orphan_owner(&self, st: &mut State, msg: &Value) -> Option<(String, Pending)> {
+        let error = msg
+            .pointer("/error/message")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let id = msg.get("id").map(Value::to_string).unwrap_or_default();
+        if !msg.get("id").is_some_and(Value::is_null) || st.pending.len() != 1 {
+            tracing::warn!(
+                server = %self.server,
+                id,
+                error,
+                in_flight = st.pending.len(),
+                "upstream answered a request that is not in flight; dropped"
+            );
+            return None;
+        }
+        let key = st.pending.keys().next().cloned()?;
+        tracing::warn!(
+            server = %self.server,
+            error,
+            "upstream answered with `id: null`; it can only be the one request in flight"
+        );
+        let p = st.pending.remove(&key)?;
+        Some((key, p))
     }
 
     /// Handles one message from the upstream.
@@ -96,9 +278,15 @@ impl Session {
             Kind::Response => {
                 let key = jsonrpc::key(msg.get("id").unwrap_or(&Value::Null));
                 let mut st = self.lock();
-                let Some(mut p) = st.pending.remove(&key) else {
-                    tracing::debug!(server = %self.server, "response to no pending request dropped");
-                    return;
+                let mut p = match st.pending.remove(&key) {
+                    Some(p) => p,
+                    None => match self.orphan_owner(&mut st, &msg) {
+                        Some((_, p)) => {
+                            msg["id"] = p.agent_id.clone();
+                            p
+                        }
+                        None => return,
+                    },
                 };
                 if let Some(k) = &p.progress {
                     st.progress.remove(k);
@@ -154,11 +342,7 @@ impl Session {
                     PendingKind::TaskCall { ticket, task } => {
                         let task = std::mem::take(task);
                         if let Some(t) = ticket.take() {
-                            match (msg.get("result"), msg.get("error")) {
-                                (Some(r), _) => t.finish(CallOutcome::Result(r)),
-                                (None, Some(e)) => t.finish(CallOutcome::Error(e)),
-                                (None, None) => {}
-                            }
+                            finish_with_answer(t, &msg);
                         }
                         let obj = msg.as_object_mut();
                         let (result, error) = match obj {
@@ -190,11 +374,7 @@ impl Session {
                     }
                     PendingKind::ToolCall(ticket) => {
                         if let Some(t) = ticket.take() {
-                            match (msg.get("result"), msg.get("error")) {
-                                (Some(r), _) => t.finish(CallOutcome::Result(r)),
-                                (None, Some(e)) => t.finish(CallOutcome::Error(e)),
-                                (None, None) => {}
-                            }
+                            finish_with_answer(t, &msg);
                         }
                     }
                 }
@@ -203,9 +383,15 @@ impl Session {
             Kind::Notification if jsonrpc::method(&msg) == "notifications/progress" => {
                 let token = msg.get("params").and_then(|p| p.get("progressToken"));
                 let mut st = self.lock();
-                let target = token.and_then(|t| st.progress.get(&jsonrpc::key(t)).cloned());
+                let target = token
+                    .and_then(|t| st.progress.get(&jsonrpc::key(t)))
+                    .map(|p| (p.stream, p.original.clone(), p.pending.clone()));
                 match target {
-                    Some((stream, original)) => {
+                    Some((stream, original, pending)) => {
+                        let timeout = self.shared.config.request_timeout;
+                        if let Some(p) = st.pending.get_mut(&pending) {
+                            p.extend(Instant::now(), timeout);
+                        }
                         if let Some(orig) = original {
                             msg["params"]["progressToken"] = orig;
                         }
@@ -217,8 +403,14 @@ impl Session {
                     }
                 }
             }
-            Kind::Request | Kind::Notification => {
+            kind @ (Kind::Request | Kind::Notification) => {
                 let mut st = self.lock();
+                if kind == Kind::Request
+                    && !self.remap
+                    && let Some(id) = msg.get("id")
+                {
+                    st.awaiting_agent.insert(jsonrpc::key(id));
+                }
                 let target = st.streams.newest_open().unwrap_or(STANDING);
                 st.streams.deliver(target, &msg, false);
             }
@@ -226,5 +418,15 @@ impl Session {
                 tracing::warn!(server = %self.server, "upstream sent a message that is not JSON-RPC; dropped");
             }
         }
+    }
+}
+
+/// Tells a call's ticket the upstream's answer.
+fn finish_with_answer(ticket: Box<dyn CallTicket>, msg: &Value) {
+    match (msg.get("result"), msg.get("error")) {
+        (Some(r), _) => ticket.finish(CallOutcome::Result(r)),
+        (None, Some(e)) => ticket.finish(CallOutcome::Error(e)),
+        // Not a response (the caller classified it as one): the ticket's drop says so.
+        (None, None) => {}
     }
 }

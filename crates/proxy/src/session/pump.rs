@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
+use crate::interceptor::CallOutcome;
 use crate::jsonrpc;
 use crate::tasks::{Outcome, Status};
 use crate::upstream::UpstreamLink;
@@ -22,8 +23,10 @@ impl Session {
         let mut st = self.lock();
         let pending: Vec<Pending> = st.pending.drain().map(|(_, p)| p).collect();
         st.progress.clear();
+        st.awaiting_agent.clear();
         let message = format!("upstream `{}` exited: {reason}", self.server);
-        for p in pending {
+        for mut p in pending {
+            p.kind.finish(CallOutcome::UpstreamLost(&message));
             if let PendingKind::TaskCall { task, .. } = &p.kind {
                 let error = json!({"code": jsonrpc::INTERNAL_ERROR, "message": message});
                 let out = st.tasks.finish(
@@ -86,9 +89,18 @@ pub(super) async fn pump(
     mut outbox: mpsc::UnboundedReceiver<Value>,
 ) {
     let shared = session.shared.clone();
+    // Forwarded requests are given up after the request timeout: look a few times per timeout.
+    let every = (shared.config.request_timeout / 4)
+        .clamp(Duration::from_millis(10), Duration::from_secs(1));
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let died = tokio::select! {
             () = session.closed.cancelled() => return,
+            _ = ticks.tick() => {
+                session.expire_requests();
+                false
+            }
             m = outbox.recv() => match m {
                 None => return,
                 Some(m) => link.to_server.send(m).await.is_err(),
@@ -110,9 +122,15 @@ pub(super) async fn pump(
         );
         let mut delay = shared.config.reconnect_initial;
         loop {
-            tokio::select! {
-                () = session.closed.cancelled() => return,
-                () = tokio::time::sleep(delay) => {}
+            let pause = tokio::time::sleep(delay);
+            tokio::pin!(pause);
+            loop {
+                tokio::select! {
+                    () = session.closed.cancelled() => return,
+                    () = &mut pause => break,
+                    // Requests queued meanwhile still get their answer when their time is up.
+                    _ = ticks.tick() => session.expire_requests(),
+                }
             }
             delay = (delay * 2).min(shared.config.reconnect_max);
             let Some(spec) = shared.spec(&session.server) else {

@@ -6,13 +6,15 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use crate::interceptor::{AgentChannel, CallDecision, CallTicket, SessionInfo};
+use crate::interceptor::{
+    AgentChannel, CallDecision, CallOutcome, CallTicket, SessionInfo, Withdrawal,
+};
 use crate::jsonrpc;
 use crate::stream::StreamId;
 use crate::tasks::{self, Outcome, ServerTasks, Status, TASK_PREFIX};
 
 use super::held::tool_call;
-use super::{FLOATING, Pending, PendingKind, Session, State};
+use super::{FLOATING, PendingKind, Session, State};
 
 impl Session {
     /// A task-augmented `tools/call` that Airlock answers with a task of its own: tasks were
@@ -65,9 +67,10 @@ impl Session {
             let interceptor = session.shared.interceptor.clone();
             let (tx, mut rx) = mpsc::unbounded_channel();
             let (status_tx, mut status_rx) = mpsc::unbounded_channel();
+            let agent = AgentChannel::for_task(tx, status_tx);
             let decision = {
                 let call = tool_call(&msg, &info, true);
-                let fut = interceptor.tool_call(call, AgentChannel::for_task(tx, status_tx));
+                let fut = interceptor.tool_call(call, agent.clone());
                 tokio::pin!(fut);
                 loop {
                     tokio::select! {
@@ -75,7 +78,14 @@ impl Session {
                         Some(note) = rx.recv() => session.lock().deliver_to(FLOATING, &note, false),
                         Some(m) = status_rx.recv() => session.lock().tasks.set_message(&task_id, m),
                         // `tasks/cancel`, or the session ended: dropping the decision withdraws it.
-                        () = hold.cancelled() => break None,
+                        () = hold.cancelled() => {
+                            agent.withdraw(if session.closed.is_cancelled() {
+                                Withdrawal::SessionClosed
+                            } else {
+                                Withdrawal::Cancelled(Some("tasks/cancel".into()))
+                            });
+                            break None;
+                        }
                     }
                 }
             };
@@ -113,7 +123,7 @@ impl Session {
         msg["id"] = local;
         let mut st = self.lock();
         match st.tasks.get_mut(&task_id) {
-            Some(task) if !task.status().is_terminal() => task.upstream_key = Some(key.clone()),
+            Some(task) if !task.status().is_terminal() => task.upstream_key = Some(key),
             // Cancelled meanwhile: it never runs (the dropped ticket says so in history).
             _ => return,
         }
@@ -121,26 +131,11 @@ impl Session {
             &task_id,
             "allowed by Airlock; the server is running the call".into(),
         );
-        let progress = jsonrpc::progress_token(&msg).map(|token| {
-            let k = jsonrpc::key(token);
-            st.progress.insert(k.clone(), (FLOATING, None));
-            k
-        });
-        st.pending.insert(
-            key,
-            Pending {
-                agent_id: Value::Null,
-                stream: FLOATING,
-                kind: PendingKind::TaskCall {
-                    ticket: Some(ticket),
-                    task: task_id,
-                },
-                info,
-                progress,
-            },
-        );
-        drop(st);
-        let _ = self.outbox.send(msg);
+        let kind = PendingKind::TaskCall {
+            ticket: Some(ticket),
+            task: task_id,
+        };
+        self.forward_locked(&mut st, msg, FLOATING, kind, info);
     }
 
     /// `tasks/get`, `tasks/result` and `tasks/cancel` for one of Airlock's own tasks.
@@ -190,10 +185,11 @@ impl Session {
                 }
                 let message = if let Some(key) = &upstream {
                     // Running upstream: cancel it there; its late answer is ignored.
-                    if let Some(p) = st.pending.remove(key) {
+                    if let Some(mut p) = st.pending.remove(key) {
                         if let Some(k) = &p.progress {
                             st.progress.remove(k);
                         }
+                        p.kind.finish(CallOutcome::Cancelled(Some("tasks/cancel")));
                         if let Ok(rid) = serde_json::from_str::<Value>(key) {
                             let _ = self.outbox.send(json!({
                                 "jsonrpc": "2.0",

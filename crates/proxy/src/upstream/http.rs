@@ -73,6 +73,24 @@ pub use ::http::HeaderMap;
 /// made until the relay sends the first message (normally the agent's `initialize`); the returned
 /// link is live at once. Must be called within a tokio runtime.
 pub async fn connect(url: &str, headers: &HeaderMap) -> Result<UpstreamLink, UpstreamError> {
+    open(url, headers, false).await
+}
+
+/// [`connect`] for a client of Airlock itself (`airlock connect`, `airlock call`): in addition,
+/// when the gate refuses a notification (an HTTP error whose body is a JSON-RPC error, such as a
+/// `tools/call` sent without an id), that error is handed to the client, which has no other way
+/// to learn of it. (A relay must not do this: an error without an id would be taken for the
+/// answer to some request in flight.) End the link with [`UpstreamLink::close`], so the session
+/// is ended with DELETE before the process exits.
+pub async fn connect_agent(url: &str, headers: &HeaderMap) -> Result<UpstreamLink, UpstreamError> {
+    open(url, headers, true).await
+}
+
+async fn open(
+    url: &str,
+    headers: &HeaderMap,
+    relay_refusals: bool,
+) -> Result<UpstreamLink, UpstreamError> {
     let url = parse_http_url(url)?;
     let client = build_client(&url)?;
     let (to_server, rx) = mpsc::channel(CHANNEL_CAPACITY);
@@ -85,6 +103,7 @@ pub async fn connect(url: &str, headers: &HeaderMap) -> Result<UpstreamLink, Ups
         session: Mutex::new(Session::default()),
         tools: ToolHeaders::default(),
         listening: AtomicBool::new(false),
+        relay_refusals,
         tx,
         closed: CancellationToken::new(),
     });
@@ -144,6 +163,8 @@ struct Shared {
     tools: ToolHeaders,
     /// Set once the GET stream task has started.
     listening: AtomicBool,
+    /// See [`connect_agent`].
+    relay_refusals: bool,
     tx: mpsc::Sender<Value>,
     /// Cancelled when the link fails for good or the relay dropped it: every task ends.
     closed: CancellationToken,
@@ -197,7 +218,15 @@ impl Shared {
             Value::Array(items) => items,
             other => vec![other],
         };
-        for msg in messages {
+        for mut msg in messages {
+            if response_id(&msg).is_some_and(Value::is_null)
+                && let [only] = pending.as_slice()
+            {
+                // An error without an id (a server that could not read its own input, say) on
+                // the stream of a POST that carried one request: it is that request's answer.
+                tracing::warn!("upstream answered with `id: null`; it is the answer to {only}");
+                msg["id"] = only.clone();
+            }
             if let Some(id) = response_id(&msg) {
                 pending.retain(|p| p != id);
                 match answers {
@@ -451,12 +480,19 @@ async fn answer_http_error(shared: &Shared, resp: reqwest::Response, pending: &[
         status = status.as_u16(),
         "upstream answered with an http error"
     );
-    if pending.is_empty() {
-        return;
-    }
     let upstream_error = serde_json::from_slice::<Value>(&body)
         .ok()
         .and_then(|v| v.get("error").filter(|e| e.is_object()).cloned());
+    if pending.is_empty() {
+        if shared.relay_refusals
+            && let Some(error) = upstream_error
+        {
+            let _ = shared
+                .deliver(json!({"jsonrpc": "2.0", "id": null, "error": error}))
+                .await;
+        }
+        return;
+    }
     let data = json!({"httpStatus": status.as_u16()});
     match upstream_error {
         Some(error) => {

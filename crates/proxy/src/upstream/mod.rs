@@ -29,6 +29,24 @@ pub struct UpstreamLink {
     pub from_server: mpsc::Receiver<Value>,
 }
 
+impl UpstreamLink {
+    /// Ends the connection and waits, up to `within`, until the transport is done with it: an
+    /// HTTP link ends its session with DELETE, a child process exits after its stdin closed.
+    /// A process that exits right after dropping a link would cut that short and leave the
+    /// session (and a stdio server behind it) running until it expires.
+    pub async fn close(self, within: std::time::Duration) {
+        let UpstreamLink {
+            to_server,
+            mut from_server,
+        } = self;
+        drop(to_server);
+        let drained = async { while from_server.recv().await.is_some() {} };
+        if tokio::time::timeout(within, drained).await.is_err() {
+            tracing::debug!("the upstream link did not close within {within:?}");
+        }
+    }
+}
+
 /// Why an upstream connection could not be opened or failed.
 ///
 /// This is the crate's error type: everything else the proxy does fails towards the agent as an
