@@ -21,8 +21,6 @@ use futures::StreamExt;
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
 
-mod common;
-
 // ---------------------------------------------------------------------------------------------
 // Test interceptor
 
@@ -167,7 +165,7 @@ async fn start_with(config: ProxyConfig) -> Harness {
 
 const ACCEPT: &str = "application/json, text/event-stream";
 
-use common::answer_messages as sse_messages;
+use airlock_testkit::mcp_http::answer_messages as sse_messages;
 
 impl Harness {
     fn url(&self) -> String {

@@ -20,8 +20,6 @@ use rmcp::{ServerHandler, schemars, tool, tool_handler, tool_router};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-mod common;
-
 #[derive(serde::Deserialize, schemars::JsonSchema)]
 #[schemars(crate = "rmcp::schemars")]
 struct DeployArgs {
@@ -124,7 +122,7 @@ async fn post(url: &str, body: &Value, headers: &[(&str, &str)]) -> reqwest::Res
 /// The final JSON-RPC response of an SSE (or plain JSON) answer.
 async fn answer(resp: reqwest::Response) -> Value {
     let text = resp.text().await.unwrap();
-    common::answer_messages(&text)
+    airlock_testkit::mcp_http::answer_messages(&text)
         .into_iter()
         .rfind(|m| m.get("id").is_some())
         .unwrap_or_else(|| json!({"unparsed": text}))

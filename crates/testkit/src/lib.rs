@@ -28,6 +28,8 @@ use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 pub mod conformance;
+pub mod logging_upstream;
+pub mod mcp_http;
 
 /// How long a peer may take to open its port. Generous: the first start of a Node peer on a busy
 /// 2-core machine compiles a lot of JavaScript. A bound on failure, not a timing assertion.

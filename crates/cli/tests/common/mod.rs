@@ -16,6 +16,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+pub mod raw_agent;
+
 use airlock_testkit::Peer;
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
@@ -110,6 +112,11 @@ impl Serve {
     /// `everything-gated.json` next to it) and starts
     /// `airlock serve --config FILE --listen 127.0.0.1:0 --data-dir DIR`.
     pub fn start(config: &Value) -> Result<Serve> {
+        Serve::start_with(config, &[])
+    }
+
+    /// [`Serve::start`] with more files next to the config (e.g. a policy of the test's own).
+    pub fn start_with(config: &Value, files: &[(&str, Value)]) -> Result<Serve> {
         let config_dir = tempfile::tempdir()?;
         let data_dir = tempfile::tempdir()?;
         write_json(
@@ -122,8 +129,28 @@ impl Serve {
             &config_dir.path().join("everything-gated.json"),
             &everything_gated_policy(),
         )?;
+        for (name, value) in files {
+            write_json(&config_dir.path().join(name), value)?;
+        }
+        write_json(&config_dir.path().join("config.json"), config)?;
+        Serve::run(config_dir, data_dir)
+    }
+
+    /// Kills the gate (SIGKILL, no chance to clean up) and starts it again on the same config
+    /// and data directory, on a new port.
+    pub fn kill_and_restart(self) -> Result<Serve> {
+        let Serve {
+            process,
+            data_dir,
+            config_dir,
+            ..
+        } = self;
+        drop(process);
+        Serve::run(config_dir, data_dir)
+    }
+
+    fn run(config_dir: tempfile::TempDir, data_dir: tempfile::TempDir) -> Result<Serve> {
         let config_path = config_dir.path().join("config.json");
-        write_json(&config_path, config)?;
         let mut cmd = Command::new(airlock_bin());
         cmd.arg("serve")
             .arg("--config")
@@ -157,6 +184,10 @@ impl Serve {
             data_dir,
             config_dir,
         })
+    }
+
+    pub fn config_dir(&self) -> &Path {
+        self.config_dir.path()
     }
 
     pub fn data_dir(&self) -> &Path {

@@ -1,4 +1,4 @@
-//! Helpers shared by the proxy's HTTP tests.
+//! Reading answers of MCP's Streamable HTTP transport in tests.
 
 use serde_json::Value;
 
