@@ -5,6 +5,8 @@
 //! at the key (unknown or duplicate fields) or the value (wrong type, bad word,
 //! bad regex) at fault; a missing field points at the object that lacks it.
 
+mod paths;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::compiled::{
@@ -37,15 +39,21 @@ const CONDITION_FIELDS: &[&str] = &["path", "op", "value", "on_deny"];
 const LIMIT_FIELDS: &[&str] = &["counter", "window", "max", "scope", "increment_from"];
 const ACTIONS: &[&str] = &["allow", "deny", "require_approval"];
 const OPS: &[&str] = &[
-    "eq", "neq", "in", "not_in", "lt", "lte", "gt", "gte", "regex", "contains", "exists",
+    "eq", "neq", "in", "not_in", "lt", "lte", "gt", "gte", "regex", "contains", "exists", "under",
+    "glob",
 ];
 const WINDOWS: &[&str] = &["second", "minute", "hour", "day"];
 const SCOPES: &[&str] = &["grant", "session", "server", "global"];
 
-pub(crate) fn check(
-    source: &str,
-    file: &str,
-) -> Result<(PolicyDocument, CompiledPolicy), Diagnostics> {
+/// A checked policy: the document, its compiled form, and warnings about what loads but is
+/// likely wrong (in source order).
+pub(crate) struct Checked {
+    pub doc: PolicyDocument,
+    pub compiled: CompiledPolicy,
+    pub warnings: Vec<Diagnostic>,
+}
+
+pub(crate) fn check(source: &str, file: &str) -> Result<Checked, Diagnostics> {
     let tree = match json::parse(source) {
         Ok(tree) => tree,
         Err(e) => {
@@ -57,11 +65,20 @@ pub(crate) fn check(
     let mut c = Checker {
         file,
         diags: Vec::new(),
+        warnings: Vec::new(),
         counters: HashMap::new(),
     };
     let result = c.document(&tree);
     match result {
-        Some(ok) if c.diags.is_empty() => Ok(ok),
+        Some((doc, compiled)) if c.diags.is_empty() => {
+            let mut warnings = c.warnings;
+            warnings.sort_by_key(|d| (d.line, d.column));
+            Ok(Checked {
+                doc,
+                compiled,
+                warnings,
+            })
+        }
         _ => {
             let mut diags = c.diags;
             diags.sort_by_key(|d| (d.line, d.column));
@@ -80,6 +97,7 @@ struct CounterDecl {
 struct Checker<'a> {
     file: &'a str,
     diags: Vec<Diagnostic>,
+    warnings: Vec<Diagnostic>,
     counters: HashMap<String, CounterDecl>,
 }
 
@@ -505,10 +523,14 @@ impl<'v> Checker<'_> {
         let path = self
             .required(&f, pointer, "path")
             .and_then(|v| self.path(v, &child(pointer, "path")));
-        let op = self.required(&f, pointer, "op").and_then(|v| {
+        let op_v = self.required(&f, pointer, "op");
+        let op = op_v.and_then(|v| {
             let w = self.word(v, &child(pointer, "op"), "operator", OPS)?;
             Op::ALL.into_iter().find(|op| op.as_str() == w)
         });
+        if let (Some(Op::Regex), Some(path), Some(op_v)) = (op, &path, op_v) {
+            self.lint_regex_on_path(path, op_v, pointer);
+        }
         let on_deny = match f.get("on_deny") {
             Some(v) => Some(
                 self.string(v, &child(pointer, "on_deny"))
@@ -626,6 +648,7 @@ impl<'v> Checker<'_> {
                 }
                 _ => Some(Test::Contains(Operand::new(v.to_value()))),
             },
+            Op::Under | Op::Glob => self.path_test(op, v, &vptr),
             Op::Exists => None,
         }
     }

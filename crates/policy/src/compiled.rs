@@ -11,6 +11,7 @@ use std::collections::{HashMap, HashSet};
 use serde_json::Value;
 
 use crate::model::{Scope, ToolAction, Window};
+use crate::pathmatch::{GlobTest, UnderTest};
 
 #[derive(Debug, Clone)]
 pub(crate) struct CompiledPolicy {
@@ -133,6 +134,8 @@ pub(crate) enum Test {
     Regex(regex::Regex),
     Contains(Operand),
     Exists(bool),
+    Under(UnderTest),
+    Glob(Box<GlobTest>),
 }
 
 /// A condition operand with its numeric reading precomputed.

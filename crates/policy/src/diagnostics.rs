@@ -1,4 +1,4 @@
-//! Errors in a policy file, each pointing at the key or value at fault.
+//! Errors and warnings in a policy file, each pointing at the key or value at fault.
 //!
 //! A `Diagnostic` carries the file, the 1-based line and column, the JSON Pointer of
 //! the field and a message written for the person editing the file, plus a hint
@@ -8,6 +8,9 @@
 //! policies/x.json:12:22: /tools/refund/limits/0/window: unknown window `fortnight`, expected one of `second`, `minute`, `hour`, `day` or a number of seconds
 //!   = help: did you mean `minute`?
 //! ```
+//!
+//! Warnings (the file loads, but likely does not do what was meant) render the same way with
+//! `warning: ` after the position.
 
 use std::fmt;
 
@@ -15,9 +18,22 @@ use serde::Serialize;
 
 use crate::json::Pos;
 
+/// How bad a [`Diagnostic`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// The policy does not load.
+    #[default]
+    Error,
+    /// The policy loads, but this part likely does not do what its author meant.
+    Warning,
+}
+
 /// One problem in a policy file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Diagnostic {
+    /// An error (the file does not load) or a warning (it does).
+    pub severity: Severity,
     /// The file (or other origin) the policy came from.
     pub file: String,
     /// Line, from 1.
@@ -36,6 +52,7 @@ pub struct Diagnostic {
 impl Diagnostic {
     pub(crate) fn new(file: &str, pos: Pos, pointer: &str, message: String) -> Self {
         Diagnostic {
+            severity: Severity::Error,
             file: file.to_owned(),
             line: pos.line,
             column: pos.column,
@@ -44,11 +61,21 @@ impl Diagnostic {
             help: None,
         }
     }
+
+    pub(crate) fn warning(file: &str, pos: Pos, pointer: &str, message: String) -> Self {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::new(file, pos, pointer, message)
+        }
+    }
 }
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}:{}: ", self.file, self.line, self.column)?;
+        if self.severity == Severity::Warning {
+            f.write_str("warning: ")?;
+        }
         if !self.pointer.is_empty() {
             write!(f, "{}: ", self.pointer)?;
         }

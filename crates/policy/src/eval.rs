@@ -7,8 +7,8 @@
 //! human, so nobody is asked about a call that would be refused anyway).
 //!
 //! Fail closed: a condition that cannot be decided (a numeric op on a non-number,
-//! a regex on a non-string) denies in `require` and `deny_if`, and asks a human in
-//! `approve_if`. A missing path makes every op but `exists` false (Intercept's
+//! a regex on a non-string, a path op on a path that cannot be normalized) denies in
+//! `require` and `deny_if`, and asks a human in `approve_if`. A missing path makes every op but `exists` false (Intercept's
 //! rule): a failed `require`, a `deny_if` that does not fire. A spend limit whose
 //! `increment_from` argument is missing, negative or not a number denies.
 //!
@@ -22,6 +22,8 @@ use crate::Policy;
 use crate::compiled::{CompiledCondition, CompiledLimit, Num, Test};
 use crate::counters::{CounterKey, CounterView, LimitUse, fits};
 use crate::model::{DefaultAction, Scope, ToolAction};
+use crate::pathmatch::{PathUndecided, is_under};
+use crate::paths::{NormPath, PathContext};
 
 /// Who is calling what.
 #[derive(Debug, Clone, Copy)]
@@ -141,11 +143,33 @@ fn deny(kind: DenyKind, rule: String, text: &str) -> Evaluation {
     }
 }
 
-/// Decides one call. Pure: counters are read through `counters` (nothing is
-/// reserved; the caller reserves `limit_uses` with [`crate::SlidingWindows::reserve`]).
+/// [`evaluate_with`] with [`PathContext::EMPTY`]: no base or home directory, so `under` and
+/// `glob` fail closed on relative and `~` paths.
 pub fn evaluate(
     policy: &Policy,
     facts: &CallFacts<'_>,
+    remembered: Option<&Remembered>,
+    counters: &impl CounterView,
+    now_ms: u64,
+) -> Evaluation {
+    evaluate_with(
+        policy,
+        facts,
+        &PathContext::EMPTY,
+        remembered,
+        counters,
+        now_ms,
+    )
+}
+
+/// Decides one call. Pure: counters are read through `counters` (nothing is
+/// reserved; the caller reserves `limit_uses` with [`crate::SlidingWindows::reserve`]).
+/// `paths` is what `under` and `glob` normalize path arguments against (the server's
+/// base directories, the home directory, case, a symlink resolver).
+pub fn evaluate_with(
+    policy: &Policy,
+    facts: &CallFacts<'_>,
+    paths: &PathContext,
     remembered: Option<&Remembered>,
     counters: &impl CounterView,
     now_ms: u64,
@@ -198,10 +222,10 @@ pub fn evaluate(
         return e;
     }
     for c in &tool.require {
-        let (outcome, at) = test(c, facts.args, Each::All);
+        let (outcome, at) = test(c, facts.args, paths, Each::All);
         if outcome != Outcome::Holds {
             let text = c.on_deny.clone().unwrap_or_else(|| {
-                let element = match (&at, outcome) {
+                let element = match (&at, &outcome) {
                     (Some(at), Outcome::Fails) => format!(" (`{at}` does not)"),
                     _ => String::new(),
                 };
@@ -215,7 +239,7 @@ pub fn evaluate(
         }
     }
     for c in &tool.deny_if {
-        match test(c, facts.args, Each::Any) {
+        match test(c, facts.args, paths, Each::Any) {
             (Outcome::Holds, at) => {
                 let text = c.on_deny.clone().unwrap_or_else(|| match at {
                     Some(at) => format!("matched {} at `{at}`", describe(c)),
@@ -243,11 +267,11 @@ pub fn evaluate(
     };
     if !is_approved(remembered) {
         for c in &tool.approve_if {
-            let (outcome, at) = test(c, facts.args, Each::Any);
+            let (outcome, at) = test(c, facts.args, paths, Each::Any);
             if matches!(outcome, Outcome::Holds | Outcome::Undecidable(_)) {
                 pending.ask = true;
                 pending.rule.clone_from(&c.pointer);
-                pending.text = c.on_deny.clone().unwrap_or_else(|| match (outcome, &at) {
+                pending.text = c.on_deny.clone().unwrap_or_else(|| match (&outcome, &at) {
                     (Outcome::Holds, Some(at)) => format!("matched {} at `{at}`", describe(c)),
                     (Outcome::Holds, None) => format!("matched {}", describe(c)),
                     _ => format!(
@@ -470,24 +494,41 @@ fn fmt_wait(ms: u64) -> String {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Outcome {
     Holds,
     Fails,
     /// The path is absent.
     Missing,
-    /// The value has the wrong type for the op.
-    Undecidable(&'static str),
+    /// The condition cannot be decided on this value.
+    Undecidable(Why),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Why {
+    /// The value has the wrong type for the op: "a number".
+    NotA(&'static str),
+    /// A path that cannot be normalized, or context a path pattern needs.
+    Path(Box<PathUndecided>),
 }
 
 impl Outcome {
+    fn of(holds: bool) -> Outcome {
+        if holds {
+            Outcome::Holds
+        } else {
+            Outcome::Fails
+        }
+    }
+
     /// Why a condition did not simply hold or fail, naming the concrete path `at` when a `*`
     /// path decided on one element.
-    fn why(self, c: &CompiledCondition, at: Option<&str>) -> String {
+    fn why(&self, c: &CompiledCondition, at: Option<&str>) -> String {
         let path = at.unwrap_or(&c.path.text);
         match self {
             Outcome::Missing => format!(" (`{path}` is missing)"),
-            Outcome::Undecidable(what) => format!(" (`{path}` is not {what})"),
+            Outcome::Undecidable(Why::NotA(what)) => format!(" (`{path}` is not {what})"),
+            Outcome::Undecidable(Why::Path(u)) => format!(" (`{path}`: {u})"),
             Outcome::Holds | Outcome::Fails => String::new(),
         }
     }
@@ -508,6 +549,20 @@ fn describe(c: &CompiledCondition) -> String {
         Test::Contains(o) => format!("`{path}` contains {}", o.value),
         Test::Exists(true) => format!("`{path}` exists"),
         Test::Exists(false) => format!("`{path}` does not exist"),
+        Test::Under(u) => format!("`{path}` under {}", strings(&u.dirs)),
+        Test::Glob(g) => format!("`{path}` glob {}", strings(&g.patterns)),
+    }
+}
+
+/// `"a"`, or `["a", "b"]`.
+fn strings(items: &[String]) -> String {
+    let quoted: Vec<String> = items
+        .iter()
+        .map(|s| Value::from(s.as_str()).to_string())
+        .collect();
+    match quoted.as_slice() {
+        [one] => one.clone(),
+        _ => format!("[{}]", quoted.join(", ")),
     }
 }
 
@@ -526,25 +581,30 @@ enum Each {
 
 /// A condition's outcome; for a `*` path also the concrete path that decided it
 /// (`args.events.3.channel`), for messages. A `*` that reaches nothing counts as a missing path.
-fn test(c: &CompiledCondition, args: &Value, each: Each) -> (Outcome, Option<String>) {
+fn test(
+    c: &CompiledCondition,
+    args: &Value,
+    paths: &PathContext,
+    each: Each,
+) -> (Outcome, Option<String>) {
     if !c.path.wildcard {
-        return (test_value(c, c.path.lookup(args)), None);
+        return (test_value(c, c.path.lookup(args), paths, each), None);
     }
     let reached = c.path.lookup_each(args);
     if reached.is_empty() {
-        return (test_value(c, None), None);
+        return (test_value(c, None, paths, each), None);
     }
     match each {
         Each::All => reached
             .into_iter()
-            .map(|(at, v)| (test_value(c, v), Some(at)))
+            .map(|(at, v)| (test_value(c, v, paths, each), Some(at)))
             .find(|(o, _)| *o != Outcome::Holds)
             .unwrap_or((Outcome::Holds, None)),
         Each::Any => {
             let mut undecidable = None;
             let mut all_missing = true;
             for (at, v) in reached {
-                match test_value(c, v) {
+                match test_value(c, v, paths, each) {
                     Outcome::Holds => return (Outcome::Holds, Some(at)),
                     o @ Outcome::Undecidable(_) => {
                         undecidable.get_or_insert((o, Some(at)));
@@ -562,7 +622,12 @@ fn test(c: &CompiledCondition, args: &Value, each: Each) -> (Outcome, Option<Str
     }
 }
 
-fn test_value(c: &CompiledCondition, found: Option<&Value>) -> Outcome {
+fn test_value(
+    c: &CompiledCondition,
+    found: Option<&Value>,
+    paths: &PathContext,
+    each: Each,
+) -> Outcome {
     if let Test::Exists(want) = c.test {
         let present = found.is_some_and(|v| !v.is_null());
         return if present == want {
@@ -574,7 +639,7 @@ fn test_value(c: &CompiledCondition, found: Option<&Value>) -> Outcome {
     let Some(v) = found else {
         return Outcome::Missing;
     };
-    let b = |x: bool| if x { Outcome::Holds } else { Outcome::Fails };
+    let b = Outcome::of;
     match &c.test {
         Test::Eq(o) => b(o.equals(v)),
         Test::Neq(o) => b(!o.equals(v)),
@@ -582,7 +647,7 @@ fn test_value(c: &CompiledCondition, found: Option<&Value>) -> Outcome {
         Test::NotIn(os) => b(!os.iter().any(|o| o.equals(v))),
         Test::Lt(n) | Test::Lte(n) | Test::Gt(n) | Test::Gte(n) => {
             let Some(ord) = Num::of(v).and_then(|a| a.compare(*n)) else {
-                return Outcome::Undecidable("a number");
+                return Outcome::Undecidable(Why::NotA("a number"));
             };
             b(match &c.test {
                 Test::Lt(_) => ord.is_lt(),
@@ -597,7 +662,7 @@ fn test_value(c: &CompiledCondition, found: Option<&Value>) -> Outcome {
                 .iter()
                 .filter_map(Value::as_str)
                 .any(|s| re.is_match(s))),
-            _ => Outcome::Undecidable("a string"),
+            _ => Outcome::Undecidable(Why::NotA("a string")),
         },
         Test::Contains(needle) => match v {
             Value::String(s) => match &needle.value {
@@ -606,8 +671,69 @@ fn test_value(c: &CompiledCondition, found: Option<&Value>) -> Outcome {
                 _ => Outcome::Fails,
             },
             Value::Array(items) => b(items.iter().any(|i| needle.equals(i))),
-            _ => Outcome::Undecidable("a string or an array"),
+            _ => Outcome::Undecidable(Why::NotA("a string or an array")),
         },
         Test::Exists(_) => Outcome::Fails,
+        Test::Under(u) => match u.normalized(paths) {
+            Ok(dirs) => path_values(v, paths, each, &|p| Ok(is_under(p, &dirs))),
+            Err(e) => Outcome::Undecidable(Why::Path(Box::new(e))),
+        },
+        Test::Glob(g) => path_values(v, paths, each, &|p| g.matches(p, paths)),
+    }
+}
+
+type PathMatch<'m> = dyn Fn(&NormPath) -> Result<bool, PathUndecided> + 'm;
+
+/// A path op on a string, or on an array of strings (each one, as for a `*` path).
+fn path_values(v: &Value, paths: &PathContext, each: Each, matches: &PathMatch<'_>) -> Outcome {
+    const NOT_A_PATH: Why = Why::NotA("a path (a string)");
+    match v {
+        Value::String(s) => one_path(s, paths, each, matches),
+        Value::Array(items) if items.is_empty() => Outcome::Missing,
+        Value::Array(items) => combine(
+            items.iter().map(|item| match item {
+                Value::String(s) => one_path(s, paths, each, matches),
+                _ => Outcome::Undecidable(NOT_A_PATH),
+            }),
+            each,
+        ),
+        _ => Outcome::Undecidable(NOT_A_PATH),
+    }
+}
+
+/// A path op on every normalized form of `raw` (one per base for a relative path, plus resolved
+/// forms): `require` needs all of them to hold, `deny_if` and `approve_if` fire on any.
+fn one_path(raw: &str, paths: &PathContext, each: Each, matches: &PathMatch<'_>) -> Outcome {
+    let forms = match paths.candidates(raw) {
+        Ok(forms) => forms,
+        Err(e) => return Outcome::Undecidable(Why::Path(Box::new(PathUndecided::Argument(e)))),
+    };
+    combine(
+        forms.iter().map(|p| match matches(p) {
+            Ok(holds) => Outcome::of(holds),
+            Err(e) => Outcome::Undecidable(Why::Path(Box::new(e))),
+        }),
+        each,
+    )
+}
+
+/// `All`: the first outcome that is not `Holds`, else `Holds`. `Any`: `Holds` if one holds, else
+/// the first undecidable one, else `Fails`.
+fn combine(outcomes: impl Iterator<Item = Outcome>, each: Each) -> Outcome {
+    let mut undecided = None;
+    for o in outcomes {
+        match (each, o) {
+            (Each::All, Outcome::Holds) => {}
+            (Each::All, o) => return o,
+            (Each::Any, Outcome::Holds) => return Outcome::Holds,
+            (Each::Any, o @ Outcome::Undecidable(_)) => {
+                undecided.get_or_insert(o);
+            }
+            (Each::Any, _) => {}
+        }
+    }
+    match each {
+        Each::All => Outcome::Holds,
+        Each::Any => undecided.unwrap_or(Outcome::Fails),
     }
 }

@@ -5,7 +5,9 @@
 //!   and, where it can, the likely intended word ([`Diagnostics`]). A PolicyLayer
 //!   JSON policy loads unchanged.
 //! - [`evaluate`] decides one call, purely: the caller passes the call's facts,
-//!   any remembered human decision, a view of the counters and the time.
+//!   any remembered human decision, a view of the counters and the time;
+//!   [`evaluate_with`] also takes the [`PathContext`] that `under` and `glob`
+//!   normalize path arguments against (base and home directories, case, symlinks).
 //! - [`SlidingWindows`] holds the counters (sliding windows, reserve / commit /
 //!   rollback, persistable events); the gate keeps it behind a `Mutex`.
 //! - [`schema`] is the JSON Schema of the format, derived from [`model`].
@@ -20,18 +22,24 @@ mod diagnostics;
 mod eval;
 pub mod json;
 pub mod model;
+mod pathmatch;
+mod paths;
 mod policy;
 
 pub use counters::{
     CounterEvent, CounterKey, CounterView, LimitExceeded, LimitUse, NoCounters, ReservationId,
     SlidingWindows,
 };
-pub use diagnostics::{Diagnostic, Diagnostics};
+pub use diagnostics::{Diagnostic, Diagnostics, Severity};
 pub use eval::{
     CallFacts, DenyKind, Evaluation, RULE_DEFAULT, RULE_HIDDEN, RULE_REMEMBERED, Remembered,
-    RememberedDecision, Verdict, evaluate,
+    RememberedDecision, Verdict, evaluate, evaluate_with,
 };
 pub use model::{DefaultAction, Op, PolicyDocument, Scope, ToolAction, Window, WindowUnit};
+pub use paths::{
+    PathContext, PathContextBuilder, PathContextError, PathError, PathProblem, PathResolver,
+    PathRole, PathStyle,
+};
 pub use policy::{Policy, Summary};
 
 /// Everything that can go wrong in this crate, for callers that want one type.

@@ -150,7 +150,8 @@ pub struct Condition {
     pub op: Op,
     /// The operand: any JSON for `eq`/`neq`, an array for `in`/`not_in`, a number for
     /// `lt`/`lte`/`gt`/`gte`, a regular expression for `regex`, a scalar for `contains`,
-    /// a boolean for `exists` (default true).
+    /// a boolean for `exists` (default true), a directory or a list of them for `under`,
+    /// a gitignore-style pattern or a list of them for `glob`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "serde_json::Value")]
     pub value: Option<serde_json::Value>,
@@ -186,11 +187,17 @@ pub enum Op {
     Contains,
     /// `true`: present and not null. `false`: absent or null.
     Exists,
+    /// The normalized path (or each path of an array) is one of the directories in `value`
+    /// or inside one.
+    Under,
+    /// The normalized path (or each path of an array), or one of its parent directories,
+    /// matches a gitignore-style pattern in `value`.
+    Glob,
 }
 
 impl Op {
     /// Every operator, in documentation order.
-    pub const ALL: [Op; 11] = [
+    pub const ALL: [Op; 13] = [
         Op::Eq,
         Op::Neq,
         Op::In,
@@ -202,6 +209,8 @@ impl Op {
         Op::Regex,
         Op::Contains,
         Op::Exists,
+        Op::Under,
+        Op::Glob,
     ];
 
     /// The word used in the policy file.
@@ -218,6 +227,8 @@ impl Op {
             Op::Regex => "regex",
             Op::Contains => "contains",
             Op::Exists => "exists",
+            Op::Under => "under",
+            Op::Glob => "glob",
         }
     }
 }

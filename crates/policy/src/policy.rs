@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 
 use crate::check;
 use crate::compiled::CompiledPolicy;
-use crate::diagnostics::Diagnostics;
+use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::model::{DefaultAction, PolicyDocument, ToolAction};
 
 /// A valid policy, ready to evaluate. Cheap to share behind an `Arc`; immutable.
@@ -15,6 +15,7 @@ pub struct Policy {
     origin: String,
     doc: PolicyDocument,
     revision: String,
+    warnings: Vec<Diagnostic>,
     pub(crate) compiled: CompiledPolicy,
 }
 
@@ -44,14 +45,25 @@ impl Policy {
     /// Parses and checks a policy. `origin` (usually the file path) is used in
     /// error messages. On failure, every problem found is returned.
     pub fn parse(source: &str, origin: &str) -> Result<Policy, Diagnostics> {
-        let (doc, compiled) = check::check(source, origin)?;
+        let check::Checked {
+            doc,
+            compiled,
+            warnings,
+        } = check::check(source, origin)?;
         let revision = revision_of(&doc);
         Ok(Policy {
             origin: origin.to_owned(),
             doc,
             revision,
+            warnings,
             compiled,
         })
+    }
+
+    /// What loads but is likely a mistake (e.g. `regex` on a path argument), in source order.
+    /// Each is a [`Diagnostic`] with [`crate::Severity::Warning`]; the policy applies as written.
+    pub fn warnings(&self) -> &[Diagnostic] {
+        &self.warnings
     }
 
     /// Where the policy came from, as given to [`Policy::parse`].

@@ -17,7 +17,7 @@ fn every_error_in_a_broken_policy_is_reported_with_its_position_and_hint() {
 policies/broken.json:4:12: /hide/0: empty tool name
 policies/broken.json:7:7: /tools/trigger_event/deny-if: unknown field `deny-if`
   = help: did you mean `deny_if`?
-policies/broken.json:9:41: /tools/trigger_event/deny_if/0/op: unknown operator `regx`, expected one of `eq`, `neq`, `in`, `not_in`, `lt`, `lte`, `gt`, `gte`, `regex`, `contains`, `exists`
+policies/broken.json:9:41: /tools/trigger_event/deny_if/0/op: unknown operator `regx`, expected one of `eq`, `neq`, `in`, `not_in`, `lt`, `lte`, `gt`, `gte`, `regex`, `contains`, `exists`, `under`, `glob`
   = help: did you mean `regex`?
 policies/broken.json:10:19: /tools/trigger_event/deny_if/1/path: invalid path `channel`
   = help: a path is `args.` then keys, array indices or `*` (every element) separated by dots, e.g. `args.channel`, `args.events.0.channel` or `args.events.*.channel`
@@ -144,6 +144,76 @@ fn wrong_types_unknown_words_and_duplicates_are_errors() {
         let first = got.lines().next().unwrap_or_default();
         assert_eq!(first, format!("policies/broken.json:{want}"), "for {src}");
     }
+}
+
+#[test]
+fn bad_path_operands_are_errors_with_position_and_pointer() {
+    let src = r#"{
+  "version": "1",
+  "default": "deny",
+  "tools": {
+    "read_text_file": {
+      "deny_if": [
+        { "path": "args.path", "op": "glob", "value": ["**/.env", "secret/[a", "!*.pem"] },
+        { "path": "args.path", "op": "glob", "value": "a/../b" },
+        { "path": "args.path", "op": "under", "value": 42 },
+        { "path": "args.path", "op": "under", "value": ["/ok", 7, "/a/../.."] },
+        { "path": "args.path", "op": "under", "value": [] },
+        { "path": "args.path", "op": "glob", "value": "~x/**" },
+        { "path": "args.path", "op": "under", "value": "file://host/x" },
+        { "path": "args.path", "op": "glob", "value": "" }
+      ]
+    }
+  }
+}"#;
+    let expected = r#"policies/broken.json:7:67: /tools/read_text_file/deny_if/0/value/1: invalid glob pattern `secret/[a`: unclosed character class; missing ']'
+policies/broken.json:7:80: /tools/read_text_file/deny_if/0/value/2: negated glob pattern `!*.pem` is not supported
+  = help: list what should match; to exempt paths, add a condition to `require` instead
+policies/broken.json:8:55: /tools/read_text_file/deny_if/1/value: glob pattern `a/../b` contains `.` or `..`
+  = help: paths are normalized before matching; write the pattern without `.` and `..`
+policies/broken.json:9:56: /tools/read_text_file/deny_if/2/value: expected a path or a list of paths for `under`, found a number
+policies/broken.json:10:64: /tools/read_text_file/deny_if/3/value/1: expected a path (a string), found a number
+policies/broken.json:10:67: /tools/read_text_file/deny_if/3/value/2: path `/a/../..` cannot be normalized: `..` climbs above the root
+policies/broken.json:11:56: /tools/read_text_file/deny_if/4/value: `under` needs at least one of its paths
+policies/broken.json:12:55: /tools/read_text_file/deny_if/5/value: glob pattern `~x/**` must start with `~/` to mean the home directory
+  = help: for the home directory itself and everything in it, use `under` with `~`
+policies/broken.json:13:56: /tools/read_text_file/deny_if/6/value: path `file://host/x` cannot be normalized: a `file:` URI naming host `host` is not a local path
+policies/broken.json:14:55: /tools/read_text_file/deny_if/7/value: empty glob pattern"#;
+    assert_eq!(errors(src), expected);
+}
+
+#[test]
+fn regex_on_a_path_argument_loads_with_a_warning() {
+    let src = r#"{
+  "version": "1",
+  "default": "deny",
+  "tools": {
+    "read_text_file": {
+      "deny_if": [ { "path": "args.path", "op": "regex", "value": "/secret(/|$)" } ]
+    },
+    "read_multiple_files": {
+      "deny_if": [ { "path": "args.paths.*", "op": "regex", "value": "\\.env$" } ]
+    },
+    "trigger_event": {
+      "deny_if": [ { "path": "args.channel", "op": "regex", "value": "^private-" } ]
+    }
+  }
+}"#;
+    let p = Policy::parse(src, "policies/fs.json").unwrap_or_else(|e| panic!("{e}"));
+    let rendered: Vec<String> = p.warnings().iter().map(ToString::to_string).collect();
+    assert_eq!(
+        rendered,
+        [
+            "policies/fs.json:6:49: warning: /tools/read_text_file/deny_if/0/op: `regex` on `args.path` matches the text of a path, not the path: values like `a/../secret/x` or a relative `secret/x` can slip past it
+  = help: use `under` (a directory and everything in it) or `glob` (e.g. `**/secret/**`), which match the normalized path",
+            "policies/fs.json:9:52: warning: /tools/read_multiple_files/deny_if/0/op: `regex` on `args.paths.*` matches the text of a path, not the path: values like `a/../secret/x` or a relative `secret/x` can slip past it
+  = help: use `under` (a directory and everything in it) or `glob` (e.g. `**/secret/**`), which match the normalized path",
+        ]
+    );
+    let w = &p.warnings()[0];
+    assert_eq!(w.severity, airlock_policy::Severity::Warning);
+    assert_eq!((w.line, w.column), (6, 49));
+    assert_eq!(w.pointer, "/tools/read_text_file/deny_if/0/op");
 }
 
 #[test]
