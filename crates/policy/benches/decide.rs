@@ -1,11 +1,16 @@
 //! One policy decision on a 50-tool policy with conditions and limits, hitting a
 //! mid-list tool with a regex and a limit. Goal: under 2 us.
+//! Also one decision of a path tool under the shipped `policies/filesystem.json`
+//! (a relative path normalized against a base, then `glob` secrets and `under`).
 //!
 //! Run: `cargo bench -p airlock-policy --bench decide`
 
 use std::hint::black_box;
 
-use airlock_policy::{CallFacts, Policy, SlidingWindows, Verdict, evaluate};
+use airlock_policy::{
+    CallFacts, NoCounters, PathContext, PathStyle, Policy, SlidingWindows, Verdict, evaluate,
+    evaluate_with,
+};
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::json;
 
@@ -93,5 +98,55 @@ fn bench(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench);
+fn bench_paths(c: &mut Criterion) {
+    let src = include_str!("../../../policies/filesystem.json");
+    let (policy, paths) = match (
+        Policy::parse(src, "filesystem.json"),
+        PathContext::builder()
+            .style(PathStyle::Posix)
+            .case_insensitive(true)
+            .base("/home/u/project")
+            .home("/home/u")
+            .build(),
+    ) {
+        (Ok(p), Ok(ctx)) => (p, ctx),
+        (Err(e), _) => {
+            eprintln!("{e}");
+            return;
+        }
+        (_, Err(e)) => {
+            eprintln!("{e}");
+            return;
+        }
+    };
+    let args = json!({"path": "src/../docs/./guide/intro.md"});
+    let facts = CallFacts {
+        grant: "alice",
+        session: "s-1",
+        server: "filesystem",
+        tool: "read_text_file",
+        args: &args,
+    };
+    assert_eq!(
+        evaluate_with(&policy, &facts, &paths, None, &NoCounters, 0).verdict,
+        Verdict::Allow
+    );
+    c.bench_function(
+        "decide: filesystem policy, read_text_file, relative path",
+        |b| {
+            b.iter(|| {
+                evaluate_with(
+                    black_box(&policy),
+                    black_box(&facts),
+                    &paths,
+                    None,
+                    &NoCounters,
+                    0,
+                )
+            })
+        },
+    );
+}
+
+criterion_group!(benches, bench, bench_paths);
 criterion_main!(benches);
