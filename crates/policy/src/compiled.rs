@@ -66,6 +66,7 @@ impl ArgPath {
     }
 
     /// The value at this path in `args`, if present.
+    #[inline]
     pub fn lookup<'v>(&self, args: &'v Value) -> Option<&'v Value> {
         let mut cur = args;
         for seg in &self.segments {
@@ -152,6 +153,7 @@ impl Operand {
     }
 
     /// Intercept's `eq`: numerically when both sides read as numbers, else as JSON values.
+    #[inline]
     pub fn equals(&self, arg: &Value) -> bool {
         match (self.number, Num::of(arg)) {
             (Some(a), Some(b)) => a.compare(b) == Some(Ordering::Equal),

@@ -22,8 +22,9 @@ use crate::Policy;
 use crate::compiled::{CompiledCondition, CompiledLimit, Num, Test};
 use crate::counters::{CounterKey, CounterView, LimitUse, fits};
 use crate::model::{DefaultAction, Scope, ToolAction};
-use crate::pathmatch::{PathUndecided, is_under};
-use crate::paths::{NormPath, PathContext};
+use crate::paths::PathContext;
+
+mod path_ops;
 
 /// Who is calling what.
 #[derive(Debug, Clone, Copy)]
@@ -143,6 +144,9 @@ fn deny(kind: DenyKind, rule: String, text: &str) -> Evaluation {
     }
 }
 
+/// What [`evaluate`] normalizes paths against.
+static NO_PATHS: PathContext = PathContext::EMPTY;
+
 /// [`evaluate_with`] with [`PathContext::EMPTY`]: no base or home directory, so `under` and
 /// `glob` fail closed on relative and `~` paths.
 pub fn evaluate(
@@ -152,14 +156,7 @@ pub fn evaluate(
     counters: &impl CounterView,
     now_ms: u64,
 ) -> Evaluation {
-    evaluate_with(
-        policy,
-        facts,
-        &PathContext::EMPTY,
-        remembered,
-        counters,
-        now_ms,
-    )
+    evaluate_with(policy, facts, &NO_PATHS, remembered, counters, now_ms)
 }
 
 /// Decides one call. Pure: counters are read through `counters` (nothing is
@@ -232,7 +229,7 @@ pub fn evaluate_with(
                 format!(
                     "requirement not met: {}{}{element}",
                     describe(c),
-                    outcome.why(c, at.as_deref())
+                    outcome.why(c, at.as_deref(), (facts.args, paths, Each::All))
                 )
             });
             return deny(DenyKind::Require, c.pointer.clone(), &text);
@@ -248,7 +245,11 @@ pub fn evaluate_with(
                 return deny(DenyKind::DenyIf, c.pointer.clone(), &text);
             }
             (o @ Outcome::Undecidable(_), at) => {
-                let text = format!("cannot check {}{}", describe(c), o.why(c, at.as_deref()));
+                let text = format!(
+                    "cannot check {}{}",
+                    describe(c),
+                    o.why(c, at.as_deref(), (facts.args, paths, Each::Any))
+                );
                 return deny(DenyKind::DenyIf, c.pointer.clone(), &text);
             }
             (Outcome::Missing | Outcome::Fails, _) => {}
@@ -277,7 +278,7 @@ pub fn evaluate_with(
                     _ => format!(
                         "cannot check {}{}",
                         describe(c),
-                        outcome.why(c, at.as_deref())
+                        outcome.why(c, at.as_deref(), (facts.args, paths, Each::Any))
                     ),
                 });
                 break;
@@ -494,7 +495,9 @@ fn fmt_wait(ms: u64) -> String {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+// Copy, without drop glue, keeps the per-condition cost of policies without path ops as it
+// was: the details of a path that cannot be checked are recomputed only for the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Outcome {
     Holds,
     Fails,
@@ -504,12 +507,13 @@ enum Outcome {
     Undecidable(Why),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Why {
     /// The value has the wrong type for the op: "a number".
     NotA(&'static str),
-    /// A path that cannot be normalized, or context a path pattern needs.
-    Path(Box<PathUndecided>),
+    /// A path that cannot be normalized, or context a path pattern needs
+    /// ([`path_ops::first_problem`] tells which).
+    Path,
 }
 
 impl Outcome {
@@ -523,12 +527,22 @@ impl Outcome {
 
     /// Why a condition did not simply hold or fail, naming the concrete path `at` when a `*`
     /// path decided on one element.
-    fn why(&self, c: &CompiledCondition, at: Option<&str>) -> String {
+    fn why(
+        self,
+        c: &CompiledCondition,
+        at: Option<&str>,
+        (args, paths, each): (&Value, &PathContext, Each),
+    ) -> String {
         let path = at.unwrap_or(&c.path.text);
         match self {
             Outcome::Missing => format!(" (`{path}` is missing)"),
             Outcome::Undecidable(Why::NotA(what)) => format!(" (`{path}` is not {what})"),
-            Outcome::Undecidable(Why::Path(u)) => format!(" (`{path}`: {u})"),
+            Outcome::Undecidable(Why::Path) => {
+                match path_ops::first_problem(c, args, paths, each) {
+                    Some(problem) => format!(" (`{path}`: {problem})"),
+                    None => format!(" (`{path}` cannot be checked)"),
+                }
+            }
             Outcome::Holds | Outcome::Fails => String::new(),
         }
     }
@@ -674,66 +688,6 @@ fn test_value(
             _ => Outcome::Undecidable(Why::NotA("a string or an array")),
         },
         Test::Exists(_) => Outcome::Fails,
-        Test::Under(u) => match u.normalized(paths) {
-            Ok(dirs) => path_values(v, paths, each, &|p| Ok(is_under(p, &dirs))),
-            Err(e) => Outcome::Undecidable(Why::Path(Box::new(e))),
-        },
-        Test::Glob(g) => path_values(v, paths, each, &|p| g.matches(p, paths)),
-    }
-}
-
-type PathMatch<'m> = dyn Fn(&NormPath) -> Result<bool, PathUndecided> + 'm;
-
-/// A path op on a string, or on an array of strings (each one, as for a `*` path).
-fn path_values(v: &Value, paths: &PathContext, each: Each, matches: &PathMatch<'_>) -> Outcome {
-    const NOT_A_PATH: Why = Why::NotA("a path (a string)");
-    match v {
-        Value::String(s) => one_path(s, paths, each, matches),
-        Value::Array(items) if items.is_empty() => Outcome::Missing,
-        Value::Array(items) => combine(
-            items.iter().map(|item| match item {
-                Value::String(s) => one_path(s, paths, each, matches),
-                _ => Outcome::Undecidable(NOT_A_PATH),
-            }),
-            each,
-        ),
-        _ => Outcome::Undecidable(NOT_A_PATH),
-    }
-}
-
-/// A path op on every normalized form of `raw` (one per base for a relative path, plus resolved
-/// forms): `require` needs all of them to hold, `deny_if` and `approve_if` fire on any.
-fn one_path(raw: &str, paths: &PathContext, each: Each, matches: &PathMatch<'_>) -> Outcome {
-    let forms = match paths.candidates(raw) {
-        Ok(forms) => forms,
-        Err(e) => return Outcome::Undecidable(Why::Path(Box::new(PathUndecided::Argument(e)))),
-    };
-    combine(
-        forms.iter().map(|p| match matches(p) {
-            Ok(holds) => Outcome::of(holds),
-            Err(e) => Outcome::Undecidable(Why::Path(Box::new(e))),
-        }),
-        each,
-    )
-}
-
-/// `All`: the first outcome that is not `Holds`, else `Holds`. `Any`: `Holds` if one holds, else
-/// the first undecidable one, else `Fails`.
-fn combine(outcomes: impl Iterator<Item = Outcome>, each: Each) -> Outcome {
-    let mut undecided = None;
-    for o in outcomes {
-        match (each, o) {
-            (Each::All, Outcome::Holds) => {}
-            (Each::All, o) => return o,
-            (Each::Any, Outcome::Holds) => return Outcome::Holds,
-            (Each::Any, o @ Outcome::Undecidable(_)) => {
-                undecided.get_or_insert(o);
-            }
-            (Each::Any, _) => {}
-        }
-    }
-    match each {
-        Each::All => Outcome::Holds,
-        Each::Any => undecided.unwrap_or(Outcome::Fails),
+        Test::Under(_) | Test::Glob(_) => path_ops::test(&c.test, v, paths, each, &mut None),
     }
 }
