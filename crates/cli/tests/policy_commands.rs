@@ -103,6 +103,56 @@ fn check_exits_2_on_an_unreadable_file_and_on_usage_errors() {
     assert_eq!(out.status.code(), Some(2), "no FILE is a usage error");
 }
 
+const REGEX_ON_PATH: &str = r#"{
+  "version": "1",
+  "default": "deny",
+  "tools": {
+    "read_text_file": {
+      "deny_if": [ { "path": "args.path", "op": "regex", "value": "/secret(/|$)" } ]
+    }
+  }
+}
+"#;
+
+#[test]
+fn check_prints_warnings_but_still_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "fs.json", REGEX_ON_PATH);
+    let out = airlock().arg("check").arg(&f).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let f = f.display();
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "{f}:6:49: warning: /tools/read_text_file/deny_if/0/op: `regex` on `args.path` matches the text of a path, not the path: values like `a/../secret/x` or a relative `secret/x` can slip past it\n  = help: use `under` (a directory and everything in it) or `glob` (e.g. `**/secret/**`), which match the normalized path\n\
+             {f}: ok (1 tool, default deny, 0 hidden, 0 limits, 1 warning)\n"
+        )
+    );
+}
+
+#[test]
+fn check_json_lists_warnings_of_valid_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "fs.json", REGEX_ON_PATH);
+    let out = airlock()
+        .args(["check", "--format", "json"])
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let file = &v["files"][0];
+    assert_eq!(file["status"], "ok");
+    let w = &file["warnings"][0];
+    assert_eq!(w["severity"], "warning");
+    assert_eq!(
+        (w["line"].as_u64(), w["column"].as_u64()),
+        (Some(6), Some(49))
+    );
+    assert_eq!(w["pointer"], "/tools/read_text_file/deny_if/0/op");
+    assert!(w["help"].as_str().unwrap().contains("`glob`"));
+}
+
 #[test]
 fn check_json_format_is_machine_readable() {
     let dir = tempfile::tempdir().unwrap();
@@ -119,6 +169,7 @@ fn check_json_format_is_machine_readable() {
     let files = v["files"].as_array().unwrap();
     assert_eq!(files[0]["status"], "ok");
     assert_eq!(files[0]["summary"]["tools"], 2);
+    assert_eq!(files[0]["warnings"], serde_json::json!([]));
     assert!(
         files[0]["revision"]
             .as_str()
@@ -134,6 +185,7 @@ fn check_json_format_is_machine_readable() {
     assert_eq!(e["pointer"], "/tools/trigger_event/deny-if");
     assert_eq!(e["message"], "unknown field `deny-if`");
     assert_eq!(e["help"], "did you mean `deny_if`?");
+    assert_eq!(e["severity"], "error");
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! `airlock check FILE...`: validates policies, printing a summary per valid file
-//! and every error of an invalid one as `file:line:col: message`.
+//! (after its warnings) and every error of an invalid one as `file:line:col: message`.
+//! Warnings (`file:line:col: warning: message`) never change the exit code.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -28,6 +29,7 @@ enum FileResult {
         file: String,
         revision: String,
         summary: Summary,
+        warnings: Vec<Diagnostic>,
     },
     Invalid {
         file: String,
@@ -53,6 +55,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     file,
                     revision: policy.revision().to_owned(),
                     summary: policy.summary(),
+                    warnings: policy.warnings().to_vec(),
                 },
                 Err(diagnostics) => FileResult::Invalid {
                     file,
@@ -72,8 +75,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Format::Text => {
             for r in &results {
                 match r {
-                    FileResult::Ok { file, summary, .. } => {
-                        writeln!(out, "{file}: ok ({})", describe(summary))?;
+                    FileResult::Ok {
+                        file,
+                        summary,
+                        warnings,
+                        ..
+                    } => {
+                        for w in warnings {
+                            writeln!(out, "{w}")?;
+                        }
+                        writeln!(out, "{file}: ok ({})", describe(summary, warnings.len()))?;
                     }
                     FileResult::Invalid { errors, .. } => {
                         for e in errors {
@@ -110,12 +121,17 @@ fn plural(n: usize, word: &str) -> String {
     }
 }
 
-fn describe(s: &Summary) -> String {
-    format!(
+fn describe(s: &Summary, warnings: usize) -> String {
+    let mut text = format!(
         "{}, default {}, {} hidden, {}",
         plural(s.tools, "tool"),
         s.default.as_str(),
         s.hidden,
         plural(s.limits, "limit")
-    )
+    );
+    if warnings > 0 {
+        text.push_str(", ");
+        text.push_str(&plural(warnings, "warning"));
+    }
+    text
 }
