@@ -216,8 +216,13 @@ impl NormPath {
         }
     }
 
+    /// Lower-cases every name. The root is folded on its own: lower-casing can change the
+    /// length of a string (`İ` is 2 bytes, `i̇` 3), so `root_len` is measured again.
     fn fold(&mut self) {
-        self.text = self.text.to_lowercase();
+        let root = self.text[..self.root_len].to_lowercase();
+        let rest = self.text[self.root_len..].to_lowercase();
+        self.root_len = root.len();
+        self.text = root + &rest;
     }
 }
 

@@ -556,6 +556,65 @@ fn a_resolver_adds_the_real_path_of_symlinks() {
     );
 }
 
+#[test]
+fn a_path_context_can_be_shared_across_threads() {
+    fn shared<T: Send + Sync + Clone + 'static>() {}
+    shared::<PathContext>();
+}
+
+#[test]
+fn folding_a_share_name_that_changes_length_keeps_the_root_intact() {
+    let c = PathContext::builder()
+        .style(PathStyle::Windows)
+        .case_insensitive(true)
+        .build()
+        .unwrap();
+    assert_eq!(
+        norm(&c, "\\\\\u{130}srv\\share\\A\\..\\B"),
+        Ok(vec!["//i\u{307}srv/share/b".to_owned()])
+    );
+    let p = one_tool(
+        "deny_if",
+        json!({"path": "args.path", "op": "glob", "value": "**/b"}),
+    );
+    assert!(denied(&run(
+        &p,
+        &c,
+        json!({"path": "\\\\\u{130}srv\\share\\B"})
+    )));
+    // The Kelvin sign (3 bytes) folds to `k` (1 byte): names must not be cut mid-character.
+    assert_eq!(
+        norm(&c, "\\\\\u{212a}srv\\share\\\u{20ac}"),
+        Ok(vec!["//ksrv/share/\u{20ac}".to_owned()])
+    );
+    let names = one_tool(
+        "deny_if",
+        json!({"path": "args.path", "op": "glob", "value": "\u{20ac}"}),
+    );
+    let kelvin = json!({"path": "\\\\\u{212a}srv\\share\\\u{20ac}"});
+    assert!(denied(&run(&names, &c, kelvin)));
+}
+
+proptest! {
+    #[test]
+    fn any_string_normalizes_or_says_why_without_panicking(
+        raw in "\\PC{0,24}|[/\\\\.~:a-zA-Z\u{130}\u{e9}]{0,24}|file:[/%.a-f0-9]{0,16}",
+        windows in any::<bool>(),
+        fold in any::<bool>(),
+    ) {
+        let style = if windows { PathStyle::Windows } else { PathStyle::Posix };
+        let home = if windows { "C:\\Users\\u" } else { "/home/u" };
+        let base = if windows { "C:\\Users\\u\\proj" } else { "/home/u/proj" };
+        let c = PathContext::builder().style(style).case_insensitive(fold).home(home).base(base).build().unwrap();
+        let p = one_tool("deny_if", json!({"path": "args.path", "op": "glob", "value": ["**/secret", "src/**", "~/.ssh"]}));
+        let e = run(&p, &c, json!({ "path": raw }));
+        match c.normalize(&raw) {
+            Ok(forms) => prop_assert!(forms.iter().all(|f| !f.contains("//") || f.starts_with("//"))),
+            Err(_) => prop_assert!(denied(&e), "{:?}", e),
+        }
+    }
+}
+
 /// The reference model: std's own component parser, then a stack; `None` above the root.
 fn reference(base: &str, raw: &str) -> Option<String> {
     let joined = Path::new(base).join(raw);
