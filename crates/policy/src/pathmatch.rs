@@ -13,12 +13,14 @@
 //! - any other `/` (`secret/**`, `src/*.rs`): matched below each base directory.
 //!
 //! As in `.gitignore`, a path matches when it or one of its parent directories matches, so
-//! `**/.ssh` covers everything inside `.ssh`. A trailing `/` is accepted and changes nothing:
+//! `**/.ssh` covers everything inside `.ssh`. Each pattern `P` is compiled with `P/**` beside it,
+//! so that rule costs one match of the whole path, not one per parent (a path of many names
+//! would otherwise take time quadratic in its length). A trailing `/` is accepted and changes nothing:
 //! without touching the disk a directory cannot be told from a file.
 
 use globset::{Candidate, GlobBuilder, GlobSet, GlobSetBuilder};
 
-use crate::paths::{NormPath, PathContext, PathError, PathProblem, prefixes};
+use crate::paths::{NormPath, PathContext, PathError, PathProblem};
 
 /// `under`: the directories as written.
 #[derive(Debug, Clone)]
@@ -189,21 +191,37 @@ impl GlobTest {
                     continue;
                 }
             };
-            let build = |fold: bool| {
-                GlobBuilder::new(&body)
+            let build = |glob: &str, fold: bool| {
+                GlobBuilder::new(glob)
                     .literal_separator(true)
                     .backslash_escape(true)
                     .case_insensitive(fold)
                     .build()
             };
-            match (build(false), build(true)) {
-                (Ok(exact), Ok(folded)) => {
+            // A name pattern is matched name by name; the others also match below themselves.
+            let below = (anchor != Anchor::Name).then(|| format!("{body}/**"));
+            let globs = [Some(body.as_str()), below.as_deref()];
+            let mut compiled = Vec::with_capacity(4);
+            let mut failed = None;
+            for glob in globs.into_iter().flatten() {
+                match (build(glob, false), build(glob, true)) {
+                    (Ok(exact), Ok(folded)) => compiled.push((exact, folded)),
+                    (Err(e), _) | (_, Err(e)) => {
+                        failed = Some(e);
+                        break;
+                    }
+                }
+            }
+            match failed {
+                None => {
                     let slot = &mut builders[anchor as usize];
-                    slot.0.add(exact);
-                    slot.1.add(folded);
+                    for (exact, folded) in compiled {
+                        slot.0.add(exact);
+                        slot.1.add(folded);
+                    }
                     slot.2.push((*pattern).to_owned());
                 }
-                (Err(e), _) | (_, Err(e)) => errors.push((
+                Some(e) => errors.push((
                     i,
                     pattern_error(
                         format!("invalid glob pattern `{pattern}`: {}", glob_reason(&e)),
@@ -248,7 +266,7 @@ impl GlobTest {
         let hit = |set: &GlobSet, s: &str| set.is_match_candidate(&Candidate::from_bytes(s));
         if let Some(sets) = &self.absolute {
             let set = sets.get(fold);
-            if p.prefixes().any(|s| hit(set, s)) {
+            if hit(set, p.as_str()) {
                 return Ok(true);
             }
         }
@@ -276,7 +294,8 @@ impl GlobTest {
             let set = sets.get(fold);
             for a in anchors {
                 if let Some(rel) = p.strip(a)
-                    && prefixes(rel).any(|s| hit(set, s))
+                    && !rel.is_empty()
+                    && hit(set, rel)
                 {
                     return Ok(true);
                 }

@@ -204,13 +204,8 @@ impl NormPath {
             .filter(|n| !n.is_empty())
     }
 
-    /// The path and each of its ancestors below the root, shortest first: `/a`, `/a/b`.
-    pub(crate) fn prefixes(&self) -> impl Iterator<Item = &str> {
-        let (root, text) = (self.root_len, self.text.as_str());
-        text[root..]
-            .match_indices('/')
-            .map(move |(i, _)| &text[..root + i])
-            .chain((text.len() > root).then_some(text))
+    pub(crate) fn as_str(&self) -> &str {
+        &self.text
     }
 
     fn host_path(&self, style: PathStyle) -> PathBuf {
@@ -228,14 +223,6 @@ impl NormPath {
         self.root_len = root.len();
         self.text = root + &rest;
     }
-}
-
-/// Every prefix of `rel` (names joined by `/`, no leading `/`) that ends at a name: `a`, `a/b`,
-/// `a/b/c`.
-pub(crate) fn prefixes(rel: &str) -> impl Iterator<Item = &str> {
-    rel.match_indices('/')
-        .map(|(i, _)| &rel[..i])
-        .chain((!rel.is_empty()).then_some(rel))
 }
 
 /// What paths are normalized against: the server's base directories, the home directory, whether

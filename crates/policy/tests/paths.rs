@@ -397,6 +397,22 @@ fn glob_patterns_follow_gitignore_anchoring() {
 }
 
 #[test]
+fn a_path_of_many_names_is_matched_in_one_pass() {
+    // 200,000 names: matching every parent separately would take minutes, not milliseconds.
+    let deep = format!("{}secret/x", "a/".repeat(200_000));
+    let p = one_tool(
+        "deny_if",
+        json!({"path": "args.path", "op": "glob", "value": ["/srv/root/a/a/**/secret", "**/nothing/*", "b/**"]}),
+    );
+    assert!(denied(&run(&p, &ctx(), json!({ "path": deep }))));
+    let clean = format!("{}x", "a/".repeat(200_000));
+    assert_eq!(
+        run(&p, &ctx(), json!({ "path": clean })).verdict,
+        Verdict::Allow
+    );
+}
+
+#[test]
 fn globs_anchored_to_base_or_home_fail_closed_without_that_directory() {
     let p = one_tool(
         "deny_if",
