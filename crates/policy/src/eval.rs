@@ -8,8 +8,9 @@
 //!
 //! Fail closed: a condition that cannot be decided (a numeric op on a non-number,
 //! a regex on a non-string, a path op on a path that cannot be normalized) denies in
-//! `require` and `deny_if`, and asks a human in `approve_if`. A missing path makes every op but `exists` false (Intercept's
-//! rule): a failed `require`, a `deny_if` that does not fire. A spend limit whose
+//! `require` and `deny_if`, and asks a human in `approve_if`. A missing path makes
+//! every op but `exists` false (Intercept's rule): a failed `require`, a `deny_if`
+//! that does not fire. A spend limit whose
 //! `increment_from` argument is missing, negative or not a number denies.
 //!
 //! The result names the rule that decided as a JSON Pointer into the policy, and a

@@ -15,8 +15,8 @@
 //! As in `.gitignore`, a path matches when it or one of its parent directories matches, so
 //! `**/.ssh` covers everything inside `.ssh`. Each pattern `P` is compiled with `P/**` beside it,
 //! so that rule costs one match of the whole path, not one per parent (a path of many names
-//! would otherwise take time quadratic in its length). A trailing `/` is accepted and changes nothing:
-//! without touching the disk a directory cannot be told from a file.
+//! would otherwise take time quadratic in its length). A trailing `/` is accepted and changes
+//! nothing: without touching the disk a directory cannot be told from a file.
 
 use globset::{Candidate, GlobBuilder, GlobSet, GlobSetBuilder};
 

@@ -10,8 +10,8 @@
 //! closed.
 //!
 //! This crate does no I/O, so it cannot see symlinks: `docs/link -> ../secret` looks like
-//! `docs/link` here. A caller that can touch the disk passes a [`PathResolver`] (the gate's
-//! resolves paths that exist with `std::fs::canonicalize`); each lexical form it resolves is then
+//! `docs/link` here. A caller that can touch the disk passes a [`PathResolver`] (one built on
+//! `std::fs::canonicalize` for paths that exist, say); each lexical form it resolves is then
 //! checked too. Without one, only the lexical normalization happens.
 
 mod parse;
