@@ -23,7 +23,8 @@ use rusqlite::Connection;
 use rusqlite::types::Value as V;
 
 use crate::error::Result;
-use crate::store::{CallFilter, ToolBucket, Where};
+use crate::query::{CallFilter, Where};
+use crate::store::ToolBucket;
 
 /// The length of one counted period.
 pub(crate) const HOUR_MS: i64 = 3_600_000;

@@ -6,7 +6,8 @@ use rusqlite::Connection;
 use serde_json::Value;
 
 use crate::error::{Result, StoreError};
-use crate::store::{CALL_SELECT, CallFilter, ExportFormat, Where, call_record};
+use crate::query::{CallFilter, Where};
+use crate::store::{CALL_SELECT, ExportFormat, call_record};
 
 const CSV_HEADER: &[&str] = &[
     "id",

@@ -41,6 +41,7 @@ mod db;
 mod error;
 mod export;
 mod migrate;
+mod query;
 pub mod redact;
 mod store;
 mod types;
@@ -49,11 +50,9 @@ mod writer;
 pub use chain::{ChainName, ChainProblem, VerifyReport};
 pub use error::{Result, StoreError};
 pub use migrate::SCHEMA_VERSION;
+pub use query::{CallFilter, CallPage, PageRequest};
 pub use redact::{RedactionConfig, Redactor, canonical_args_hash};
-pub use store::{
-    CallFilter, CallPage, ExportFormat, PageRequest, PruneReport, Retention, Store, StoreOptions,
-    ToolBucket,
-};
+pub use store::{ExportFormat, PruneReport, Retention, Store, StoreOptions, ToolBucket};
 pub use types::*;
 
 use sha2::{Digest, Sha256};
