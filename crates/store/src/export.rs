@@ -7,7 +7,8 @@ use serde_json::Value;
 
 use crate::error::{Result, StoreError};
 use crate::query::{CallFilter, Where};
-use crate::store::{CALL_SELECT, ExportFormat, call_record};
+use crate::store::ExportFormat;
+use crate::tables::calls::{CALL_SELECT, call_record};
 
 const CSV_HEADER: &[&str] = &[
     "id",

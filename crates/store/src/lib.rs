@@ -36,7 +36,6 @@
 
 mod chain;
 mod checkpoint;
-mod counts;
 mod db;
 mod error;
 mod export;
@@ -44,6 +43,7 @@ mod migrate;
 mod query;
 pub mod redact;
 mod store;
+mod tables;
 mod types;
 mod writer;
 
@@ -52,7 +52,8 @@ pub use error::{Result, StoreError};
 pub use migrate::SCHEMA_VERSION;
 pub use query::{CallFilter, CallPage, PageRequest};
 pub use redact::{RedactionConfig, Redactor, canonical_args_hash};
-pub use store::{ExportFormat, PruneReport, Retention, Store, StoreOptions, ToolBucket};
+pub use store::{ExportFormat, PruneReport, Retention, Store, StoreOptions};
+pub use tables::call_counts::ToolBucket;
 pub use types::*;
 
 use sha2::{Digest, Sha256};

@@ -23,8 +23,9 @@ use rusqlite::Connection;
 use rusqlite::types::Value as V;
 
 use crate::error::Result;
+use crate::error::StoreError;
 use crate::query::{CallFilter, Where};
-use crate::store::ToolBucket;
+use crate::store::Store;
 
 /// The length of one counted period.
 pub(crate) const HOUR_MS: i64 = 3_600_000;
@@ -264,6 +265,36 @@ fn split_sql(filter: &CallFilter, w: &mut Where, split: Split, bucket_ms: i64) -
          ORDER BY bucket, tool",
         arms.join(" UNION ALL ")
     )
+}
+
+/// Calls and denials of one tool in one time bucket.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ToolBucket {
+    pub tool: String,
+    /// Start of the bucket (Unix ms, a multiple of the bucket size).
+    pub bucket_ms: i64,
+    pub calls: u64,
+    pub denials: u64,
+}
+
+impl Store {
+    /// Calls and denials per tool per time bucket of `bucket_ms`, for charts. Ordered by bucket,
+    /// then tool. With whole-hour buckets and no grant, decider or text filter, whole hours come
+    /// from the hourly counts and only the ends of the range are counted call by call
+    /// (`counts.rs`); the answer is the same either way.
+    pub async fn call_buckets(
+        &self,
+        filter: CallFilter,
+        bucket_ms: i64,
+    ) -> Result<Vec<ToolBucket>> {
+        if bucket_ms <= 0 {
+            return Err(StoreError::InvalidArgument(format!(
+                "bucket size `{bucket_ms}` must be positive"
+            )));
+        }
+        self.read(move |conn| crate::tables::call_counts::buckets(conn, &filter, bucket_ms))
+            .await
+    }
 }
 
 #[cfg(test)]
