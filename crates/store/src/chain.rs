@@ -31,6 +31,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::error::Result;
+use crate::store::Store;
 
 /// A field of a hashed row.
 pub(crate) enum Field<'a> {
@@ -348,6 +349,13 @@ fn walk(
         return Ok((count, Some(ChainProblem::Edited { chain, id: last_id })));
     }
     Ok((count, None))
+}
+
+impl Store {
+    /// Checks both history chains; see the module docs for what is detected.
+    pub async fn verify(&self) -> Result<VerifyReport> {
+        self.read(verify).await
+    }
 }
 
 /// Verifies both chains on a read connection (blocking).

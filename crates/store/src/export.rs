@@ -7,8 +7,50 @@ use serde_json::Value;
 
 use crate::error::{Result, StoreError};
 use crate::query::{CallFilter, Where};
-use crate::store::ExportFormat;
+use crate::store::Store;
 use crate::tables::calls::{CALL_SELECT, call_record};
+
+/// Export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// One JSON object per line; `arguments` is embedded as JSON.
+    JsonLines,
+    /// RFC 4180 CSV with a header row. Cells that a spreadsheet would run as a formula (starting
+    /// with `=`, `+`, `-`, `@`) are prefixed with `'`.
+    Csv,
+}
+
+impl Store {
+    /// Writes the calls matching `filter`, oldest first, to `out` (blocking; the async form is
+    /// [`export`](Self::export)). Returns the number of calls written.
+    pub fn export_blocking(
+        &self,
+        filter: &CallFilter,
+        format: ExportFormat,
+        out: &mut dyn std::io::Write,
+    ) -> Result<u64> {
+        self.pool()
+            .with(|conn| crate::export::export(conn, filter, format, out))
+    }
+
+    /// [`export_blocking`](Self::export_blocking) on a blocking thread; gives `out` back.
+    pub async fn export<W: std::io::Write + Send + 'static>(
+        &self,
+        filter: CallFilter,
+        format: ExportFormat,
+        mut out: W,
+    ) -> Result<(W, u64)> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let n = store.export_blocking(&filter, format, &mut out)?;
+            Ok((out, n))
+        })
+        .await
+        .map_err(|e| StoreError::Export {
+            detail: e.to_string(),
+        })?
+    }
+}
 
 const CSV_HEADER: &[&str] = &[
     "id",

@@ -42,6 +42,7 @@ mod export;
 mod migrate;
 mod query;
 pub mod redact;
+mod retention;
 mod store;
 mod tables;
 mod types;
@@ -49,10 +50,12 @@ mod writer;
 
 pub use chain::{ChainName, ChainProblem, VerifyReport};
 pub use error::{Result, StoreError};
+pub use export::ExportFormat;
 pub use migrate::SCHEMA_VERSION;
 pub use query::{CallFilter, CallPage, PageRequest};
 pub use redact::{RedactionConfig, Redactor, canonical_args_hash};
-pub use store::{ExportFormat, PruneReport, Retention, Store, StoreOptions};
+pub use retention::{PruneReport, Retention};
+pub use store::{Store, StoreOptions};
 pub use tables::call_counts::ToolBucket;
 pub use types::*;
 

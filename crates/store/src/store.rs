@@ -9,15 +9,13 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::Connection;
 use serde_json::Value;
 
-use crate::chain::{self, VerifyReport};
 use crate::db::{self, ReadPool};
 use crate::error::{Result, StoreError};
-use crate::query::CallFilter;
 use crate::redact::{RedactionConfig, Redactor};
-use crate::writer::{self, WriteCtx, WriterHandle};
+use crate::writer::{self, WriterHandle};
 
 /// Settings for [`Store::open_with`].
 #[derive(Debug, Clone)]
@@ -85,32 +83,6 @@ struct Inner {
     thread: Mutex<Option<JoinHandle<()>>>,
     // Declared last: the directory of a temporary store outlives the connections.
     _temp: Option<tempfile::TempDir>,
-}
-
-/// How much history [`Store::prune`] keeps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Retention {
-    /// Remove calls recorded before this time (Unix ms).
-    OlderThan(i64),
-    /// Keep only the newest this many calls.
-    KeepRows(u64),
-}
-
-/// What [`Store::prune`] removed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
-pub struct PruneReport {
-    pub calls: u64,
-    pub completions: u64,
-}
-
-/// Export formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExportFormat {
-    /// One JSON object per line; `arguments` is embedded as JSON.
-    JsonLines,
-    /// RFC 4180 CSV with a header row. Cells that a spreadsheet would run as a formula (starting
-    /// with `=`, `+`, `-`, `@`) are prefixed with `'`.
-    Csv,
 }
 
 impl Store {
@@ -235,6 +207,11 @@ impl Store {
         Ok(())
     }
 
+    /// The read connections, for blocking reads.
+    pub(crate) fn pool(&self) -> &ReadPool {
+        &self.inner.pool
+    }
+
     /// The writer thread's queue.
     pub(crate) fn writer(&self) -> &WriterHandle {
         &self.inner.writer
@@ -254,134 +231,10 @@ impl Store {
             })?
     }
 
-    /// Writes the calls matching `filter`, oldest first, to `out` (blocking; the async form is
-    /// [`export`](Self::export)). Returns the number of calls written.
-    pub fn export_blocking(
-        &self,
-        filter: &CallFilter,
-        format: ExportFormat,
-        out: &mut dyn std::io::Write,
-    ) -> Result<u64> {
-        self.inner
-            .pool
-            .with(|conn| crate::export::export(conn, filter, format, out))
-    }
-
-    /// [`export_blocking`](Self::export_blocking) on a blocking thread; gives `out` back.
-    pub async fn export<W: std::io::Write + Send + 'static>(
-        &self,
-        filter: CallFilter,
-        format: ExportFormat,
-        mut out: W,
-    ) -> Result<(W, u64)> {
-        let store = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let n = store.export_blocking(&filter, format, &mut out)?;
-            Ok((out, n))
-        })
-        .await
-        .map_err(|e| StoreError::Export {
-            detail: e.to_string(),
-        })?
-    }
-
     /// Waits until every call recorded so far is in the full-text index. The index normally
     /// trails the history by at most 100 ms of writer idleness (at most 1024 calls under
     /// sustained load); call this when a search must see calls just recorded.
     pub async fn flush_search_index(&self) -> Result<()> {
         self.inner.writer.run(|ctx| ctx.flush_fts()).await
     }
-
-    /// Checks both history chains; see `chain.rs` for what is detected.
-    pub async fn verify(&self) -> Result<VerifyReport> {
-        self.read(chain::verify).await
-    }
-
-    /// Removes old history as a prefix of each chain, keeping the hash of the last removed row
-    /// as the chain's anchor so the rest still verifies.
-    pub async fn prune(&self, retention: Retention) -> Result<PruneReport> {
-        self.inner
-            .writer
-            .run(move |ctx| prune(ctx, retention))
-            .await
-    }
-}
-
-fn prune(ctx: &mut WriteCtx<'_>, retention: Retention) -> Result<PruneReport> {
-    // Index everything first, so deleting index entries below the cut covers every call.
-    ctx.flush_fts()?;
-    let conn = ctx.conn;
-    let ends = chain::load_ends(conn, "calls")?;
-    let max_id: Option<i64> = conn.query_row("SELECT max(id) FROM calls", [], |r| r.get(0))?;
-    let Some(max_id) = max_id else {
-        return Ok(PruneReport::default());
-    };
-    let cut = match retention {
-        Retention::OlderThan(t) => {
-            let first_kept: Option<i64> =
-                conn.query_row("SELECT min(id) FROM calls WHERE at_ms >= ?1", [t], |r| {
-                    r.get(0)
-                })?;
-            first_kept.map_or(max_id, |id| id - 1)
-        }
-        Retention::KeepRows(k) => max_id.saturating_sub(i64::try_from(k).unwrap_or(i64::MAX)),
-    };
-    let mut report = PruneReport::default();
-    if cut > ends.anchor_id {
-        let hash: Option<String> = conn
-            .query_row("SELECT row_hash FROM calls WHERE id = ?1", [cut], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        let Some(hash) = hash else {
-            return Err(StoreError::Corrupt {
-                detail: format!(
-                    "call `{cut}` is missing, so the history cannot be pruned: run verify"
-                ),
-            });
-        };
-        crate::tables::call_counts::uncount_pruned(conn, cut)?;
-        report.calls = conn.execute("DELETE FROM calls WHERE id <= ?1", [cut])? as u64;
-        conn.execute("DELETE FROM calls_fts WHERE rowid <= ?1", [cut])?;
-        conn.execute(
-            "UPDATE chains SET anchor_id = ?1, anchor_hash = ?2 WHERE name = 'calls'",
-            params![cut, hash],
-        )?;
-    }
-    // Completions: remove the longest prefix that belongs only to removed calls.
-    let cends = chain::load_ends(conn, "completions")?;
-    let first_kept: Option<i64> = conn.query_row(
-        "SELECT min(id) FROM completions WHERE call_id > ?1",
-        [cut.max(ends.anchor_id)],
-        |r| r.get(0),
-    )?;
-    let max_cid: Option<i64> =
-        conn.query_row("SELECT max(id) FROM completions", [], |r| r.get(0))?;
-    let ccut = match (first_kept, max_cid) {
-        (Some(k), _) => k - 1,
-        (None, Some(m)) => m,
-        (None, None) => cends.anchor_id,
-    };
-    if ccut > cends.anchor_id {
-        let hash: Option<String> = conn
-            .query_row(
-                "SELECT row_hash FROM completions WHERE id = ?1",
-                [ccut],
-                |r| r.get(0),
-            )
-            .optional()?;
-        let Some(hash) = hash else {
-            return Err(StoreError::Corrupt {
-                detail: format!(
-                    "completion `{ccut}` is missing, so the history cannot be pruned: run verify"
-                ),
-            });
-        };
-        report.completions = conn.execute("DELETE FROM completions WHERE id <= ?1", [ccut])? as u64;
-        conn.execute(
-            "UPDATE chains SET anchor_id = ?1, anchor_hash = ?2 WHERE name = 'completions'",
-            params![ccut, hash],
-        )?;
-    }
-    Ok(report)
 }
