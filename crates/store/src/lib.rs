@@ -39,6 +39,7 @@ mod checkpoint;
 mod db;
 mod error;
 mod export;
+mod job;
 mod migrate;
 mod query;
 pub mod redact;

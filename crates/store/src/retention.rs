@@ -4,8 +4,8 @@ use rusqlite::{OptionalExtension, params};
 
 use crate::chain;
 use crate::error::{Result, StoreError};
+use crate::job::WriteCtx;
 use crate::store::Store;
-use crate::writer::WriteCtx;
 
 /// How much history [`Store::prune`] keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

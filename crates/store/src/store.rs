@@ -14,8 +14,9 @@ use serde_json::Value;
 
 use crate::db::{self, ReadPool};
 use crate::error::{Result, StoreError};
+use crate::job::WriterHandle;
 use crate::redact::{RedactionConfig, Redactor};
-use crate::writer::{self, WriterHandle};
+use crate::writer;
 
 /// Settings for [`Store::open_with`].
 #[derive(Debug, Clone)]
@@ -229,12 +230,5 @@ impl Store {
             .map_err(|e| StoreError::Query {
                 detail: format!("read task failed: {e}"),
             })?
-    }
-
-    /// Waits until every call recorded so far is in the full-text index. The index normally
-    /// trails the history by at most 100 ms of writer idleness (at most 1024 calls under
-    /// sustained load); call this when a search must see calls just recorded.
-    pub async fn flush_search_index(&self) -> Result<()> {
-        self.inner.writer.run(|ctx| ctx.flush_fts()).await
     }
 }

@@ -14,12 +14,8 @@
 //! wrong before it writes; if it still fails (disk full, I/O), the whole group is rolled back and
 //! every job in it gets the error. Fail closed either way: no caller is told "stored" unless it is.
 //!
-//! The full-text index is filled **off the per-call commit**: when no write has arrived for
-//! [`FTS_IDLE`] (or the index is [`FTS_LAG`] calls behind), the writer indexes every call above
-//! `meta.fts_upto` in one separate transaction (`INSERT ... SELECT` from `calls`). Indexing each
-//! call in its own commit cost a full-text segment per call and dominated the per-call latency.
-//! A search therefore sees a call once the writer has had an idle moment; `flush_search_index`
-//! waits for it. After a crash, the rows not yet indexed are picked up by the first flush.
+//! The full-text index is filled in idle moments, off the per-call commit
+//! (`tables/calls_fts.rs`).
 //!
 //! WAL checkpoints are **off the commit path** too (`checkpoint.rs`): SQLite's automatic
 //! checkpoint ran inside whichever commit filled the WAL and made it 5 to 14 ms slower. A thread
@@ -33,52 +29,19 @@
 use std::thread::JoinHandle;
 
 use rusqlite::Connection;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 use crate::chain::{self};
 use crate::checkpoint::Checkpoints;
 use crate::error::{Result, StoreError};
+use crate::job::{ChainTail, Job, WriteCtx, WriterHandle};
+use crate::tables::calls_fts::{FTS_IDLE, FTS_LAG, flush_fts_alone};
 
 /// At most this many jobs share one transaction.
 pub(crate) const MAX_BATCH: usize = 2048;
 
 /// Writes between two `PRAGMA optimize` runs.
 const OPTIMIZE_EVERY: usize = 50_000;
-
-/// In-memory state of one chain's tail.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ChainTail {
-    /// Id of the last row written (0 when empty).
-    pub head_id: i64,
-    /// Hash of the last row written (the anchor hash when empty).
-    pub head_hash: String,
-    /// Next id to assign.
-    pub next_id: i64,
-}
-
-/// What a job can touch: the connection (inside the group's transaction) and the chain tails.
-pub(crate) struct WriteCtx<'c> {
-    pub conn: &'c Connection,
-    pub calls: ChainTail,
-    pub completions: ChainTail,
-    /// Highest call id in the full-text index.
-    pub fts_upto: i64,
-}
-
-impl WriteCtx<'_> {
-    /// Indexes every call recorded so far for full-text search, in the current transaction.
-    pub(crate) fn flush_fts(&mut self) -> Result<()> {
-        self.fts_upto = index_calls(self.conn, self.fts_upto, self.calls.head_id)?;
-        Ok(())
-    }
-}
-
-/// The full-text index may trail the history by this many calls under sustained load. Each
-/// flush holds the writer for the time it takes to index this many calls (about 10 to 20 ms).
-pub(crate) const FTS_LAG: i64 = 1024;
-
-/// The writer indexes for search once no write has arrived for this long.
-const FTS_IDLE: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// The writer finishes a checkpoint (see `checkpoint.rs`) once no write has arrived for this
 /// long: it takes a millisecond or two, and a write arriving meanwhile waits for it.
@@ -98,203 +61,6 @@ impl IdleWork {
             Self::Checkpoint => CHECKPOINT_IDLE,
             Self::SearchIndex => FTS_IDLE,
         }
-    }
-}
-
-/// Indexes calls `upto+1..=head` and records the new mark; returns it.
-fn index_calls(conn: &Connection, upto: i64, head: i64) -> Result<i64> {
-    if head <= upto {
-        return Ok(upto);
-    }
-    conn.prepare_cached(
-        "INSERT INTO calls_fts (rowid, tool, args_redacted) \
-         SELECT id, tool, args_redacted FROM calls WHERE id > ?1 AND id <= ?2",
-    )?
-    .execute([upto, head])?;
-    conn.prepare_cached("UPDATE meta SET value = ?1 WHERE key = 'fts_upto'")?
-        .execute([head])?;
-    Ok(head)
-}
-
-/// A unit of work for the writer.
-pub(crate) trait Job: Send {
-    /// Runs the job; `true` when it succeeded (its savepoint is kept).
-    fn run(&mut self, ctx: &mut WriteCtx<'_>) -> bool;
-    /// Whether the job runs in its own savepoint (see the module docs).
-    fn isolated(&self) -> bool;
-    /// For a light job that failed: the error, when it may have left a partial write.
-    fn abort_error(&self) -> Option<StoreError>;
-    /// Answers the caller once the group's fate is known.
-    fn finish(self: Box<Self>, commit: Result<()>);
-}
-
-struct FnJob<T, F> {
-    isolated: bool,
-    f: Option<F>,
-    value: Option<Result<T>>,
-    ack: oneshot::Sender<Result<T>>,
-}
-
-impl<T, F> Job for FnJob<T, F>
-where
-    T: Send + 'static,
-    F: FnOnce(&mut WriteCtx<'_>) -> Result<T> + Send + 'static,
-{
-    fn run(&mut self, ctx: &mut WriteCtx<'_>) -> bool {
-        let Some(f) = self.f.take() else { return false };
-        let out = f(ctx);
-        let ok = out.is_ok();
-        self.value = Some(out);
-        ok
-    }
-
-    fn isolated(&self) -> bool {
-        self.isolated
-    }
-
-    fn abort_error(&self) -> Option<StoreError> {
-        match &self.value {
-            Some(Err(e)) => partial_write(e),
-            _ => None,
-        }
-    }
-
-    fn finish(self: Box<Self>, commit: Result<()>) {
-        let answer = match (self.value, commit) {
-            (Some(Err(e)), _) => Err(e),
-            (Some(Ok(v)), Ok(())) => Ok(v),
-            (_, Err(e)) => Err(e),
-            (None, Ok(())) => Err(StoreError::Closed),
-        };
-        // The caller may have stopped waiting; the write stands either way.
-        let _ = self.ack.send(answer);
-    }
-}
-
-/// The sending side, held by every `Store` clone.
-#[derive(Clone)]
-pub(crate) struct WriterHandle {
-    tx: mpsc::Sender<Box<dyn Job>>,
-}
-
-impl WriterHandle {
-    /// Queues `f` and waits until its group is committed.
-    pub(crate) async fn run<T, F>(&self, f: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut WriteCtx<'_>) -> Result<T> + Send + 'static,
-    {
-        self.submit(true, f).await
-    }
-
-    /// Like [`run`](Self::run) for a light job: no savepoint. `f` must check everything it can
-    /// before writing; any later failure rolls back the whole group.
-    pub(crate) async fn run_light<T, F>(&self, f: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut WriteCtx<'_>) -> Result<T> + Send + 'static,
-    {
-        self.submit(false, f).await
-    }
-
-    async fn submit<T, F>(&self, isolated: bool, f: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut WriteCtx<'_>) -> Result<T> + Send + 'static,
-    {
-        let (ack, done) = oneshot::channel();
-        let job: Box<dyn Job> = Box::new(FnJob {
-            isolated,
-            f: Some(f),
-            value: None,
-            ack,
-        });
-        self.tx.send(job).await.map_err(|_| StoreError::Closed)?;
-        done.await.map_err(|_| StoreError::Closed)?
-    }
-}
-
-impl WriterHandle {
-    /// Queues `f` without waiting. Its failure (or the commit's) is logged, not returned: for
-    /// writes made from synchronous code after the decision that mattered was already recorded.
-    pub(crate) fn enqueue<F>(&self, what: &'static str, f: F)
-    where
-        F: FnOnce(&mut WriteCtx<'_>) -> Result<()> + Send + 'static,
-    {
-        let job: Box<dyn Job> = Box::new(LoggedJob {
-            what,
-            f: Some(f),
-            failed: None,
-        });
-        match self.tx.try_send(job) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Closed(_)) => {
-                tracing::error!(what, "store is closed, write dropped");
-            }
-            Err(mpsc::error::TrySendError::Full(job)) => {
-                let tx = self.tx.clone();
-                match tokio::runtime::Handle::try_current() {
-                    Ok(handle) => {
-                        handle.spawn(async move {
-                            if tx.send(job).await.is_err() {
-                                tracing::error!(what, "store is closed, write dropped");
-                            }
-                        });
-                    }
-                    Err(_) => {
-                        if tx.blocking_send(job).is_err() {
-                            tracing::error!(what, "store is closed, write dropped");
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-struct LoggedJob<F> {
-    what: &'static str,
-    f: Option<F>,
-    failed: Option<StoreError>,
-}
-
-impl<F> Job for LoggedJob<F>
-where
-    F: FnOnce(&mut WriteCtx<'_>) -> Result<()> + Send + 'static,
-{
-    fn run(&mut self, ctx: &mut WriteCtx<'_>) -> bool {
-        let Some(f) = self.f.take() else { return false };
-        match f(ctx) {
-            Ok(()) => true,
-            Err(e) => {
-                self.failed = Some(e);
-                false
-            }
-        }
-    }
-
-    fn isolated(&self) -> bool {
-        false
-    }
-
-    fn abort_error(&self) -> Option<StoreError> {
-        self.failed.as_ref().and_then(partial_write)
-    }
-
-    fn finish(self: Box<Self>, commit: Result<()>) {
-        if let Some(e) = self.failed.or(commit.err()) {
-            tracing::error!(what = self.what, error = %e, "queued store write failed");
-        }
-    }
-}
-
-/// `Some(err)` unless `err` is one a light job reports before writing anything.
-fn partial_write(err: &StoreError) -> Option<StoreError> {
-    match err {
-        StoreError::UnknownCall(_)
-        | StoreError::AlreadyCompleted(_)
-        | StoreError::InvalidArgument(_) => None,
-        other => Some(other.clone()),
     }
 }
 
@@ -320,7 +86,7 @@ pub(crate) fn start(
         .map_err(|e| StoreError::Io {
             detail: format!("cannot start the writer thread: {e}"),
         })?;
-    Ok((WriterHandle { tx }, thread))
+    Ok((WriterHandle::new(tx), thread))
 }
 
 fn load_tail(conn: &Connection, chain: &str, table: &str) -> Result<ChainTail> {
@@ -446,29 +212,6 @@ fn spin_recv(rx: &mut mpsc::Receiver<Box<dyn Job>>) -> Option<Box<dyn Job>> {
 
 /// How long the writer polls for the next write before it sleeps.
 const SPIN: std::time::Duration = std::time::Duration::from_micros(50);
-
-/// Brings the full-text index up to `head` in its own transaction; a failure is logged and
-/// retried at the next flush.
-fn flush_fts_alone(conn: &Connection, fts_upto: &mut i64, head: i64) {
-    if head <= *fts_upto {
-        return;
-    }
-    let result = (|| -> Result<i64> {
-        conn.execute_batch("BEGIN IMMEDIATE")?;
-        let upto = index_calls(conn, *fts_upto, head)?;
-        conn.execute_batch("COMMIT")?;
-        Ok(upto)
-    })();
-    match result {
-        Ok(upto) => *fts_upto = upto,
-        Err(e) => {
-            if !conn.is_autocommit() {
-                let _ = conn.execute_batch("ROLLBACK");
-            }
-            tracing::warn!(error = %e, "full-text indexing failed, will retry");
-        }
-    }
-}
 
 /// Runs one group in one transaction. On error nothing of the group is stored and the tails are
 /// unchanged.

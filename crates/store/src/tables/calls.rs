@@ -6,13 +6,13 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::chain::{CallRow, CompletionRow};
 use crate::error::{Result, StoreError};
+use crate::job::{ChainTail, WriteCtx};
 use crate::query::{CallFilter, CallPage, PageRequest, Where};
 use crate::redact::canonical_args_hash;
 use crate::store::Store;
 use crate::tables::call_counts::IdRange;
 use crate::tables::enum_col;
 use crate::types::{CallId, CallRecord, Completion, DecidedBy, Decision, NewCall, Outcome};
-use crate::writer::{self, WriteCtx};
 
 impl Store {
     /// Records a call before it is forwarded. Resolves once the row is committed; an error means
@@ -185,7 +185,7 @@ fn insert_call(ctx: &mut WriteCtx<'_>, row: &CallRow) -> Result<CallId> {
         &row.tool,
         &row.decision,
     )?;
-    ctx.calls = writer::ChainTail {
+    ctx.calls = ChainTail {
         head_id: id,
         head_hash: hash,
         next_id: id + 1,
@@ -232,7 +232,7 @@ fn insert_completion(ctx: &mut WriteCtx<'_>, id: CallId, completion: Completion)
             ctx.completions.head_hash,
             hash
         ])?;
-    ctx.completions = writer::ChainTail {
+    ctx.completions = ChainTail {
         head_id: cid,
         head_hash: hash,
         next_id: cid + 1,

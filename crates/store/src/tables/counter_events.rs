@@ -4,9 +4,9 @@
 use rusqlite::params;
 
 use crate::error::Result;
+use crate::job::WriteCtx;
 use crate::store::Store;
 use crate::types::CounterEvent;
-use crate::writer::WriteCtx;
 
 impl Store {
     /// Appends counter events (committed reservations), in one transaction.

@@ -4,6 +4,7 @@
 pub(crate) mod approvals;
 pub(crate) mod call_counts;
 pub(crate) mod calls;
+pub(crate) mod calls_fts;
 pub(crate) mod counter_events;
 pub(crate) mod grants;
 pub(crate) mod remembered;
