@@ -7,60 +7,14 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
 
 use rusqlite::Connection;
 use serde_json::Value;
 
-use crate::db::{self, ReadPool};
+use crate::db::ReadPool;
 use crate::error::{Result, StoreError};
 use crate::job::WriterHandle;
-use crate::redact::{RedactionConfig, Redactor};
-use crate::writer;
-
-/// Settings for [`Store::open_with`].
-#[derive(Debug, Clone)]
-pub struct StoreOptions {
-    /// How long a connection waits for a lock held by another process before failing with
-    /// [`StoreError::Locked`]. Default 5 s.
-    pub busy_timeout: Duration,
-    /// Read connections kept open at most. Default 4.
-    pub read_connections: usize,
-    /// Writes that may wait in the writer's queue before callers wait for room. Default 8192.
-    pub queue_capacity: usize,
-    /// Redaction rules applied to every stored argument.
-    pub redaction: RedactionConfig,
-    /// Largest size the database may grow to (SQLite `max_page_count`); a write beyond it fails
-    /// with [`StoreError::DiskFull`], as on a full disk. `None` (default): no limit but the disk.
-    pub max_db_bytes: Option<u64>,
-    /// WAL pages (4 KiB each) between two checkpoints. A checkpoint copies the WAL into the
-    /// database file on a thread of its own, so no write waits for it; when the WAL reaches 8
-    /// times this (writes that never pause, a long read), the writer checkpoints itself. Default
-    /// 1000 (about 4 MB), as SQLite's own automatic checkpoint.
-    pub checkpoint_pages: u32,
-}
-
-impl Default for StoreOptions {
-    fn default() -> Self {
-        Self {
-            busy_timeout: Duration::from_secs(5),
-            read_connections: 4,
-            queue_capacity: 8192,
-            redaction: RedactionConfig::default(),
-            max_db_bytes: None,
-            checkpoint_pages: 1000,
-        }
-    }
-}
-
-impl From<RedactionConfig> for StoreOptions {
-    fn from(redaction: RedactionConfig) -> Self {
-        Self {
-            redaction,
-            ..Self::default()
-        }
-    }
-}
+use crate::redact::Redactor;
 
 /// The store: a cheap-to-clone handle over one SQLite file.
 #[derive(Clone)]
@@ -87,84 +41,25 @@ struct Inner {
 }
 
 impl Store {
-    /// Opens (creating if needed) the store at `path` with default options. Blocking: call it at
-    /// start-up or inside `spawn_blocking`.
-    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
-        Self::open_with(path, StoreOptions::default())
-    }
-
-    /// Opens the store at `path`: creates the directory (0700) and file (0600), applies the
-    /// connection settings and migrations, and starts the writer thread. Blocking.
-    pub fn open_with(path: impl AsRef<Path>, options: impl Into<StoreOptions>) -> Result<Self> {
-        Self::open_inner(path.as_ref().to_path_buf(), options.into(), None)
-    }
-
-    /// A private store for tests and demos: a fresh database **file** in a new temporary
-    /// directory, deleted when the last handle is dropped. A file rather than SQLite's
-    /// `:memory:` so that it behaves exactly like the real thing: WAL, one writer with
-    /// concurrent readers on other connections (a shared-cache memory database has table locks
-    /// instead, and no WAL). Blocking.
-    pub fn open_in_memory() -> Result<Self> {
-        Self::open_in_memory_with(StoreOptions::default())
-    }
-
-    /// [`open_in_memory`](Self::open_in_memory) with options (redaction rules, time-outs).
-    pub fn open_in_memory_with(options: impl Into<StoreOptions>) -> Result<Self> {
-        let dir = tempfile::Builder::new()
-            .prefix("airlock-store-")
-            .tempdir()
-            .map_err(|e| StoreError::CreateDir {
-                path: std::env::temp_dir().display().to_string(),
-                detail: e.to_string(),
-            })?;
-        let path = dir.path().join("airlock.db");
-        Self::open_inner(path, options.into(), Some(dir))
-    }
-
-    fn open_inner(
+    /// The handle over an opened store (see `open.rs`).
+    pub(crate) fn from_parts(
         path: PathBuf,
-        options: StoreOptions,
+        writer: WriterHandle,
+        pool: ReadPool,
+        redactor: Redactor,
+        thread: JoinHandle<()>,
         temp: Option<tempfile::TempDir>,
-    ) -> Result<Self> {
-        let redactor = Redactor::new(&options.redaction)?;
-        db::prepare_path(&path)?;
-        let mut conn = db::open_connection(&path, options.busy_timeout, true)?;
-        crate::migrate::migrate(&mut conn)?;
-        // Bounded statistics for the planner; refreshed by the writer as the history grows.
-        conn.execute_batch("PRAGMA analysis_limit = 1000; PRAGMA optimize = 0x10002;")?;
-        if let Some(bytes) = options.max_db_bytes {
-            let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
-            let pages = i64::try_from(bytes).unwrap_or(i64::MAX) / page_size.max(1);
-            // SQLite never sets the limit below the current size.
-            let _: i64 = conn.query_row(
-                &format!("PRAGMA max_page_count = {}", pages.max(1)),
-                [],
-                |r| r.get(0),
-            )?;
-        }
-        let checkpointer = db::open_connection(&path, options.busy_timeout, false)?;
-        let (writer, thread) = writer::start(
-            conn,
-            checkpointer,
-            options.queue_capacity,
-            options.checkpoint_pages,
-        )?;
-        let pool = Arc::new(ReadPool::new(
-            path.clone(),
-            options.busy_timeout,
-            options.read_connections,
-        ));
-        tracing::debug!(path = %path.display(), "store opened");
-        Ok(Self {
+    ) -> Self {
+        Self {
             inner: Arc::new(Inner {
                 path,
                 writer,
-                pool,
+                pool: Arc::new(pool),
                 redactor: Arc::new(redactor),
                 thread: Mutex::new(Some(thread)),
                 _temp: temp,
             }),
-        })
+        }
     }
 
     /// The database file.
