@@ -40,9 +40,6 @@ pub enum StoreError {
         "the store has schema version {found}, newer than this build knows ({known}): upgrade airlock"
     )]
     SchemaTooNew { found: usize, known: usize },
-    /// No data directory could be found for the current user.
-    #[error("cannot find a data directory for the current user: set a store path explicitly")]
-    NoDataDir,
     /// The writer thread has stopped; no write can be made.
     #[error("the store is closed")]
     Closed,

@@ -21,19 +21,8 @@ pub enum ExportFormat {
 }
 
 impl Store {
-    /// Writes the calls matching `filter`, oldest first, to `out` (blocking; the async form is
-    /// [`export`](Self::export)). Returns the number of calls written.
-    pub fn export_blocking(
-        &self,
-        filter: &CallFilter,
-        format: ExportFormat,
-        out: &mut dyn std::io::Write,
-    ) -> Result<u64> {
-        self.pool()
-            .with(|conn| crate::export::export(conn, filter, format, out))
-    }
-
-    /// [`export_blocking`](Self::export_blocking) on a blocking thread; gives `out` back.
+    /// Writes the calls matching `filter`, oldest first, to `out` on a blocking thread; gives `out`
+    /// back with the number of calls written.
     pub async fn export<W: std::io::Write + Send + 'static>(
         &self,
         filter: CallFilter,
@@ -42,7 +31,9 @@ impl Store {
     ) -> Result<(W, u64)> {
         let store = self.clone();
         tokio::task::spawn_blocking(move || {
-            let n = store.export_blocking(&filter, format, &mut out)?;
+            let n = store
+                .pool()
+                .with(|conn| export(conn, &filter, format, &mut out))?;
             Ok((out, n))
         })
         .await

@@ -62,44 +62,6 @@ pub use store::Store;
 pub use tables::call_counts::ToolBucket;
 pub use types::*;
 
-use sha2::{Digest, Sha256};
-
-/// The store file in the user's data directory (`~/.local/share/airlock/airlock.db` on Linux,
-/// `~/Library/Application Support/dev.airlock.airlock/airlock.db` on macOS).
-pub fn default_path() -> Result<std::path::PathBuf> {
-    directories::ProjectDirs::from("dev", "airlock", "airlock")
-        .map(|dirs| dirs.data_dir().join("airlock.db"))
-        .ok_or(StoreError::NoDataDir)
-}
-
-/// The fingerprint of a call for approvals: identical calls (same grant, server, tool and
-/// canonical arguments, see [`canonical_args_hash`]) have the same fingerprint.
-pub fn fingerprint(grant: Option<&str>, server: &str, tool: &str, args_hash: &str) -> String {
-    let mut h = Sha256::new();
-    for part in [grant, Some(server), Some(tool), Some(args_hash)] {
-        match part {
-            None => h.update([0u8]),
-            Some(s) => {
-                h.update([1u8]);
-                h.update((s.len() as u64).to_le_bytes());
-                h.update(s.as_bytes());
-            }
-        }
-    }
-    hex::encode(h.finalize())
-}
-
-/// The stored form of a grant token (sha256 hex). Tokens are random and long, so no salt is
-/// needed; the token itself is never stored.
-pub fn hash_token(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
-
-/// A new random approval id.
-pub fn new_approval_id() -> String {
-    uuid::Uuid::new_v4().to_string()
-}
-
 /// Now, in Unix milliseconds.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()

@@ -44,15 +44,6 @@ impl Default for StoreOptions {
     }
 }
 
-impl From<RedactionConfig> for StoreOptions {
-    fn from(redaction: RedactionConfig) -> Self {
-        Self {
-            redaction,
-            ..Self::default()
-        }
-    }
-}
-
 impl Store {
     /// Opens (creating if needed) the store at `path` with default options. Blocking: call it at
     /// start-up or inside `spawn_blocking`.
@@ -62,8 +53,8 @@ impl Store {
 
     /// Opens the store at `path`: creates the directory (0700) and file (0600), applies the
     /// connection settings and migrations, and starts the writer thread. Blocking.
-    pub fn open_with(path: impl AsRef<Path>, options: impl Into<StoreOptions>) -> Result<Self> {
-        Self::open_inner(path.as_ref().to_path_buf(), options.into(), None)
+    pub fn open_with(path: impl AsRef<Path>, options: StoreOptions) -> Result<Self> {
+        Self::open_inner(path.as_ref().to_path_buf(), options, None)
     }
 
     /// A private store for tests and demos: a fresh database **file** in a new temporary
@@ -72,11 +63,6 @@ impl Store {
     /// concurrent readers on other connections (a shared-cache memory database has table locks
     /// instead, and no WAL). Blocking.
     pub fn open_in_memory() -> Result<Self> {
-        Self::open_in_memory_with(StoreOptions::default())
-    }
-
-    /// [`open_in_memory`](Self::open_in_memory) with options (redaction rules, time-outs).
-    pub fn open_in_memory_with(options: impl Into<StoreOptions>) -> Result<Self> {
         let dir = tempfile::Builder::new()
             .prefix("airlock-store-")
             .tempdir()
@@ -85,7 +71,7 @@ impl Store {
                 detail: e.to_string(),
             })?;
         let path = dir.path().join("airlock.db");
-        Self::open_inner(path, options.into(), Some(dir))
+        Self::open_inner(path, StoreOptions::default(), Some(dir))
     }
 
     fn open_inner(

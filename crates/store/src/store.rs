@@ -9,7 +9,6 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use rusqlite::Connection;
-use serde_json::Value;
 
 use crate::db::ReadPool;
 use crate::error::{Result, StoreError};
@@ -70,11 +69,6 @@ impl Store {
     /// The redaction rules in force (the gate may redact approval texts with them).
     pub fn redactor(&self) -> &Redactor {
         &self.inner.redactor
-    }
-
-    /// `value` as JSON text with secrets redacted, as the store would keep it.
-    pub fn redact(&self, value: &Value) -> String {
-        self.inner.redactor.redact_to_string(value)
     }
 
     /// Stops the writer after the queued writes, if this is the last handle, and waits for it.

@@ -199,7 +199,7 @@ pub struct CallRecord {
 /// A new approval request, written before anyone is asked.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewApproval<'a> {
-    /// Caller-chosen id; [`crate::new_approval_id`] makes a random one.
+    /// Chosen by the caller (the gate), unique.
     pub id: String,
     pub created_ms: i64,
     pub expires_ms: i64,
@@ -243,7 +243,7 @@ pub struct Approval {
     pub server: String,
     pub tool: String,
     pub args_hash: String,
-    /// [`crate::fingerprint`] of grant, server, tool and argument hash.
+    /// Identifies identical calls: a hash of grant, server, tool and argument hash.
     pub fingerprint: String,
     /// Redacted arguments, as JSON text.
     pub arguments: String,
@@ -293,21 +293,10 @@ pub struct CounterEvent {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Grant {
     pub name: String,
-    /// [`crate::hash_token`] of the token; the token itself is never stored.
+    /// The token's hash (the gate stores sha256 hex); the token itself is never stored.
     pub token_hash: String,
     pub created_ms: i64,
     pub revoked_ms: Option<i64>,
     /// Server name -> policy file path.
     pub policies: std::collections::BTreeMap<String, String>,
-}
-
-/// An approved tool definition.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ToolPin {
-    pub server: String,
-    pub tool: String,
-    pub definition_hash: String,
-    /// The definition as JSON text.
-    pub definition: String,
-    pub approved_ms: i64,
 }

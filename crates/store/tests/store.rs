@@ -83,7 +83,7 @@ async fn open_creates_a_private_file_in_a_private_directory_in_wal_mode() {
 }
 
 #[tokio::test]
-async fn in_memory_store_works_and_default_path_is_in_a_data_dir() {
+async fn an_in_memory_store_works_and_is_removed_with_its_last_handle() {
     let store = Store::open_in_memory().unwrap();
     let id = store
         .record_call(call("t", 1, &json!({"a": 1})))
@@ -96,12 +96,6 @@ async fn in_memory_store_works_and_default_path_is_in_a_data_dir() {
     assert!(
         !temp_path.exists(),
         "the temporary store is removed with its last handle"
-    );
-    let path = default_path().unwrap();
-    assert!(path.ends_with("airlock.db"));
-    assert!(
-        path.components()
-            .any(|c| c.as_os_str().to_string_lossy().contains("airlock"))
     );
 }
 
@@ -590,16 +584,16 @@ async fn export_writes_json_lines_and_csv() {
     assert_eq!(lines[4]["arguments"]["token"], "[redacted]");
     assert_eq!(lines[4]["decided_by"], "timeout");
 
-    let mut csv = Vec::new();
-    let n = store
-        .export_blocking(
-            &CallFilter {
+    let (csv, n) = store
+        .export(
+            CallFilter {
                 decision: Some(Decision::Deny),
                 ..Default::default()
             },
             ExportFormat::Csv,
-            &mut csv,
+            Vec::new(),
         )
+        .await
         .unwrap();
     assert_eq!(n, 2);
     let csv = String::from_utf8(csv).unwrap();
@@ -855,7 +849,7 @@ async fn prune_keeps_the_rest_verifiable_and_writing_continues() {
     assert_eq!(report.problems.len(), 1);
 }
 
-// ---- approvals, remembered decisions, counters, grants, pins -----------------------------
+// ---- approvals, remembered decisions, counters, grants ------------------------------------
 
 fn approval<'a>(id: &str, args: &'a Value) -> NewApproval<'a> {
     NewApproval {
@@ -873,21 +867,12 @@ fn approval<'a>(id: &str, args: &'a Value) -> NewApproval<'a> {
 }
 
 #[tokio::test]
-async fn approvals_are_decided_once_and_found_by_fingerprint() {
+async fn approvals_are_decided_once_and_identical_calls_share_a_fingerprint() {
     let store = Store::open_in_memory().unwrap();
     let args = json!({"userId": "u-42", "password": "p"});
     let a = store.insert_approval(approval("a1", &args)).await.unwrap();
     assert_eq!(a.status, ApprovalStatus::Pending);
     assert_eq!(a.args_hash, canonical_args_hash(&args));
-    assert_eq!(
-        a.fingerprint,
-        fingerprint(
-            Some("claude"),
-            "pusher",
-            "terminate_user_connections",
-            &a.args_hash
-        )
-    );
     assert_eq!(
         serde_json::from_str::<Value>(&a.arguments).unwrap(),
         json!({"userId": "u-42", "password": "[redacted]"})
@@ -899,29 +884,34 @@ async fn approvals_are_decided_once_and_found_by_fingerprint() {
         .unwrap_err();
     assert_eq!(err.to_string(), "an approval with id `a1` already exists");
 
-    // The identical call (other key order) finds it; a different one does not.
+    // The identical call (other key order) has the same fingerprint; another call, or the same
+    // call by another grant or by none, has another.
     let same = json!({"password": "p", "userId": "u-42"});
-    let fp = fingerprint(
-        Some("claude"),
-        "pusher",
-        "terminate_user_connections",
-        &canonical_args_hash(&same),
-    );
-    assert_eq!(
-        store
-            .find_pending_approval(&fp)
-            .await
-            .unwrap()
-            .map(|a| a.id),
-        Some("a1".into())
-    );
-    let other = fingerprint(
-        Some("claude"),
-        "pusher",
-        "terminate_user_connections",
-        &canonical_args_hash(&json!({"userId": "u-43"})),
-    );
-    assert_eq!(store.find_pending_approval(&other).await.unwrap(), None);
+    let twin = store.insert_approval(approval("a2", &same)).await.unwrap();
+    assert_eq!(twin.fingerprint, a.fingerprint);
+    let other_args = json!({"userId": "u-43"});
+    let other = store
+        .insert_approval(approval("a3", &other_args))
+        .await
+        .unwrap();
+    assert_ne!(other.fingerprint, a.fingerprint);
+    let other_grant = store
+        .insert_approval(NewApproval {
+            grant: Some("cursor".into()),
+            ..approval("a4", &args)
+        })
+        .await
+        .unwrap();
+    assert_ne!(other_grant.fingerprint, a.fingerprint);
+    let no_grant = store
+        .insert_approval(NewApproval {
+            grant: None,
+            ..approval("a5", &args)
+        })
+        .await
+        .unwrap();
+    assert_ne!(no_grant.fingerprint, a.fingerprint);
+    assert_ne!(no_grant.fingerprint, other_grant.fingerprint);
 
     let decision = ApprovalDecision {
         status: ApprovalStatus::Denied,
@@ -946,19 +936,26 @@ async fn approvals_are_decided_once_and_found_by_fingerprint() {
     assert_eq!(got.decided_by.as_deref(), Some("ann"));
     assert_eq!(got.source.as_deref(), Some("notification"));
     assert_eq!(got.note.as_deref(), Some("not now"));
-    assert_eq!(store.find_pending_approval(&fp).await.unwrap(), None);
-    let pending = ApprovalDecision {
+    let pending: Vec<String> = store
+        .pending_approvals()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
+    assert_eq!(pending, ["a2", "a3", "a4", "a5"]);
+    let undecided = ApprovalDecision {
         status: ApprovalStatus::Pending,
         at_ms: 0,
         decided_by: None,
         source: None,
         note: None,
     };
-    assert!(store.decide_approval("a1", pending).await.is_err());
+    assert!(store.decide_approval("a1", undecided).await.is_err());
 }
 
 #[tokio::test]
-async fn pending_approvals_expire_on_time_and_at_startup() {
+async fn pending_approvals_expire_at_startup_and_decided_ones_stay() {
     let (_d, path) = temp_db();
     let store = Store::open(&path).unwrap();
     let args = json!({});
@@ -977,10 +974,14 @@ async fn pending_approvals_expire_on_time_and_at_startup() {
             .collect::<Vec<_>>(),
         ["a2", "a3", "a4"]
     );
-    assert_eq!(
-        store.expire_due_approvals(5000).await.unwrap(),
-        vec!["a2".to_string()]
-    );
+    let timed_out = ApprovalDecision {
+        status: ApprovalStatus::Expired,
+        at_ms: 5000,
+        decided_by: Some("timeout".into()),
+        source: Some("timer".into()),
+        note: None,
+    };
+    assert!(store.decide_approval("a2", timed_out).await.unwrap());
     let withdrawn = ApprovalDecision {
         status: ApprovalStatus::Withdrawn,
         at_ms: 6000,
@@ -1007,9 +1008,10 @@ async fn pending_approvals_expire_on_time_and_at_startup() {
         (a3.status, a3.decided_ms, a3.decided_by.as_deref()),
         (ApprovalStatus::Expired, Some(9000), Some("restart"))
     );
+    let a2 = store.get_approval("a2").await.unwrap().unwrap();
     assert_eq!(
-        store.get_approval("a2").await.unwrap().unwrap().status,
-        ApprovalStatus::Expired
+        (a2.status, a2.decided_ms, a2.decided_by.as_deref()),
+        (ApprovalStatus::Expired, Some(5000), Some("timeout"))
     );
     assert_eq!(
         store.get_approval("a4").await.unwrap().unwrap().status,
@@ -1064,15 +1066,16 @@ async fn remembered_decisions_are_active_until_they_expire_or_are_revoked() {
         }
     };
     assert_eq!(active(200).await, vec![always.id, ten_min.id, deny.id]);
+    // Read back as written.
+    let stored = store.active_remembered(200).await.unwrap();
+    assert_eq!(stored, vec![always.clone(), ten_min.clone(), deny.clone()]);
+    assert_eq!(stored[1].rule.session_id.as_deref(), Some("s-1"));
+    assert_eq!(stored[2].rule.note.as_deref(), Some("never on prod"));
     assert_eq!(active(600_100).await, vec![always.id, deny.id]);
     assert!(store.revoke_remembered(deny.id, 300).await.unwrap());
     assert!(!store.revoke_remembered(deny.id, 301).await.unwrap());
     assert_eq!(active(400).await, vec![always.id, ten_min.id]);
-    let all = store.all_remembered().await.unwrap();
-    assert_eq!(all.len(), 3);
-    assert_eq!(all[2].revoked_ms, Some(300));
-    assert_eq!(all[2].rule.note.as_deref(), Some("never on prod"));
-    assert_eq!(all[1].rule.session_id.as_deref(), Some("s-1"));
+    assert!(!store.revoke_remembered(999, 400).await.unwrap());
 }
 
 #[tokio::test]
@@ -1086,8 +1089,10 @@ async fn counter_events_are_saved_and_restored_after_a_restart() {
             amount: if i % 5 == 0 { 12.5 } else { 1.0 },
         })
         .collect();
-    store.save_counter_events(events.clone()).await.unwrap();
-    store.save_counter_events(Vec::new()).await.unwrap();
+    store.save_counter_events_nowait(events[..20].to_vec());
+    store.save_counter_events_nowait(Vec::new());
+    store.save_counter_events_nowait(events[20..].to_vec());
+    // Closing waits for the queued writes.
     store.close().await.unwrap();
     let store = Store::open(&path).unwrap();
     assert_eq!(store.load_counter_events(0).await.unwrap(), events);
@@ -1095,15 +1100,10 @@ async fn counter_events_are_saved_and_restored_after_a_restart() {
         store.load_counter_events(1040).await.unwrap(),
         events[40..].to_vec()
     );
-    assert_eq!(store.prune_counter_events(1040).await.unwrap(), 40);
-    assert_eq!(
-        store.load_counter_events(0).await.unwrap(),
-        events[40..].to_vec()
-    );
 }
 
 #[tokio::test]
-async fn grants_are_found_by_token_hash_until_revoked() {
+async fn grants_are_unique_by_name_and_token_and_rotate_until_revoked() {
     let store = Store::open_in_memory().unwrap();
     let mut policies = BTreeMap::new();
     policies.insert(
@@ -1112,7 +1112,7 @@ async fn grants_are_found_by_token_hash_until_revoked() {
     );
     let grant = Grant {
         name: "claude".into(),
-        token_hash: hash_token("tok-1"),
+        token_hash: "hash-1".into(),
         created_ms: 5,
         revoked_ms: None,
         policies,
@@ -1120,7 +1120,7 @@ async fn grants_are_found_by_token_hash_until_revoked() {
     store.insert_grant(grant.clone()).await.unwrap();
     let err = store
         .insert_grant(Grant {
-            token_hash: hash_token("tok-2"),
+            token_hash: "hash-2".into(),
             ..grant.clone()
         })
         .await
@@ -1140,88 +1140,36 @@ async fn grants_are_found_by_token_hash_until_revoked() {
     store
         .insert_grant(Grant {
             name: "cursor".into(),
-            token_hash: hash_token("tok-3"),
+            token_hash: "hash-3".into(),
             policies: BTreeMap::new(),
             ..grant.clone()
         })
         .await
         .unwrap();
+    let grants = store.list_grants().await.unwrap();
     assert_eq!(
-        store
-            .find_grant_by_token_hash(&hash_token("tok-1"))
-            .await
-            .unwrap(),
-        Some(grant.clone())
-    );
-    assert_eq!(
-        store
-            .find_grant_by_token_hash(&hash_token("tok-9"))
-            .await
-            .unwrap(),
-        None
-    );
-    assert_eq!(
-        store
-            .list_grants()
-            .await
-            .unwrap()
-            .iter()
-            .map(|g| g.name.as_str())
-            .collect::<Vec<_>>(),
+        grants.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(),
         ["claude", "cursor"]
     );
+    assert_eq!(grants[0], grant, "read back as written, policies included");
+
+    // Rotation: a new token hash, unique like the first.
+    assert!(store.set_grant_token("claude", "hash-4").await.unwrap());
+    assert!(!store.set_grant_token("nobody", "hash-5").await.unwrap());
+    assert!(store.set_grant_token("claude", "hash-3").await.is_err());
+    assert_eq!(store.list_grants().await.unwrap()[0].token_hash, "hash-4");
+
     assert!(store.revoke_grant("claude", 10).await.unwrap());
     assert!(!store.revoke_grant("claude", 11).await.unwrap());
-    assert_eq!(
-        store
-            .find_grant_by_token_hash(&hash_token("tok-1"))
-            .await
-            .unwrap(),
-        None
+    assert!(
+        !store.set_grant_token("claude", "hash-6").await.unwrap(),
+        "a revoked grant keeps its token"
     );
-    assert_eq!(store.list_grants().await.unwrap()[0].revoked_ms, Some(10));
-    assert_ne!(hash_token("tok-1"), "tok-1");
-}
-
-#[tokio::test]
-async fn tool_pins_are_upserted_and_read_back() {
-    let store = Store::open_in_memory().unwrap();
+    let claude = &store.list_grants().await.unwrap()[0];
     assert_eq!(
-        store.get_pin("pusher", "trigger_event").await.unwrap(),
-        None
+        (claude.revoked_ms, claude.token_hash.as_str()),
+        (Some(10), "hash-4")
     );
-    let pin = ToolPin {
-        server: "pusher".into(),
-        tool: "trigger_event".into(),
-        definition_hash: "h1".into(),
-        definition: r#"{"name":"trigger_event"}"#.into(),
-        approved_ms: 1,
-    };
-    store.upsert_pin(pin.clone()).await.unwrap();
-    assert_eq!(
-        store.get_pin("pusher", "trigger_event").await.unwrap(),
-        Some(pin.clone())
-    );
-    let changed = ToolPin {
-        definition_hash: "h2".into(),
-        definition: r#"{"name":"trigger_event","x":1}"#.into(),
-        approved_ms: 2,
-        ..pin.clone()
-    };
-    store.upsert_pin(changed.clone()).await.unwrap();
-    store
-        .upsert_pin(ToolPin {
-            tool: "list_channels".into(),
-            ..pin.clone()
-        })
-        .await
-        .unwrap();
-    assert_eq!(
-        store.get_pin("pusher", "trigger_event").await.unwrap(),
-        Some(changed)
-    );
-    assert_eq!(store.list_pins("pusher").await.unwrap().len(), 2);
-    assert!(store.list_pins("github").await.unwrap().is_empty());
 }
 
 // ---- fail closed --------------------------------------------------------------------------
@@ -1719,7 +1667,7 @@ async fn a_rejected_write_does_not_spoil_the_writes_committed_with_it() {
                 _ => {
                     let grant = Grant {
                         name: "dup".into(),
-                        token_hash: hash_token(&i.to_string()),
+                        token_hash: format!("hash-{i}"),
                         created_ms: i,
                         revoked_ms: None,
                         policies: BTreeMap::new(),

@@ -1,6 +1,7 @@
 //! Approval requests (`approvals`): written before anyone is asked, decided once.
 
 use rusqlite::{OptionalExtension, params};
+use sha2::{Digest, Sha256};
 
 use crate::error::{Result, StoreError};
 use crate::redact::canonical_args_hash;
@@ -14,7 +15,7 @@ impl Store {
     pub async fn insert_approval(&self, approval: NewApproval<'_>) -> Result<Approval> {
         let args_hash = canonical_args_hash(approval.arguments);
         let stored = Approval {
-            fingerprint: crate::fingerprint(
+            fingerprint: fingerprint(
                 approval.grant.as_deref(),
                 &approval.server,
                 &approval.tool,
@@ -116,20 +117,6 @@ impl Store {
         .await
     }
 
-    /// The pending approval for an identical call (same [`crate::fingerprint`]), if any: a
-    /// retried call joins it instead of asking again.
-    pub async fn find_pending_approval(&self, fingerprint: &str) -> Result<Option<Approval>> {
-        let fp = fingerprint.to_owned();
-        self.read(move |conn| {
-            let sql = format!(
-                "SELECT {APPROVAL_COLUMNS} FROM approvals WHERE fingerprint = ?1 AND status = 'pending' \
-                 ORDER BY created_ms LIMIT 1"
-            );
-            Ok(conn.prepare_cached(&sql)?.query_row([fp], approval_row).optional()?)
-        })
-        .await
-    }
-
     /// Marks every approval still pending as expired (`decided_by = "restart"`) and returns them
     /// as they now are. Call once at start-up, before serving: a restart never approves, and
     /// the gate records each as interrupted in history.
@@ -143,20 +130,6 @@ impl Store {
                 let mut stmt = ctx.conn.prepare(&sql)?;
                 let rows = stmt.query_map([now_ms], approval_row)?;
                 Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
-            })
-            .await
-    }
-
-    /// Expires pending approvals whose `expires_ms` is at or before `now_ms`; returns their ids.
-    pub async fn expire_due_approvals(&self, now_ms: i64) -> Result<Vec<String>> {
-        self.writer()
-            .run(move |ctx| {
-                let mut stmt = ctx.conn.prepare_cached(
-                    "UPDATE approvals SET status = 'expired', decided_ms = ?1, decided_by = 'timeout', \
-                     source = 'timer' WHERE status = 'pending' AND expires_ms <= ?1 RETURNING id",
-                )?;
-                let ids = stmt.query_map([now_ms], |r| r.get(0))?;
-                Ok(ids.collect::<rusqlite::Result<Vec<String>>>()?)
             })
             .await
     }
@@ -185,4 +158,26 @@ fn approval_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Approval> {
         rule: r.get(15)?,
         reason: r.get(16)?,
     })
+}
+
+/// The fingerprint of a call for approvals: identical calls (same grant, server, tool and
+/// canonical arguments, see [`canonical_args_hash`]) have the same fingerprint.
+pub(crate) fn fingerprint(
+    grant: Option<&str>,
+    server: &str,
+    tool: &str,
+    args_hash: &str,
+) -> String {
+    let mut h = Sha256::new();
+    for part in [grant, Some(server), Some(tool), Some(args_hash)] {
+        match part {
+            None => h.update([0u8]),
+            Some(s) => {
+                h.update([1u8]);
+                h.update((s.len() as u64).to_le_bytes());
+                h.update(s.as_bytes());
+            }
+        }
+    }
+    hex::encode(h.finalize())
 }

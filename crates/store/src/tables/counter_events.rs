@@ -9,18 +9,8 @@ use crate::store::Store;
 use crate::types::CounterEvent;
 
 impl Store {
-    /// Appends counter events (committed reservations), in one transaction.
-    pub async fn save_counter_events(&self, events: Vec<CounterEvent>) -> Result<()> {
-        if events.is_empty() {
-            return Ok(());
-        }
-        self.writer()
-            .run_light(move |ctx| insert_counter_events(ctx, &events))
-            .await
-    }
-
-    /// [`save_counter_events`](Self::save_counter_events) without waiting, for synchronous
-    /// code. The write joins the next group; a failure is logged.
+    /// Appends counter events (committed reservations) without waiting, for synchronous code.
+    /// The write joins the writer's next group; a failure is logged.
     pub fn save_counter_events_nowait(&self, events: Vec<CounterEvent>) {
         if !events.is_empty() {
             self.writer().enqueue("save_counter_events", move |ctx| {
@@ -41,19 +31,6 @@ impl Store {
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
         .await
-    }
-
-    /// Deletes counter events before `before_ms` (older than the longest window); returns how
-    /// many.
-    pub async fn prune_counter_events(&self, before_ms: i64) -> Result<u64> {
-        self.writer()
-            .run(move |ctx| {
-                Ok(ctx
-                    .conn
-                    .execute("DELETE FROM counter_events WHERE at_ms < ?1", [before_ms])?
-                    as u64)
-            })
-            .await
     }
 }
 

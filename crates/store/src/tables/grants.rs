@@ -1,7 +1,7 @@
 //! Agent identities (`grants`): a name, the hash of its token, and its policies.
 
+use rusqlite::params;
 use rusqlite::types::Type;
-use rusqlite::{OptionalExtension, params};
 
 use crate::error::{Result, StoreError};
 use crate::store::Store;
@@ -73,22 +73,6 @@ impl Store {
                 Ok(n == 1)
             })
             .await
-    }
-
-    /// The **active** (not revoked) grant whose token hashes to `token_hash`
-    /// ([`crate::hash_token`]).
-    pub async fn find_grant_by_token_hash(&self, token_hash: &str) -> Result<Option<Grant>> {
-        let hash = token_hash.to_owned();
-        self.read(move |conn| {
-            Ok(conn
-                .prepare_cached(
-                    "SELECT name, token_hash, created_ms, revoked_ms, policies FROM grants \
-                     WHERE token_hash = ?1 AND revoked_ms IS NULL",
-                )?
-                .query_row([hash], grant_row)
-                .optional()?)
-        })
-        .await
     }
 }
 

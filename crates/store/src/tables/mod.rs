@@ -8,7 +8,6 @@ pub(crate) mod calls_fts;
 pub(crate) mod counter_events;
 pub(crate) mod grants;
 pub(crate) mod remembered;
-pub(crate) mod tool_pins;
 
 use rusqlite::types::Type;
 

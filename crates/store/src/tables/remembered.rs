@@ -57,17 +57,6 @@ impl Store {
         .await
     }
 
-    /// Every remembered decision, revoked and expired ones included. Oldest first.
-    pub async fn all_remembered(&self) -> Result<Vec<Remembered>> {
-        self.read(|conn| {
-            let sql = format!("SELECT {REMEMBERED_COLUMNS} FROM remembered ORDER BY id");
-            let mut stmt = conn.prepare_cached(&sql)?;
-            let rows = stmt.query_map([], remembered_row)?;
-            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
-        })
-        .await
-    }
-
     /// Revokes a remembered decision; `false` if unknown or already revoked.
     pub async fn revoke_remembered(&self, id: i64, at_ms: i64) -> Result<bool> {
         self.writer()
