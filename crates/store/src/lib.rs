@@ -7,8 +7,7 @@
 //!   WAL, `synchronous=NORMAL`, `busy_timeout` and `foreign_keys` on every connection (`db.rs`),
 //!   and applies the embedded migrations (`migrate.rs`, files in `migrations/`; a migration that
 //!   has shipped is **never edited**, a change is a new numbered file). [`Store::open_in_memory`]
-//!   gives tests a private throw-away store. [`default_path`] is the file in the user's data
-//!   directory.
+//!   gives tests a private throw-away store.
 //! - **One writer.** All writes go to one thread that commits whatever is queued as one
 //!   transaction (group commit) and acknowledges each caller after the commit (`writer.rs`).
 //!   WAL checkpoints run beside it on a thread of their own, never inside a commit
@@ -36,9 +35,11 @@
 
 mod chain;
 mod checkpoint;
+mod clock;
 mod db;
 mod error;
 mod export;
+mod housekeeping;
 mod job;
 mod migrate;
 mod open;
@@ -51,6 +52,7 @@ mod types;
 mod writer;
 
 pub use chain::{ChainName, ChainProblem, VerifyReport};
+pub use clock::{Clock, now_ms};
 pub use error::{Result, StoreError};
 pub use export::ExportFormat;
 pub use migrate::SCHEMA_VERSION;
@@ -60,12 +62,5 @@ pub use redact::{RedactionConfig, Redactor, canonical_args_hash};
 pub use retention::{PruneReport, Retention};
 pub use store::Store;
 pub use tables::call_counts::ToolBucket;
+pub use tables::counter_events::COUNTER_RETENTION;
 pub use types::*;
-
-/// Now, in Unix milliseconds.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}

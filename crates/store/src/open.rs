@@ -1,12 +1,15 @@
 //! Opening a store: [`StoreOptions`], the file's creation, migrations, and the writer's start.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::clock::Clock;
 use crate::db::{self, ReadPool};
 use crate::error::{Result, StoreError};
 use crate::redact::{RedactionConfig, Redactor};
-use crate::store::Store;
+use crate::store::{Inner, Store};
+use crate::tables::counter_events::{self, COUNTER_RETENTION};
 use crate::writer;
 
 /// Settings for [`Store::open_with`].
@@ -29,6 +32,13 @@ pub struct StoreOptions {
     /// times this (writes that never pause, a long read), the writer checkpoints itself. Default
     /// 1000 (about 4 MB), as SQLite's own automatic checkpoint.
     pub checkpoint_pages: u32,
+    /// How long counter events are kept. Older ones are deleted by the writer once a day and by
+    /// [`Store::prune`]. Default [`COUNTER_RETENTION`] (8 days), what the gate reads back at
+    /// start-up: a shorter retention forgets limit uses that a restart should remember.
+    pub counter_retention: Duration,
+    /// The clock that retention goes by. Default: the system clock. Tests move it; the gate may
+    /// hand in its own, so that both agree on "now".
+    pub clock: Clock,
 }
 
 impl Default for StoreOptions {
@@ -40,6 +50,8 @@ impl Default for StoreOptions {
             redaction: RedactionConfig::default(),
             max_db_bytes: None,
             checkpoint_pages: 1000,
+            counter_retention: COUNTER_RETENTION,
+            clock: Clock::system(),
         }
     }
 }
@@ -96,14 +108,28 @@ impl Store {
             )?;
         }
         let checkpointer = db::open_connection(&path, options.busy_timeout, false)?;
+        let chores = vec![counter_events::retention_chore(
+            options.counter_retention,
+            options.clock.clone(),
+        )];
         let (writer, thread) = writer::start(
             conn,
             checkpointer,
             options.queue_capacity,
             options.checkpoint_pages,
+            chores,
         )?;
         let pool = ReadPool::new(path.clone(), options.busy_timeout, options.read_connections);
         tracing::debug!(path = %path.display(), "store opened");
-        Ok(Self::from_parts(path, writer, pool, redactor, thread, temp))
+        Ok(Self::from_inner(Inner {
+            path,
+            writer,
+            pool: Arc::new(pool),
+            redactor,
+            thread: Mutex::new(Some(thread)),
+            clock: options.clock,
+            counter_retention: options.counter_retention,
+            _temp: temp,
+        }))
     }
 }

@@ -1,4 +1,5 @@
-//! What the store keeps: [`Store::prune`] removes old history as a prefix of each chain.
+//! What the store keeps: [`Store::prune`] removes old history as a prefix of each chain, and the
+//! counter events past their retention (`tables/counter_events.rs`).
 
 use rusqlite::{OptionalExtension, params};
 
@@ -6,6 +7,7 @@ use crate::chain;
 use crate::error::{Result, StoreError};
 use crate::job::WriteCtx;
 use crate::store::Store;
+use crate::tables::counter_events;
 
 /// How much history [`Store::prune`] keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,17 +23,30 @@ pub enum Retention {
 pub struct PruneReport {
     pub calls: u64,
     pub completions: u64,
+    /// Counter events past their retention ([`crate::StoreOptions::counter_retention`]).
+    pub counter_events: u64,
 }
 
 impl Store {
     /// Removes old history as a prefix of each chain, keeping the hash of the last removed row
-    /// as the chain's anchor so the rest still verifies.
+    /// as the chain's anchor so the rest still verifies; and every counter event past its
+    /// retention (the writer also deletes those once a day by itself).
     pub async fn prune(&self, retention: Retention) -> Result<PruneReport> {
-        self.writer().run(move |ctx| prune(ctx, retention)).await
+        let counters_before = self.counter_events_expire_before();
+        self.writer()
+            .run(move |ctx| {
+                let counter_events =
+                    counter_events::delete_before(ctx.conn, counters_before, None)?;
+                Ok(PruneReport {
+                    counter_events,
+                    ..prune_history(ctx, retention)?
+                })
+            })
+            .await
     }
 }
 
-fn prune(ctx: &mut WriteCtx<'_>, retention: Retention) -> Result<PruneReport> {
+fn prune_history(ctx: &mut WriteCtx<'_>, retention: Retention) -> Result<PruneReport> {
     // Index everything first, so deleting index entries below the cut covers every call.
     ctx.flush_fts()?;
     let conn = ctx.conn;

@@ -7,9 +7,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use rusqlite::Connection;
 
+use crate::clock::Clock;
 use crate::db::ReadPool;
 use crate::error::{Result, StoreError};
 use crate::job::WriterHandle;
@@ -29,35 +31,26 @@ impl std::fmt::Debug for Store {
     }
 }
 
-struct Inner {
-    path: PathBuf,
-    writer: WriterHandle,
-    pool: Arc<ReadPool>,
-    redactor: Arc<Redactor>,
-    thread: Mutex<Option<JoinHandle<()>>>,
+/// What an opened store is made of (see `open.rs`).
+pub(crate) struct Inner {
+    pub(crate) path: PathBuf,
+    pub(crate) writer: WriterHandle,
+    pub(crate) pool: Arc<ReadPool>,
+    pub(crate) redactor: Redactor,
+    pub(crate) thread: Mutex<Option<JoinHandle<()>>>,
+    /// The clock of the store's own housekeeping.
+    pub(crate) clock: Clock,
+    /// How long counter events are kept.
+    pub(crate) counter_retention: Duration,
     // Declared last: the directory of a temporary store outlives the connections.
-    _temp: Option<tempfile::TempDir>,
+    pub(crate) _temp: Option<tempfile::TempDir>,
 }
 
 impl Store {
-    /// The handle over an opened store (see `open.rs`).
-    pub(crate) fn from_parts(
-        path: PathBuf,
-        writer: WriterHandle,
-        pool: ReadPool,
-        redactor: Redactor,
-        thread: JoinHandle<()>,
-        temp: Option<tempfile::TempDir>,
-    ) -> Self {
+    /// The handle over an opened store.
+    pub(crate) fn from_inner(inner: Inner) -> Self {
         Self {
-            inner: Arc::new(Inner {
-                path,
-                writer,
-                pool: Arc::new(pool),
-                redactor: Arc::new(redactor),
-                thread: Mutex::new(Some(thread)),
-                _temp: temp,
-            }),
+            inner: Arc::new(inner),
         }
     }
 
@@ -95,6 +88,16 @@ impl Store {
         }
         drop(_temp);
         Ok(())
+    }
+
+    /// The clock of the store's own housekeeping.
+    pub(crate) fn clock(&self) -> &Clock {
+        &self.inner.clock
+    }
+
+    /// How long counter events are kept.
+    pub(crate) fn counter_retention(&self) -> Duration {
+        self.inner.counter_retention
     }
 
     /// The read connections, for blocking reads.

@@ -17,6 +17,9 @@
 //! The full-text index is filled in idle moments, off the per-call commit
 //! (`tables/calls_fts.rs`).
 //!
+//! Periodic chores (deleting counter events past their retention) run in bounded steps before
+//! a group, each in a transaction of its own (`housekeeping.rs`).
+//!
 //! WAL checkpoints are **off the commit path** too (`checkpoint.rs`): SQLite's automatic
 //! checkpoint ran inside whichever commit filled the WAL and made it 5 to 14 ms slower. A thread
 //! of its own copies the WAL into the database file; the writer only finishes the copy in an idle
@@ -34,6 +37,7 @@ use tokio::sync::mpsc;
 use crate::chain::{self};
 use crate::checkpoint::Checkpoints;
 use crate::error::{Result, StoreError};
+use crate::housekeeping::Chore;
 use crate::job::{ChainTail, Job, WriteCtx, WriterHandle};
 use crate::tables::calls_fts::{FTS_IDLE, FTS_LAG, flush_fts_alone};
 
@@ -52,25 +56,29 @@ const CHECKPOINT_IDLE: std::time::Duration = std::time::Duration::from_millis(10
 enum IdleWork {
     Checkpoint,
     SearchIndex,
+    /// The next step of a chore that had more to do.
+    Chores,
 }
 
 impl IdleWork {
     /// How long the writer must have been idle first.
     fn after(self) -> std::time::Duration {
         match self {
-            Self::Checkpoint => CHECKPOINT_IDLE,
+            Self::Checkpoint | Self::Chores => CHECKPOINT_IDLE,
             Self::SearchIndex => FTS_IDLE,
         }
     }
 }
 
 /// Loads the chain tails and starts the writer thread on `conn`, with its checkpoints on
-/// `checkpointer` (a second connection to the same file) every `checkpoint_pages` of WAL.
+/// `checkpointer` (a second connection to the same file) every `checkpoint_pages` of WAL, and
+/// its `chores`.
 pub(crate) fn start(
     mut conn: Connection,
     checkpointer: Connection,
     queue: usize,
     checkpoint_pages: u32,
+    chores: Vec<Chore>,
 ) -> Result<(WriterHandle, JoinHandle<()>)> {
     let checkpoints = Checkpoints::start(&mut conn, checkpointer, checkpoint_pages)?;
     let calls = load_tail(&conn, "calls", "calls")?;
@@ -82,7 +90,7 @@ pub(crate) fn start(
     let (tx, rx) = mpsc::channel(queue.max(1));
     let thread = std::thread::Builder::new()
         .name("airlock-store-writer".into())
-        .spawn(move || writer_loop(conn, rx, checkpoints, calls, completions, fts_upto))
+        .spawn(move || writer_loop(conn, rx, checkpoints, calls, completions, fts_upto, chores))
         .map_err(|e| StoreError::Io {
             detail: format!("cannot start the writer thread: {e}"),
         })?;
@@ -108,6 +116,7 @@ fn writer_loop(
     mut calls: ChainTail,
     mut completions: ChainTail,
     mut fts_upto: i64,
+    mut chores: Vec<Chore>,
 ) {
     flush_fts_alone(&conn, &mut fts_upto, calls.head_id);
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(64);
@@ -127,10 +136,12 @@ fn writer_loop(
         // A caller usually sends its next write within microseconds of its acknowledgment;
         // polling briefly before parking saves a thread wake-up on that path.
         let spun = spin_recv(&mut rx);
-        // Work kept for an idle moment, the soonest first: finishing a checkpoint (short), then
-        // the full-text index.
+        // Work kept for an idle moment, the soonest first: finishing a checkpoint (short), a
+        // chore's next step (short), then the full-text index.
         let idle = if checkpoints.idle_work_due() {
             Some(IdleWork::Checkpoint)
+        } else if chores.iter().any(Chore::has_more) {
+            Some(IdleWork::Chores)
         } else if calls.head_id > fts_upto {
             Some(IdleWork::SearchIndex)
         } else {
@@ -144,6 +155,7 @@ fn writer_loop(
                     Err(_idle) => {
                         match work {
                             IdleWork::Checkpoint => checkpoints.when_idle(&conn),
+                            IdleWork::Chores => run_due(&mut chores, &conn),
                             IdleWork::SearchIndex => {
                                 flush_fts_alone(&conn, &mut fts_upto, calls.head_id)
                             }
@@ -155,6 +167,8 @@ fn writer_loop(
             _ => rx.blocking_recv(),
         };
         let Some(first) = next else { break };
+        // Before the group, so that a caller whose write follows a due chore finds it done.
+        run_due(&mut chores, &conn);
         batch.push(first);
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -193,6 +207,13 @@ fn writer_loop(
     flush_fts_alone(&conn, &mut fts_upto, calls.head_id);
     checkpoints.stop();
     tracing::debug!("store writer stopped");
+}
+
+/// One step of each chore that is due.
+fn run_due(chores: &mut [Chore], conn: &Connection) {
+    for chore in chores.iter_mut().filter(|c| c.due()) {
+        chore.run(conn);
+    }
 }
 
 /// Polls the queue for up to [`SPIN`] before the caller parks the thread.

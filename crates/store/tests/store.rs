@@ -785,7 +785,8 @@ async fn prune_keeps_the_rest_verifiable_and_writing_continues() {
         r,
         PruneReport {
             calls: 3,
-            completions: 1
+            completions: 1,
+            counter_events: 0
         }
     );
     let report = store.verify().await.unwrap();
@@ -1082,10 +1083,12 @@ async fn remembered_decisions_are_active_until_they_expire_or_are_revoked() {
 async fn counter_events_are_saved_and_restored_after_a_restart() {
     let (_d, path) = temp_db();
     let store = Store::open(&path).unwrap();
+    // Recent events: the store keeps them for `COUNTER_RETENTION` by the system clock.
+    let t0 = now_ms() - 3_600_000;
     let events: Vec<CounterEvent> = (0..50)
         .map(|i| CounterEvent {
             key: format!("trigger_event_rate|grant:{}", i % 3),
-            at_ms: 1000 + i,
+            at_ms: t0 + i,
             amount: if i % 5 == 0 { 12.5 } else { 1.0 },
         })
         .collect();
@@ -1097,7 +1100,7 @@ async fn counter_events_are_saved_and_restored_after_a_restart() {
     let store = Store::open(&path).unwrap();
     assert_eq!(store.load_counter_events(0).await.unwrap(), events);
     assert_eq!(
-        store.load_counter_events(1040).await.unwrap(),
+        store.load_counter_events(t0 + 40).await.unwrap(),
         events[40..].to_vec()
     );
 }
