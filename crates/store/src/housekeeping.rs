@@ -77,7 +77,11 @@ impl Chore {
                 if !conn.is_autocommit() {
                     let _ = conn.execute_batch("ROLLBACK");
                 }
-                tracing::warn!(what = self.what, error = %e, "store housekeeping failed, will retry");
+                tracing::warn!(
+                    what = self.what,
+                    error = %e,
+                    "store housekeeping failed, will retry"
+                );
                 self.more = false;
                 self.next_ms = now.saturating_add(self.every_ms.min(RETRY_MS));
             }

@@ -34,7 +34,7 @@ pub(crate) struct WriteCtx<'c> {
 pub(crate) trait Job: Send {
     /// Runs the job; `true` when it succeeded (its savepoint is kept).
     fn run(&mut self, ctx: &mut WriteCtx<'_>) -> bool;
-    /// Whether the job runs in its own savepoint (see the module docs).
+    /// Whether the job runs in its own savepoint (see `writer.rs`).
     fn isolated(&self) -> bool;
     /// For a light job that failed: the error, when it may have left a partial write.
     fn abort_error(&self) -> Option<StoreError>;

@@ -4,6 +4,8 @@
 //! transaction together with the version bump. **A migration that has shipped is never edited**:
 //! fix or extend the schema by adding the next numbered file and a line to [`MIGRATIONS`].
 //! A database with a higher version than this build knows is refused rather than guessed at.
+//! The comments in a shipped migration describe the code as it was when it shipped (0001 and
+//! 0002 name `src/writer.rs` and `src/store.rs` for what is now in `src/tables/`).
 //!
 //! (This is what `rusqlite_migration` does; that crate's newest release needs an older rusqlite
 //! than the workspace's, and two bundled SQLite copies cannot link into one binary.)

@@ -7,7 +7,7 @@ use crate::chain;
 use crate::error::{Result, StoreError};
 use crate::job::WriteCtx;
 use crate::store::Store;
-use crate::tables::counter_events;
+use crate::tables::{call_counts, counter_events};
 
 /// How much history [`Store::prune`] keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,7 +79,7 @@ fn prune_history(ctx: &mut WriteCtx<'_>, retention: Retention) -> Result<PruneRe
                 ),
             });
         };
-        crate::tables::call_counts::uncount_pruned(conn, cut)?;
+        call_counts::uncount_pruned(conn, cut)?;
         report.calls = conn.execute("DELETE FROM calls WHERE id <= ?1", [cut])? as u64;
         conn.execute("DELETE FROM calls_fts WHERE rowid <= ?1", [cut])?;
         conn.execute(

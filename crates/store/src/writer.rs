@@ -17,8 +17,8 @@
 //! The full-text index is filled in idle moments, off the per-call commit
 //! (`tables/calls_fts.rs`).
 //!
-//! Periodic chores (deleting counter events past their retention) run in bounded steps before
-//! a group, each in a transaction of its own (`housekeeping.rs`).
+//! Periodic chores (deleting counter events past their retention) run in bounded steps, each in
+//! a transaction of its own, before a group and in idle moments (`housekeeping.rs`).
 //!
 //! WAL checkpoints are **off the commit path** too (`checkpoint.rs`): SQLite's automatic
 //! checkpoint ran inside whichever commit filled the WAL and made it 5 to 14 ms slower. A thread
@@ -42,7 +42,7 @@ use crate::job::{ChainTail, Job, WriteCtx, WriterHandle};
 use crate::tables::calls_fts::{FTS_IDLE, FTS_LAG, flush_fts_alone};
 
 /// At most this many jobs share one transaction.
-pub(crate) const MAX_BATCH: usize = 2048;
+const MAX_BATCH: usize = 2048;
 
 /// Writes between two `PRAGMA optimize` runs.
 const OPTIMIZE_EVERY: usize = 50_000;

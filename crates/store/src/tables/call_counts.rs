@@ -281,7 +281,7 @@ impl Store {
     /// Calls and denials per tool per time bucket of `bucket_ms`, for charts. Ordered by bucket,
     /// then tool. With whole-hour buckets and no grant, decider or text filter, whole hours come
     /// from the hourly counts and only the ends of the range are counted call by call
-    /// (`counts.rs`); the answer is the same either way.
+    /// (see the module docs); the answer is the same either way.
     pub async fn call_buckets(
         &self,
         filter: CallFilter,
@@ -292,7 +292,7 @@ impl Store {
                 "bucket size `{bucket_ms}` must be positive"
             )));
         }
-        self.read(move |conn| crate::tables::call_counts::buckets(conn, &filter, bucket_ms))
+        self.read(move |conn| buckets(conn, &filter, bucket_ms))
             .await
     }
 }

@@ -10,7 +10,7 @@ use crate::job::{ChainTail, WriteCtx};
 use crate::query::{CallFilter, CallPage, PageRequest, Where};
 use crate::redact::canonical_args_hash;
 use crate::store::Store;
-use crate::tables::call_counts::IdRange;
+use crate::tables::call_counts::{self, IdRange};
 use crate::tables::enum_col;
 use crate::types::{CallId, CallRecord, Completion, DecidedBy, Decision, NewCall, Outcome};
 
@@ -177,7 +177,7 @@ fn insert_call(ctx: &mut WriteCtx<'_>, row: &CallRow) -> Result<CallId> {
             ctx.calls.head_hash,
             hash
         ])?;
-    crate::tables::call_counts::count_call(
+    call_counts::count_call(
         ctx.conn,
         id,
         row.at_ms,
@@ -280,9 +280,9 @@ pub(crate) fn call_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<CallRecord>
 
 fn query_page(conn: &Connection, filter: &CallFilter, page: PageRequest) -> Result<CallPage> {
     use rusqlite::types::Value as V;
-    // A time range becomes an id range too (`counts.rs`): the newest-first walk of an index on
-    // `(x, id)` then starts at the range instead of at the newest call.
-    let ids = match crate::tables::call_counts::id_range(conn, filter)? {
+    // A time range becomes an id range too (`call_counts.rs`): the newest-first walk of an
+    // index on `(x, id)` then starts at the range instead of at the newest call.
+    let ids = match call_counts::id_range(conn, filter)? {
         IdRange::Empty => {
             return Ok(CallPage {
                 calls: Vec::new(),
