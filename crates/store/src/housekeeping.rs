@@ -2,10 +2,12 @@
 //!
 //! One chore so far: deleting counter events past their retention, once a day
 //! (`tables/counter_events.rs`). A chore runs in bounded steps, each in a transaction of its
-//! own, when the writer takes its next group of writes, so that a write waits for one step at
-//! most (about 2 ms); a step that leaves more to do is followed by the next, before the next
-//! group or in an idle moment, until none is left. The writer owns the schedule, so no caller
-//! has to remember to run it.
+//! own. When it is due, the writer runs a step before it takes its next group of writes, so a
+//! write waits for one step at most (about 2 ms). A step that leaves more to do (a backlog) is
+//! followed by the next in the writer's next idle moment, or, under writes that never pause,
+//! before a group once [`BUSY_PAUSE_MS`] have passed: a backlog costs the writes around it at
+//! most one step in 100 ms. The writer owns the schedule, so no caller has to remember to run
+//! it.
 
 use std::time::Duration;
 
@@ -16,6 +18,10 @@ use crate::error::Result;
 
 /// After a failed step, the chore is tried again this much later (or its period, if shorter).
 const RETRY_MS: i64 = 3_600_000;
+
+/// A step that left more to do is followed by the next one before a group only this much later
+/// (an idle moment runs it at once).
+pub(crate) const BUSY_PAUSE_MS: i64 = 100;
 
 /// One step of a chore at the time given: `Ok(true)` when more is left to do.
 pub(crate) type Step = Box<dyn FnMut(&Connection, i64) -> Result<bool> + Send>;
@@ -45,14 +51,14 @@ impl Chore {
         }
     }
 
-    /// Whether the last step left more to do (the writer does it in an idle moment too).
+    /// Whether the last step left more to do: the writer runs the next in an idle moment.
     pub(crate) fn has_more(&self) -> bool {
         self.more
     }
 
-    /// Whether a step is due now.
+    /// Whether a step is due before the next group.
     pub(crate) fn due(&self) -> bool {
-        self.more || self.clock.now_ms() >= self.next_ms
+        self.clock.now_ms() >= self.next_ms
     }
 
     /// Runs one step in a transaction of its own. A failure is rolled back and logged, and the
@@ -69,9 +75,8 @@ impl Chore {
         match result {
             Ok(more) => {
                 self.more = more;
-                if !more {
-                    self.next_ms = now.saturating_add(self.every_ms);
-                }
+                let wait = if more { BUSY_PAUSE_MS } else { self.every_ms };
+                self.next_ms = now.saturating_add(wait);
             }
             Err(e) => {
                 if !conn.is_autocommit() {

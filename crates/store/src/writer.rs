@@ -18,7 +18,7 @@
 //! (`tables/calls_fts.rs`).
 //!
 //! Periodic chores (deleting counter events past their retention) run in bounded steps, each in
-//! a transaction of its own, before a group and in idle moments (`housekeeping.rs`).
+//! a transaction of its own, before a group when due and in idle moments (`housekeeping.rs`).
 //!
 //! WAL checkpoints are **off the commit path** too (`checkpoint.rs`): SQLite's automatic
 //! checkpoint ran inside whichever commit filled the WAL and made it 5 to 14 ms slower. A thread
@@ -136,14 +136,14 @@ fn writer_loop(
         // A caller usually sends its next write within microseconds of its acknowledgment;
         // polling briefly before parking saves a thread wake-up on that path.
         let spun = spin_recv(&mut rx);
-        // Work kept for an idle moment, the soonest first: finishing a checkpoint (short), a
-        // chore's next step (short), then the full-text index.
+        // Work kept for an idle moment: finishing a checkpoint (short), the full-text index (it
+        // catches up at once), then the next step of a chore's backlog (which may take many).
         let idle = if checkpoints.idle_work_due() {
             Some(IdleWork::Checkpoint)
-        } else if chores.iter().any(Chore::has_more) {
-            Some(IdleWork::Chores)
         } else if calls.head_id > fts_upto {
             Some(IdleWork::SearchIndex)
+        } else if chores.iter().any(Chore::has_more) {
+            Some(IdleWork::Chores)
         } else {
             None
         };
@@ -155,7 +155,11 @@ fn writer_loop(
                     Err(_idle) => {
                         match work {
                             IdleWork::Checkpoint => checkpoints.when_idle(&conn),
-                            IdleWork::Chores => run_due(&mut chores, &conn),
+                            IdleWork::Chores => {
+                                for chore in chores.iter_mut().filter(|c| c.has_more()) {
+                                    chore.run(&conn);
+                                }
+                            }
                             IdleWork::SearchIndex => {
                                 flush_fts_alone(&conn, &mut fts_upto, calls.head_id)
                             }

@@ -1,8 +1,8 @@
 //! Counter events are kept as long as the gate reads them back at start-up, and no longer.
 //!
 //! The store's clock is a test clock that moves only when told to, so weeks pass without
-//! waiting. The writer's retention chore runs when the writer takes a group of writes, before
-//! the group, so once an awaited write returns, a chore that was due has run.
+//! waiting. The writer runs a due step of its retention chore when it takes a group of writes,
+//! before the group, so once an awaited write returns, a step that was due has run.
 #![expect(clippy::unwrap_used, reason = "a test stops at the first error")]
 
 use std::path::Path;
@@ -115,9 +115,10 @@ async fn a_backlog_larger_than_one_step_is_worked_off_between_writes() {
         store.load_counter_events(i64::MIN).await.unwrap().len(),
         5001
     );
-    now.store(T0 + DAY, Ordering::SeqCst);
-    // Each write lets at least one bounded step run before it; ten are more than enough.
-    for _ in 0..10 {
+    // The day after, writes keep coming a second apart: before each, the writer runs the next
+    // bounded step (more than 100 ms after the last one); ten are more than enough.
+    for s in 0..10 {
+        now.store(T0 + DAY + s * 1000, Ordering::SeqCst);
         barrier(&store).await;
     }
     assert_eq!(

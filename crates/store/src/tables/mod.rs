@@ -1,5 +1,7 @@
 //! One module per table: its SQL, its row mapping and the [`Store`](crate::Store) methods that
-//! read and write it.
+//! read and write it. `calls.rs` has `completions` too (a call's second half); the `chains` rows
+//! belong to `chain.rs` and `meta.fts_upto` to `calls_fts.rs`. `tool_pins` (migration 0001) has
+//! no module: nothing reads or writes it yet.
 
 pub(crate) mod approvals;
 pub(crate) mod call_counts;
@@ -13,6 +15,8 @@ use rusqlite::types::Type;
 
 use crate::error::Result;
 
+/// Column `idx` as a text enum read by `parse` (`Decision::parse`, ...): unknown text is a
+/// conversion error that names the column.
 pub(crate) fn enum_col<T>(
     r: &rusqlite::Row<'_>,
     idx: usize,
