@@ -1,18 +1,23 @@
 //! The `@modelcontextprotocol/conformance` server scenarios, run against a URL and compared.
 //!
-//! [`run`] starts the suite's CLI (`conformance server --url <url>`, every active scenario) on
-//! Node >= 22 ([`node22`](crate::node22)) and parses the summary it prints into [`Scores`]: one
-//! [`Score`] per scenario. The tests run it once against a server directly and once or more
-//! through Airlock, then check that Airlock [`lost`] no scenario and render a Markdown [`table`]
-//! of the runs side by side (the one in `docs/conformance.md`).
+//! Two releases of the suite are pinned in `node/package.json` ([`Suite`]): the stable one and
+//! the newest alpha (installed as `conformance-next`), which has the 2026-07-28 scenarios
+//! (stateless requests, `input_required` results, SSE polling that works). [`run_suite`] starts
+//! one of them on Node >= 22 ([`node22`](crate::node22)) with a [`Selection`] of scenarios
+//! against a URL and parses the summary it prints into [`Scores`]: one [`Score`] per scenario.
+//! The tests run it against a server directly and through Airlock, check that Airlock [`lost`]
+//! no scenario, and render a Markdown [`table`] of the runs side by side (the ones in
+//! `docs/conformance.md`). [`repeat`] runs one scenario many times, for the scenarios whose
+//! failures are races.
 //!
-//! The summary is the suite's console output (`✓ ping: 1 passed, 0 failed`), not a stable
-//! format: a new suite version that changes it yields no scores, and [`run`] fails saying so
-//! rather than reporting an empty run as a pass.
+//! The summary is the suite's console output (`✓ ping: 1 passed, 0 failed`, or `Passed: 1/1, 0
+//! failed` for a single scenario), not a stable format: a new suite version that changes it
+//! yields no scores, and the run fails saying so rather than reporting an empty run as a pass.
 
 use std::collections::BTreeMap;
+use std::fs;
 use std::io::{self, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -20,6 +25,81 @@ use std::time::{Duration, Instant};
 /// A bound on one run of the suite (about 30 scenarios take a minute or two), so a hung run fails
 /// the test instead of hanging it. A bound on failure, not a timing assertion.
 pub const DEADLINE: Duration = Duration::from_secs(600);
+
+/// A pinned release of the suite (both in `node/package.json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Suite {
+    /// `@modelcontextprotocol/conformance`, the stable release (0.1.x).
+    Pinned,
+    /// `conformance-next`: the newest alpha, with the 2026-07-28 scenarios and requirement sets.
+    Next,
+}
+
+impl Suite {
+    /// Its directory under `node_modules` (both releases install the same `conformance` bin, so
+    /// the script is started by its path, never through `.bin`).
+    fn package(self) -> &'static str {
+        match self {
+            Suite::Pinned => "@modelcontextprotocol/conformance",
+            Suite::Next => "conformance-next",
+        }
+    }
+
+    /// The installed version, from the package's `package.json`.
+    pub fn version(self) -> io::Result<String> {
+        let manifest = crate::node_peers()?
+            .join("node_modules")
+            .join(self.package())
+            .join("package.json");
+        let text = fs::read_to_string(&manifest)?;
+        text.split_once("\"version\"")
+            .and_then(|(_, rest)| rest.split('"').nth(1))
+            .map(str::to_owned)
+            .ok_or_else(|| io::Error::other(format!("no version in {}", manifest.display())))
+    }
+
+    fn script(self) -> io::Result<PathBuf> {
+        let script = crate::node_peers()?
+            .join("node_modules")
+            .join(self.package())
+            .join("dist/index.js");
+        if script.is_file() {
+            Ok(script)
+        } else {
+            Err(io::Error::other(format!(
+                "{} is not installed (no {})",
+                self.package(),
+                script.display()
+            )))
+        }
+    }
+}
+
+/// Which server scenarios a run selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Selection {
+    /// The suite's default: every active scenario (not pending; with [`Suite::Next`], not draft
+    /// or extension either).
+    Active,
+    /// `--suite all`: active, pending, draft and extension scenarios.
+    All,
+    /// `--requirements <revision>` ([`Suite::Next`] only): exactly what a spec revision requires,
+    /// frozen at its release, each scenario at that revision's wire version.
+    Requirements(&'static str),
+    /// `--scenario <name>`: one scenario.
+    Scenario(&'static str),
+}
+
+impl Selection {
+    fn args(self) -> Vec<&'static str> {
+        match self {
+            Selection::Active => vec![],
+            Selection::All => vec!["--suite", "all"],
+            Selection::Requirements(revision) => vec!["--requirements", revision],
+            Selection::Scenario(name) => vec!["--scenario", name],
+        }
+    }
+}
 
 /// The checks of one scenario in one run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,28 +120,98 @@ impl Score {
 /// One run of the suite: scenario name -> its score, in name order.
 pub type Scores = BTreeMap<String, Score>;
 
-/// Runs every active server scenario against `url` and returns the scores. The suite writes its
-/// per-scenario results (`checks.json`) under `out_dir`.
+/// Runs every active server scenario of the stable suite against `url` and returns the scores.
+/// The suite writes its per-scenario results (`checks.json`) under `out_dir`. The same as
+/// `run_suite(Suite::Pinned, Selection::Active, url, out_dir)`.
+pub fn run(url: &str, out_dir: &Path) -> io::Result<Scores> {
+    run_suite(Suite::Pinned, Selection::Active, url, out_dir)
+}
+
+/// Runs the `selection` of `suite`'s server scenarios against `url` and returns the scores; the
+/// suite writes each scenario's `checks.json` under `out_dir`.
 ///
 /// Fails when Node or the suite is not installed, when the run takes longer than [`DEADLINE`],
 /// or when its output holds no scenario summary (the error then shows what it printed).
 /// Scenarios that fail are scores, not errors.
-pub fn run(url: &str, out_dir: &Path) -> io::Result<Scores> {
+pub fn run_suite(
+    suite: Suite,
+    selection: Selection,
+    url: &str,
+    out_dir: &Path,
+) -> io::Result<Scores> {
     let mut cmd = Command::new(crate::node22()?);
-    cmd.arg(crate::node_bin("conformance")?)
-        .args(["server", "--url", url, "-o"])
+    cmd.arg(suite.script()?)
+        .args(["server", "--url", url])
+        .args(selection.args())
+        .arg("-o")
         .arg(out_dir);
+    let shown = format!(
+        "conformance server --url {url} {}",
+        selection.args().join(" ")
+    );
     let output = output_within(cmd, DEADLINE)
-        .map_err(|e| io::Error::new(e.kind(), format!("conformance server --url {url}: {e}")))?;
+        .map_err(|e| io::Error::new(e.kind(), format!("{shown}: {e}")))?;
     let stdout = String::from_utf8_lossy(&output.stdout);
-    let scores = parse_summary(&stdout);
+    let mut scores = parse_summary(&stdout);
+    if let Selection::Scenario(name) = selection
+        && scores.is_empty()
+        && let Some(score) = parse_single(&stdout)
+    {
+        scores.insert(name.to_owned(), score);
+    }
     if scores.is_empty() {
         return Err(io::Error::other(format!(
-            "no conformance results from {url}: {stdout}\n{}",
+            "no conformance results from `{shown}`: {stdout}\n{}",
             String::from_utf8_lossy(&output.stderr)
         )));
     }
     Ok(scores)
+}
+
+/// Runs the one scenario `name` of `suite` `times` times against `url` (each run's results
+/// under `out_dir/<n>`) and sums the runs: the score's `passed` counts the runs in which every
+/// check passed, `failed` the others. For scenarios whose failures are races, where one run
+/// proves little.
+pub fn repeat(
+    suite: Suite,
+    name: &'static str,
+    times: u32,
+    url: &str,
+    out_dir: &Path,
+) -> io::Result<Score> {
+    let mut runs = Score {
+        passed: 0,
+        failed: 0,
+    };
+    for n in 0..times {
+        let scores = run_suite(
+            suite,
+            Selection::Scenario(name),
+            url,
+            &out_dir.join(n.to_string()),
+        )?;
+        if passes(&scores, name) {
+            runs.passed += 1;
+        } else {
+            runs.failed += 1;
+        }
+    }
+    Ok(runs)
+}
+
+/// The result line of a single-scenario run: `Passed: 1/1, 0 failed, 0 warnings`.
+fn parse_single(stdout: &str) -> Option<Score> {
+    let line = stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Passed: "))?;
+    let numbers: Vec<u32> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    match numbers[..] {
+        [passed, _total, failed, ..] => Some(Score { passed, failed }),
+        _ => None,
+    }
 }
 
 /// Reads the suite's summary lines (`✓ ping: 1 passed, 0 failed`, `✗ tools-call-image: 0
@@ -205,6 +355,20 @@ mod tests {
             parse_summary(stdout),
             scores(&[("ping", 1, 0), ("tools-call-image", 0, 1)])
         );
+    }
+
+    #[test]
+    fn a_single_scenario_run_has_its_own_result_line() {
+        let stdout =
+            "Checks:\n  [ping] SUCCESS\n\nTest Results:\nPassed: 2/3, 1 failed, 0 warnings\n";
+        assert_eq!(
+            parse_single(stdout),
+            Some(Score {
+                passed: 2,
+                failed: 1
+            })
+        );
+        assert_eq!(parse_single("Test Results:\n"), None);
     }
 
     #[test]

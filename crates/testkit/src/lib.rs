@@ -14,7 +14,9 @@
 //! Every helper returns `io::Result` with a message that says what to run by hand when it fails.
 //!
 //! [`conformance`] runs the official MCP conformance suite's server scenarios against a URL and
-//! compares runs (directly and through Airlock), for the conformance tests of the proxy and the CLI.
+//! compares runs (directly and through Airlock), for the conformance tests of the proxy and the CLI;
+//! [`conformance_server_http`] and [`conformance_server_stdio_argv`] start the server they run
+//! against (`node/conformance-server/`).
 
 use std::collections::hash_map::DefaultHasher;
 use std::fs::{self, File};
@@ -363,6 +365,32 @@ pub fn python_server() -> io::Result<Peer> {
     peer.wait_for_line("READY")?;
     peer.port = port;
     Ok(peer)
+}
+
+/// `node/conformance-server/main.mjs`: Airlock's own server for the conformance suite, with every
+/// tool, resource and prompt its server scenarios call, serving both protocol eras
+/// (`docs/conformance.md`).
+pub fn conformance_server_script() -> io::Result<PathBuf> {
+    Ok(node_peers()?.join("conformance-server").join("main.mjs"))
+}
+
+/// Starts the conformance server over Streamable HTTP on a free loopback port, endpoint `/mcp`
+/// (`Peer::url("/mcp")`), with its output captured.
+pub fn conformance_server_http() -> io::Result<Peer> {
+    let port = free_port()?;
+    let mut cmd = Command::new("node");
+    cmd.arg(conformance_server_script()?)
+        .args(["--port", &port.to_string()]);
+    Peer::start_capturing(cmd, port)
+}
+
+/// The argv that starts the conformance server over stdio: `node <script> --stdio`.
+pub fn conformance_server_stdio_argv() -> io::Result<Vec<String>> {
+    Ok(vec![
+        "node".into(),
+        conformance_server_script()?.to_string_lossy().into_owned(),
+        "--stdio".into(),
+    ])
 }
 
 /// Serialises installs across processes (parallel test binaries, several engineers).

@@ -33,7 +33,7 @@ export const RETRY_MS = 1000;
 /** Serves `/mcp` on `127.0.0.1:<port>` and resolves once it listens. */
 export function serveHttp(port) {
     const modern = createMcpHandler(() => conformanceServer({ listChanged }), {
-        onerror: error => console.error(`conformance-server: 2026-07-28 request failed: ${error.message}`)
+        onerror: error => console.error(`conformance-server: 2026-07-28 handler: ${error.message}`)
     });
     function listChanged(kind) {
         if (kind === 'tools') modern.notify.toolsChanged();
