@@ -231,6 +231,10 @@ function registerTools(server, hooks) {
         }
     );
 
+    // Sampling and elicitation go out as requests of the session, not of the call (the SDK's
+    // `requestSampling`/`elicitInput`), so they travel on the session's GET stream, as the stable
+    // suite's reference server sends them: a relay must have that stream open before it forwards
+    // the call, or the question is lost.
     const elicitTool = (name, description, inputSchema, params) =>
         server.registerTool(name, { description, inputSchema }, async (args, ctx) => {
             const answer = await ctx.mcpReq.elicitInput(params(args));

@@ -6,12 +6,13 @@
 // stateless 2026-07-28 protocol from one server definition.
 //
 //   node main.mjs --port <port>   Streamable HTTP at http://127.0.0.1:<port>/mcp
-//   node main.mjs --stdio         stdio (one client, newline-delimited JSON-RPC)
+//   node main.mjs --stdio         stdio (one client, newline-delimited JSON-RPC; the first
+//                                 message picks the protocol era for the connection)
 //
 // The port may also come from `CONFORMANCE_PORT`. Over HTTP it prints
 // `conformance-server listening on http://127.0.0.1:<port>/mcp` once ready.
 
-import { StdioServerTransport } from '@modelcontextprotocol/server/stdio';
+import { serveStdio } from '@modelcontextprotocol/server/stdio';
 
 import { conformanceServer } from './features.mjs';
 import { serveHttp } from './http.mjs';
@@ -20,8 +21,9 @@ const USAGE = 'usage: main.mjs --port <port> | --stdio  (or CONFORMANCE_PORT=<po
 
 async function main(args) {
     if (args.includes('--stdio')) {
-        // A stdio client is one client: list changes have nobody else to reach.
-        await conformanceServer().connect(new StdioServerTransport());
+        // The opening message picks the era for the connection (`initialize`: 2025-era; a
+        // request with a 2026-07-28 `_meta` envelope: stateless), as the SDK's stdio entry does.
+        await serveStdio(() => conformanceServer());
         return;
     }
     const at = args.indexOf('--port');
