@@ -727,19 +727,26 @@ fn request_bodies_are_bounded_in_size_time_and_type() -> Result<()> {
 }
 
 #[test]
-fn sessions_per_server_are_capped() -> Result<()> {
+fn sessions_per_server_are_capped_and_idle_ones_make_room() -> Result<()> {
     let f = Fixture::start(json!({"max_sessions_per_server": 2}), allow_all())?;
     run(async {
+        // Two busy sessions: each holds its standing GET stream open.
         let first = f.agent("2025-06-18").await?;
-        let _second = f.agent("2025-06-18").await?;
-        let mut third = RawAgent::new(&f.url());
-        let answer = third
-            .post(
-                &json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-                "protocolVersion": "2025-06-18", "capabilities": {},
-                "clientInfo": {"name": "third", "version": "1"}}}),
-            )
-            .await?;
+        let second = f.agent("2025-06-18").await?;
+        let open = |agent: &RawAgent| {
+            agent
+                .http
+                .get(&agent.url)
+                .header("accept", "text/event-stream")
+                .header("mcp-session-id", agent.session.clone().unwrap_or_default())
+                .send()
+        };
+        let first_stream = open(&first).await?;
+        let second_stream = open(&second).await?;
+        let initialize = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "third", "version": "1"}}});
+        let answer = RawAgent::new(&f.url()).post(&initialize).await?;
         assert_eq!(answer.status, 503, "{answer:?}");
         let message = answer
             .error()
@@ -749,19 +756,32 @@ fn sessions_per_server_are_capped() -> Result<()> {
             message.contains("gate.max_sessions_per_server"),
             "{message}"
         );
-        assert_eq!(first.delete().await?, 204);
-        // The slot is given back with the session.
+
+        // The first agent goes away without DELETE: its session is idle and makes room.
+        drop(first_stream);
         let deadline = Instant::now() + DEADLINE;
         loop {
-            let mut again = RawAgent::new(&f.url());
-            if again.initialize("2025-06-18").await.is_ok() {
+            let mut third = RawAgent::new(&f.url());
+            if third.initialize("2025-06-18").await.is_ok() {
                 break;
             }
             if Instant::now() > deadline {
-                bail!("no session after one was ended");
+                bail!("no room was made by the idle session");
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        let mut first = first;
+        let gone = first.call(json!(1), "echo", json!({})).await?;
+        assert_eq!(gone.status, 404, "the idle session was closed: {gone:?}");
+        // The busy one was left alone.
+        let mut second = second;
+        let answer = second.call(json!(1), "echo", json!({})).await?;
+        assert!(
+            answer
+                .response(&json!(1))
+                .is_some_and(|r| r["result"].is_object())
+        );
+        drop(second_stream);
         Ok(())
     })
 }

@@ -12,9 +12,10 @@
 //! response (missing: 400, unknown: 404, DELETE ends the session); `MCP-Protocol-Version` must be
 //! a supported version when present (missing means 2025-03-26).
 //!
-//! Requests of the stateless 2026-07-28 revision (a `_meta` protocol version, or
-//! `server/discover`, and no session header) share one upstream connection per server; closing
-//! their stream cancels them. Their standard headers (`Mcp-Method`, `Mcp-Name`, `Mcp-Param-*`,
+//! Requests of the stateless 2026-07-28 revision (a `_meta` protocol version, `server/discover`,
+//! or an `MCP-Protocol-Version` header of no session era, and no session header) are relayed one
+//! by one (an HTTP exchange each to an HTTP upstream, a shared connection to a stdio one: see
+//! `session`); closing their stream cancels them, and their version is the server's to judge. Their standard headers (`Mcp-Method`, `Mcp-Name`, `Mcp-Param-*`,
 //! `MCP-Protocol-Version`) must repeat the body, else 400 with JSON-RPC -32020 naming the header
 //! (see `standard_headers`).
 //!
@@ -32,8 +33,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::sse::{KeepAlive, Sse};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::Value;
@@ -45,7 +45,7 @@ use crate::proxy::Shared;
 use crate::security;
 use crate::session::{self, Session};
 use crate::standard_headers;
-use crate::stream::{STANDING, SseBody};
+use crate::stream::{KeepAlive, STANDING, SseBody};
 
 const SESSION_HEADER: &str = "mcp-session-id";
 const VERSION_HEADER: &str = "mcp-protocol-version";
@@ -154,6 +154,13 @@ fn accepts(headers: &HeaderMap, wanted: &[&str]) -> bool {
         })
         .collect();
     types.iter().any(|t| t == "*/*") || wanted.iter().all(|w| types.iter().any(|t| t == w))
+}
+
+/// True when the `MCP-Protocol-Version` header names a version of no session era (2026-07-28,
+/// or one Airlock does not know): a request without a session is then a stateless one.
+fn stateless_version(headers: &HeaderMap) -> bool {
+    header_str(headers, VERSION_HEADER)
+        .is_some_and(|v| !SUPPORTED_VERSIONS[..SUPPORTED_VERSIONS.len() - 1].contains(&v))
 }
 
 fn check_version(headers: &HeaderMap) -> Result<(), Box<Response>> {
@@ -298,16 +305,22 @@ fn refuse_post(
 }
 
 fn sse(shared: &Shared, body: SseBody) -> Response {
-    let mut resp = Sse::new(body)
-        .keep_alive(
-            KeepAlive::new()
-                .interval(shared.config.keep_alive)
-                .text("keep-alive"),
-        )
-        .into_response();
-    resp.headers_mut()
-        .insert("x-accel-buffering", HeaderValue::from_static("no"));
-    resp
+    let body = Body::from_stream(KeepAlive::new(body, shared.config.keep_alive));
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/event-stream"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+            (
+                HeaderName::from_static("x-accel-buffering"),
+                HeaderValue::from_static("no"),
+            ),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 /// How long a POST's answer waits for its first message before it starts as an SSE stream. Long
@@ -319,8 +332,12 @@ pub(crate) const JSON_WINDOW: Duration = Duration::from_millis(500);
 /// Answers a POST that carried requests: a JSON body when the stream ends with its first message
 /// within [`JSON_WINDOW`], else the SSE stream (with whatever was already taken from it).
 async fn answer(shared: &Shared, mut body: SseBody) -> Response {
-    if let Ok(Some(data)) = tokio::time::timeout(JSON_WINDOW, body.single()).await {
+    if let Ok(Some((data, status))) = tokio::time::timeout(JSON_WINDOW, body.single()).await {
+        let status = status
+            .and_then(|s| StatusCode::from_u16(s).ok())
+            .unwrap_or(StatusCode::OK);
         return (
+            status,
             [(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),
@@ -382,17 +399,27 @@ async fn post_mcp(
             "the `Accept` header must list `application/json` and `text/event-stream`",
         );
     }
-    if let Err(r) = check_version(headers) {
-        return *r;
-    }
     let (messages, batch) = match read_messages(&shared, headers, body).await {
         Ok(m) => m,
         Err(r) => return *r,
     };
     let server: Arc<str> = Arc::from(server);
-    let is_init = !batch
+    let stateless_request = header_str(headers, SESSION_HEADER).is_none()
+        && !batch
+        && jsonrpc::classify(&messages[0]) == Kind::Request
+        && (jsonrpc::is_stateless(&messages[0]) || stateless_version(headers));
+    // A stateless request's version is the server's to judge (it answers an unsupported one
+    // with its list of supported versions); in a session, Airlock holds the agent to the
+    // versions it relays.
+    if !stateless_request && let Err(r) = check_version(headers) {
+        return *r;
+    }
+    // A stateless `initialize` is the server's to refuse (the method was removed in 2026-07-28).
+    let is_init = !stateless_request
+        && !batch
         && jsonrpc::method(&messages[0]) == "initialize"
         && jsonrpc::classify(&messages[0]) == Kind::Request;
+
     let mut new_session = false;
     let session = match header_str(headers, SESSION_HEADER) {
         Some(id) => {
@@ -415,7 +442,7 @@ async fn post_mcp(
         }
         None if is_init => {
             let id = messages[0].get("id").cloned().unwrap_or(Value::Null);
-            let Some(slot) = shared.reserve_slot(&server) else {
+            let Some(slot) = shared.reserve_slot_or_evict(&server) else {
                 return no_room(&shared, &server, id);
             };
             match Session::start(
@@ -438,17 +465,14 @@ async fn post_mcp(
                 }
             }
         }
-        None if !batch
-            && jsonrpc::classify(&messages[0]) == Kind::Request
-            && jsonrpc::is_stateless(&messages[0]) =>
-        {
+        None if stateless_request => {
             let msg = messages.into_iter().next().unwrap_or(Value::Null);
             if let Err(r) = check_standard_headers(&shared, &server, headers, &msg) {
                 let kind = RefusalKind::Malformed;
                 let msgs = std::slice::from_ref(&msg);
                 return refuse_post(&shared, &server, &agent, None, msgs, kind, *r);
             }
-            return stateless(shared, server, agent, msg).await;
+            return stateless(shared, server, agent, headers, msg).await;
         }
         None => {
             let r = bad_request("missing `Mcp-Session-Id` header");
@@ -546,6 +570,7 @@ async fn stateless(
     shared: Arc<Shared>,
     server: Arc<str>,
     agent: AgentIdentity,
+    headers: &HeaderMap,
     msg: Value,
 ) -> Response {
     let session = match shared.stateless_session(&server).await {
@@ -564,9 +589,11 @@ async fn stateless(
         session_id: Arc::from(uuid::Uuid::new_v4().simple().to_string()),
         agent,
         client,
+        // The body's version, else the header's (the server is sent the one the agent gave).
         protocol_version: meta
             .and_then(|m| m.get(jsonrpc::META_VERSION))
             .and_then(Value::as_str)
+            .or_else(|| header_str(headers, VERSION_HEADER))
             .map(str::to_owned),
         transport: DownstreamKind::StreamableHttp,
     });
@@ -671,7 +698,7 @@ async fn get_sse(
         Err(r) => return *r,
     };
     let server: Arc<str> = Arc::from(server);
-    let Some(slot) = shared.reserve_slot(&server) else {
+    let Some(slot) = shared.reserve_slot_or_evict(&server) else {
         return no_room(&shared, &server, Value::Null);
     };
     let session = match Session::start(

@@ -130,6 +130,32 @@ impl Shared {
             .is_some_and(|s| s.starts_with(&self.local_prefix))
     }
 
+    /// A place for one more agent session of `server`. When the server has
+    /// `max_sessions_per_server` already, the one idle longest (nothing in flight, no open
+    /// stream: an agent that went away without DELETE) is closed to make room; only when every
+    /// session is busy is there none.
+    pub(crate) fn reserve_slot_or_evict(self: &Arc<Self>, server: &Arc<str>) -> Option<Slot> {
+        if let Some(slot) = self.reserve_slot(server) {
+            return Some(slot);
+        }
+        let oldest = {
+            let sessions = lock(&self.sessions);
+            sessions
+                .values()
+                .filter(|s| s.server == *server)
+                .filter_map(|s| s.idle_since().map(|seen| (seen, s.id.clone())))
+                .min_by_key(|(seen, _)| *seen)
+                .map(|(_, id)| id)
+        };
+        let session = self.remove_session(&oldest?)?;
+        tracing::info!(
+            server = %server, session = %session.id,
+            "session limit reached: closed the session idle longest to make room"
+        );
+        session.close();
+        self.reserve_slot(server)
+    }
+
     /// A place for one more agent session of `server`, if it has fewer than
     /// `max_sessions_per_server`. The place is given back when the [`Slot`] is dropped (with
     /// the session that holds it).

@@ -11,9 +11,12 @@ use std::collections::{BTreeMap, VecDeque};
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::task::{Context, Poll};
 
-use axum::response::sse::Event;
+use bytes::Bytes;
+use std::future::Future;
+
 use futures::Stream;
 use serde_json::Value;
 use tokio::sync::mpsc;
@@ -24,6 +27,9 @@ pub(crate) type StreamId = u64;
 
 /// The standing stream of a session.
 pub(crate) const STANDING: StreamId = 0;
+
+/// The reconnection delay Airlock's SSE streams announce (their priming event's `retry`).
+const RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// How many finished request streams a session remembers for resumption.
 const KEEP_DONE: usize = 32;
@@ -54,6 +60,9 @@ pub(crate) struct StreamState {
     pub(crate) disconnected: CancellationToken,
     /// Whether event ids are written (Streamable HTTP) or not (legacy SSE).
     ids: bool,
+    /// The HTTP status of the answer when it goes as a plain JSON body and is not 200 (a
+    /// stateless upstream's 400 or 404, relayed as the server sent it); 0 for none.
+    status: Arc<AtomicU16>,
 }
 
 impl StreamState {
@@ -134,6 +143,8 @@ impl Streams {
             ended: false,
             on_drop: s.disconnected.clone(),
             on_close: None,
+            status: s.status.clone(),
+            priming: s.ids.then(|| format!("{id}-{from}")),
         })
     }
 
@@ -170,6 +181,14 @@ impl Streams {
         s.push(id, msg, capacity);
         if is_response {
             s.response_done();
+        }
+    }
+
+    /// The HTTP status the stream's answer should carry when it is a plain JSON body (set before
+    /// delivering the response it belongs to).
+    pub(crate) fn set_status(&mut self, id: StreamId, status: u16) {
+        if let Some(s) = self.map.get(&id) {
+            s.status.store(status, Ordering::Relaxed);
         }
     }
 
@@ -213,6 +232,7 @@ impl StreamState {
             batch: None,
             disconnected: CancellationToken::new(),
             ids,
+            status: Arc::new(AtomicU16::new(0)),
         }
     }
 
@@ -267,6 +287,11 @@ pub(crate) struct SseBody {
     ended: bool,
     on_drop: CancellationToken,
     on_close: Option<Box<dyn FnOnce(bool) + Send>>,
+    status: Arc<AtomicU16>,
+    /// The priming event (SEP-1699) the stream starts with when it is sent as SSE: an event
+    /// id to resume from, and the reconnection delay. Not sent when the answer goes as one JSON
+    /// body.
+    priming: Option<String>,
 }
 
 impl SseBody {
@@ -281,7 +306,10 @@ impl SseBody {
     /// answered with a plain `application/json` body instead of an SSE stream, and the body
     /// counts as ended. Otherwise returns `None` and the items taken stay in front of the
     /// stream. Cancel safe: dropped while waiting, nothing is lost.
-    pub(crate) async fn single(&mut self) -> Option<Arc<str>> {
+    ///
+    /// With the text comes the HTTP status it should go with, when that is not 200 (see
+    /// [`Streams::set_status`]).
+    pub(crate) async fn single(&mut self) -> Option<(Arc<str>, Option<u16>)> {
         if !self.ahead.is_empty() {
             return None;
         }
@@ -289,7 +317,8 @@ impl SseBody {
         match (first, self.rx.try_recv()) {
             (SseItem::Message { data, .. }, Err(TryRecvError::Disconnected)) => {
                 self.ended = true;
-                Some(data)
+                let status = self.status.load(Ordering::Relaxed);
+                Some((data, (status != 0).then_some(status)))
             }
             (first, Ok(next)) => {
                 self.ahead.push_back(first);
@@ -304,33 +333,95 @@ impl SseBody {
     }
 }
 
-fn event(item: SseItem) -> Event {
+/// One SSE event as it goes on the wire. Written here rather than with axum's `Event`, which
+/// cannot write the empty `data:` line a priming event needs. Data is one line: message JSON as
+/// serde writes it has no raw newlines, and an endpoint path none either.
+fn frame(item: SseItem) -> Bytes {
     match item {
         SseItem::Message { id, data } => {
-            let e = Event::default().event("message").data(&*data);
-            match id {
-                Some(id) => e.id(id),
-                None => e,
+            let mut out = String::with_capacity(data.len() + 48);
+            out.push_str("event: message\ndata: ");
+            out.push_str(&data);
+            out.push('\n');
+            if let Some(id) = id {
+                out.push_str("id: ");
+                out.push_str(&id);
+                out.push('\n');
             }
+            out.push('\n');
+            Bytes::from(out)
         }
-        SseItem::Endpoint(path) => Event::default().event("endpoint").data(path),
+        SseItem::Endpoint(path) => Bytes::from(format!("event: endpoint\ndata: {path}\n\n")),
     }
 }
 
+/// The priming event (SEP-1699): the point to resume from, the reconnection delay, and an empty
+/// `data:` line, which clients skip as a message but whose id they keep for `Last-Event-ID`.
+fn priming(id: &str) -> Bytes {
+    Bytes::from(format!(
+        "id: {id}\nretry: {}\ndata: \n\n",
+        RETRY.as_millis()
+    ))
+}
+
 impl Stream for SseBody {
-    type Item = Result<Event, Infallible>;
+    type Item = Result<Bytes, Infallible>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if let Some(id) = self.priming.take() {
+            return Poll::Ready(Some(Ok(priming(&id))));
+        }
         if let Some(item) = self.ahead.pop_front() {
-            return Poll::Ready(Some(Ok(event(item))));
+            return Poll::Ready(Some(Ok(frame(item))));
         }
         match self.rx.poll_recv(cx) {
-            Poll::Ready(Some(item)) => Poll::Ready(Some(Ok(event(item)))),
+            Poll::Ready(Some(item)) => Poll::Ready(Some(Ok(frame(item)))),
             Poll::Ready(None) => {
                 self.ended = true;
                 Poll::Ready(None)
             }
             Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// An SSE body with a comment (`: keep-alive`) written whenever `every` passes without an event,
+/// so proxies and clients do not take a quiet stream for a dead one.
+pub(crate) struct KeepAlive {
+    body: SseBody,
+    every: std::time::Duration,
+    timer: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl KeepAlive {
+    pub(crate) fn new(body: SseBody, every: std::time::Duration) -> Self {
+        KeepAlive {
+            body,
+            every,
+            timer: Box::pin(tokio::time::sleep(every)),
+        }
+    }
+}
+
+impl Stream for KeepAlive {
+    type Item = Result<Bytes, Infallible>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.body).poll_next(cx) {
+            Poll::Ready(item) => {
+                let next = tokio::time::Instant::now() + this.every;
+                this.timer.as_mut().reset(next);
+                Poll::Ready(item)
+            }
+            Poll::Pending => match this.timer.as_mut().poll(cx) {
+                Poll::Ready(()) => {
+                    let next = tokio::time::Instant::now() + this.every;
+                    this.timer.as_mut().reset(next);
+                    Poll::Ready(Some(Ok(Bytes::from_static(b": keep-alive\n\n"))))
+                }
+                Poll::Pending => Poll::Pending,
+            },
         }
     }
 }

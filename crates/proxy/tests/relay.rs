@@ -490,9 +490,9 @@ async fn a_held_call_is_withdrawn_when_the_agent_closes_its_stream() {
         .await
         .unwrap();
     let mut body = resp.bytes_stream();
-    // Read the first event (the interceptor's notification), then hang up.
-    let first = body.next().await.unwrap().unwrap();
-    assert!(String::from_utf8_lossy(&first).contains("holding"));
+    // Read the first message (the interceptor's notification), then hang up.
+    let first = next_data(&mut body).await;
+    assert!(first.contains("holding"), "{first}");
     drop(body);
     for _ in 0..200 {
         if h.rec.withdrawn.load(Ordering::SeqCst) == 1 {
@@ -924,7 +924,7 @@ async fn broadcast_reaches_the_get_stream_of_each_session() {
         .await
         .unwrap();
     let mut body = r.bytes_stream();
-    let first = String::from_utf8_lossy(&body.next().await.unwrap().unwrap()).into_owned();
+    let first = next_data(&mut body).await;
     assert!(
         first.contains("notifications/tools/list_changed"),
         "{first}"
@@ -1081,11 +1081,30 @@ async fn the_get_stream_resumes_after_last_event_id() {
     drop(body);
     // Resuming after the first event replays only the second.
     let mut body = get(Some("0-1")).await.unwrap().bytes_stream();
-    let replay = String::from_utf8_lossy(&body.next().await.unwrap().unwrap()).into_owned();
+    let replay = next_data(&mut body).await;
     assert!(
         replay.contains("\"data\":2") && !replay.contains("\"data\":1"),
         "{replay}"
     );
+    // Every SSE answer starts with a priming event (SEP-1699): the point to resume from, the
+    // reconnection delay, and no message.
+    assert!(
+        replay.starts_with("id: 0-1\nretry: 1000\ndata: \n"),
+        "{replay}"
+    );
+}
+
+/// Reads an SSE body until it holds a message (past the priming event), and returns the text
+/// read so far.
+async fn next_data(
+    body: &mut (impl futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin),
+) -> String {
+    let mut text = String::new();
+    while !text.contains("data: {") {
+        let chunk = body.next().await.unwrap().unwrap();
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    text
 }
 
 #[tokio::test]

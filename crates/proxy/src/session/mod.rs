@@ -7,9 +7,11 @@
 //! session's id space is the agent's. The cost: for a stdio server every agent session runs its
 //! own child process, and an HTTP upstream gets one upstream session per agent session.
 //!
-//! The stateless 2026-07-28 era has no sessions: its requests share one upstream connection per
-//! server (a session with `remap` on), and their ids (and progress tokens) are rewritten to
-//! `airlock-<tag>-<n>` (see `Shared::local_id`) and back.
+//! The stateless 2026-07-28 era has no sessions: its requests go through one session per server
+//! with `remap` on. To a Streamable HTTP upstream each is an HTTP exchange of its own
+//! (`exchanges`); to a stdio upstream they share one connection, their ids (and progress tokens)
+//! rewritten to `airlock-<tag>-<n>` (see `Shared::local_id`) and back, with the guards of
+//! `stdio_stateless_refusal`.
 //!
 //! If the upstream dies, calls in flight get a JSON-RPC error (-32603 "upstream `name` exited:
 //! ..."), and the session reconnects with backoff and replays the agent's `initialize` and
@@ -25,13 +27,14 @@
 //! (sampling, elicitation, roots, logging) to the newest open request stream of the session, else
 //! the standing (GET) stream, which buffers (bounded) until one connects.
 
+mod exchanges;
 mod held;
 mod pending;
 mod pump;
 mod task_calls;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -47,6 +50,7 @@ use crate::jsonrpc;
 use crate::proxy::{Shared, Slot};
 use crate::stream::{STANDING, SseBody, StreamId, Streams};
 use crate::tasks::{self, ServerTasks, Tasks};
+use crate::upstream::{UpstreamSpec, exchange};
 
 use pending::{Pending, PendingKind};
 
@@ -82,6 +86,12 @@ struct State {
     /// while there are any, forwarded requests wait past their request timeout (up to the
     /// longest request time), since the server is likely waiting on the agent.
     awaiting_agent: HashSet<String>,
+    /// The HTTP exchanges of stateless requests in flight, by pending key: aborting one closes
+    /// its connection, which cancels the request upstream.
+    exchanges: HashMap<String, tokio::task::AbortHandle>,
+    /// The shared stateless stdio connection: the versions the server said it supports when
+    /// Airlock opened it (`server/discover`).
+    supported_versions: Option<Vec<String>>,
     /// The agent's `initialize` params, for replay after a reconnect.
     init: Option<Value>,
     initialized: bool,
@@ -118,11 +128,16 @@ impl State {
 
 /// One agent session (or, with `remap`, the shared connection of stateless requests).
 pub(crate) struct Session {
+    /// This session, for the tasks it starts.
+    me: Weak<Session>,
     pub(crate) id: Arc<str>,
     pub(crate) server: Arc<str>,
     pub(crate) agent: AgentIdentity,
     pub(crate) transport: DownstreamKind,
     remap: bool,
+    /// With `remap`, for a Streamable HTTP upstream: each request is an HTTP exchange of its
+    /// own instead of a message on a shared link.
+    exchange: Option<exchange::Target>,
     info: RwLock<Arc<SessionInfo>>,
     state: Mutex<State>,
     outbox: mpsc::UnboundedSender<Value>,
@@ -131,8 +146,8 @@ pub(crate) struct Session {
     /// When the agent last sent anything to this session.
     last_seen: Mutex<tokio::time::Instant>,
     /// Its place among the server's `max_sessions_per_server` (none for the shared stateless
-    /// connection).
-    _slot: Option<Slot>,
+    /// connection), given back when the session closes.
+    slot: Mutex<Option<Slot>>,
 }
 
 impl Session {
@@ -148,13 +163,23 @@ impl Session {
         let spec = shared
             .spec(&server)
             .ok_or_else(|| format!("unknown server `{server}`"))?;
-        let link = match spec.connect(&server).await {
-            Ok(l) => l,
-            Err(e) => {
-                let msg = format!("cannot connect to upstream `{server}`: {e}");
-                shared.record_error(&server, &msg);
-                return Err(msg);
+        fn connect_error(shared: &Shared, server: &str, e: &dyn std::fmt::Display) -> String {
+            let msg = format!("cannot connect to upstream `{server}`: {e}");
+            shared.record_error(server, &msg);
+            msg
+        }
+        // Stateless requests to an HTTP upstream are HTTP exchanges of their own (see
+        // `upstream::exchange`); everything else goes over one link.
+        let (exchange, link) = match &spec {
+            UpstreamSpec::StreamableHttp { url, headers } if remap => {
+                let target = exchange::Target::new(url, headers)
+                    .map_err(|e| connect_error(&shared, &server, &e))?;
+                (Some(target), None)
             }
+            _ => match spec.connect(&server).await {
+                Ok(l) => (None, Some(l)),
+                Err(e) => return Err(connect_error(&shared, &server, &e)),
+            },
         };
         let id: Arc<str> = if remap {
             Arc::from(format!("stateless-{server}"))
@@ -170,12 +195,14 @@ impl Session {
             transport,
         });
         let (outbox, rx) = mpsc::unbounded_channel();
-        let session = Arc::new(Session {
+        let session = Arc::new_cyclic(|me| Session {
+            me: me.clone(),
             id,
             server,
             agent,
             transport,
             remap,
+            exchange,
             info: RwLock::new(info),
             state: Mutex::new(State {
                 streams: Streams::new(
@@ -186,6 +213,8 @@ impl Session {
                 held: HashMap::new(),
                 progress: HashMap::new(),
                 awaiting_agent: HashSet::new(),
+                exchanges: HashMap::new(),
+                supported_versions: None,
                 init: None,
                 initialized: false,
                 task_offer: None,
@@ -196,9 +225,20 @@ impl Session {
             closed: CancellationToken::new(),
             shared,
             last_seen: Mutex::new(tokio::time::Instant::now()),
-            _slot: slot,
+            slot: Mutex::new(slot),
         });
-        tokio::spawn(pump::pump(session.clone(), link, rx));
+        match link {
+            Some(mut link) => {
+                // A stateless stdio connection is opened with a request of Airlock's own.
+                if let Err(e) = session.replay(&mut link).await {
+                    return Err(connect_error(&session.shared, &session.server, &e));
+                }
+                tokio::spawn(pump::pump(session.clone(), link, rx));
+            }
+            None => {
+                tokio::spawn(pump::tick(session.clone()));
+            }
+        }
         Ok(session)
     }
 
@@ -218,15 +258,20 @@ impl Session {
     /// True when the agent has not used the session for `timeout`, holds no stream open, and
     /// nothing is in flight (no forwarded request, held call or working task).
     pub(crate) fn is_idle(&self, timeout: Duration) -> bool {
+        self.idle_since()
+            .is_some_and(|seen| seen.elapsed() >= timeout)
+    }
+
+    /// When the agent last used the session, if nothing is going on in it now (no forwarded
+    /// request, held call, working task or open stream).
+    pub(crate) fn idle_since(&self) -> Option<tokio::time::Instant> {
         let seen = *self.last_seen.lock().unwrap_or_else(|p| p.into_inner());
-        if seen.elapsed() < timeout {
-            return false;
-        }
         let st = self.lock();
-        st.pending.is_empty()
+        let idle = st.pending.is_empty()
             && st.held.is_empty()
             && !st.streams.any_live()
-            && !st.tasks.any_working()
+            && !st.tasks.any_working();
+        idle.then_some(seen)
     }
 
     /// The protocol version negotiated in `initialize`, if done.
@@ -271,8 +316,12 @@ impl Session {
             p.kind.finish(CallOutcome::SessionClosed);
         }
         st.progress.clear();
+        for (_, exchange) in st.exchanges.drain() {
+            exchange.abort();
+        }
         st.streams.close_all();
         drop(st);
+        drop(self.slot.lock().unwrap_or_else(|p| p.into_inner()).take());
         if !self.remap {
             self.shared.interceptor.session_closed(&self.info());
         }
@@ -288,6 +337,15 @@ impl Session {
         info: Option<Arc<SessionInfo>>,
     ) {
         let info = info.unwrap_or_else(|| self.info());
+        if matches!(route, Inbound::ToolCall | Inbound::Request) && self.shares_stdio() {
+            let supported = self.lock().supported_versions.clone();
+            if let Some(answer) = stdio_stateless_refusal(&msg, supported.as_deref()) {
+                let mut st = self.lock();
+                st.streams.set_status(stream, answer.0);
+                st.streams.deliver(stream, &answer.1, true);
+                return;
+            }
+        }
         match route {
             Inbound::Refused(refusal) => {
                 self.refuse(&msg, refusal, Some(stream), &info);
@@ -339,6 +397,12 @@ impl Session {
                 let _ = self.outbox.send(msg);
             }
         }
+    }
+
+    /// True for the one stdio connection that stateless agents share (see
+    /// [`stdio_stateless_refusal`]).
+    fn shares_stdio(&self) -> bool {
+        self.remap && self.exchange.is_none()
     }
 
     /// Refuses a message without forwarding it: records it when it is a `tools/call` attempt, and
@@ -416,7 +480,8 @@ impl Session {
         false
     }
 
-    /// Stateless era: the agent closed the stream of a request; cancel it upstream.
+    /// Stateless era: the agent closed the stream of a request; cancel it upstream (close its
+    /// exchange, or send `notifications/cancelled` on a shared link).
     pub(crate) fn stream_closed(&self, stream: StreamId) {
         let mut st = self.lock();
         let keys: Vec<String> = st
@@ -433,7 +498,9 @@ impl Session {
                 p.kind.finish(CallOutcome::Cancelled(Some(
                     "the client closed the request stream",
                 )));
-                if let Ok(id) = serde_json::from_str::<Value>(&key) {
+                if let Some(exchange) = st.exchanges.remove(&key) {
+                    exchange.abort();
+                } else if let Ok(id) = serde_json::from_str::<Value>(&key) {
                     let _ = self.outbox.send(json!({
                         "jsonrpc": "2.0",
                         "method": "notifications/cancelled",
@@ -471,4 +538,94 @@ pub(crate) fn refuse_call(
         kind: refusal.kind,
         message: &refusal.message,
     });
+}
+
+/// JSON-RPC error of 2026-07-28: the server does not speak the requested version.
+pub(crate) const UNSUPPORTED_PROTOCOL_VERSION: i64 = -32022;
+
+/// Over the one stdio connection all stateless agents share, a request the server would read as
+/// one of the handshake era must not go: it would turn that connection into a session of this
+/// agent's, for every agent (over HTTP each request is judged alone, and the version header says
+/// which era it means; stdio has no header). So `initialize` (removed in 2026-07-28) and a request
+/// whose `_meta` lacks the protocol version are answered here, as a 2026-07-28 server answers them
+/// over HTTP: the status and the error. So is a version the server did not list as supported
+/// when Airlock opened the connection (`supported`).
+fn stdio_stateless_refusal(msg: &Value, supported: Option<&[String]>) -> Option<(u16, Value)> {
+    let id = msg.get("id").cloned().unwrap_or(Value::Null);
+    if jsonrpc::method(msg) == "initialize" {
+        let error = jsonrpc::error(id, jsonrpc::METHOD_NOT_FOUND, "Method not found");
+        return Some((404, error));
+    }
+    let version = msg
+        .pointer("/params/_meta")
+        .and_then(|m| m.get(jsonrpc::META_VERSION))
+        .and_then(Value::as_str);
+    if let Some(version) = version {
+        let known = supported.is_none_or(|s| s.iter().any(|v| v == version));
+        if known {
+            return None;
+        }
+        let error = json!({"jsonrpc": "2.0", "id": id, "error": {
+            "code": UNSUPPORTED_PROTOCOL_VERSION,
+            "message": format!("Unsupported protocol version: {version}"),
+            "data": {"supported": supported, "requested": version},
+        }});
+        return Some((400, error));
+    }
+    let error = jsonrpc::error(
+        id,
+        jsonrpc::INVALID_PARAMS,
+        format!(
+            "a stateless request needs `params._meta[\"{}\"]`",
+            jsonrpc::META_VERSION
+        ),
+    );
+    Some((400, error))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn meta(version: &str) -> Value {
+        json!({"io.modelcontextprotocol/protocolVersion": version,
+               "io.modelcontextprotocol/clientCapabilities": {}})
+    }
+
+    #[test]
+    fn the_shared_stdio_connection_is_kept_in_the_stateless_era() {
+        let supported = ["2026-07-28".to_owned()];
+        let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}});
+        let (status, answer) = stdio_stateless_refusal(&init, Some(&supported)).unwrap();
+        assert_eq!(
+            (status, answer["error"]["code"].clone()),
+            (404, json!(-32601))
+        );
+
+        let bare = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}});
+        let (status, answer) = stdio_stateless_refusal(&bare, Some(&supported)).unwrap();
+        assert_eq!(
+            (status, answer["error"]["code"].clone()),
+            (400, json!(-32602))
+        );
+        assert_eq!(answer["id"], 2);
+
+        let unknown = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/list",
+                             "params": {"_meta": meta("v999.0.0")}});
+        let (status, answer) = stdio_stateless_refusal(&unknown, Some(&supported)).unwrap();
+        assert_eq!(status, 400);
+        assert_eq!(answer["error"]["code"], -32022);
+        assert_eq!(
+            answer["error"]["data"],
+            json!({"supported": supported, "requested": "v999.0.0"})
+        );
+
+        let good = json!({"jsonrpc": "2.0", "id": 4, "method": "tools/list",
+                          "params": {"_meta": meta("2026-07-28")}});
+        assert!(stdio_stateless_refusal(&good, Some(&supported)).is_none());
+        // Before the server said what it supports, a version is taken on trust.
+        assert!(stdio_stateless_refusal(&unknown, None).is_none());
+    }
 }

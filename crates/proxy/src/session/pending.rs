@@ -13,6 +13,11 @@ use crate::tasks::{self, Outcome, Status, TASKS_VERSION};
 
 use super::{Progress, Session, State};
 
+/// Where a 2026-07-28 subscription's notifications name the `subscriptions/listen` request they
+/// belong to, and where its closing result does.
+const SUBSCRIPTION_POINTER: &str = "/params/_meta/io.modelcontextprotocol~1subscriptionId";
+const LISTEN_RESULT_POINTER: &str = "/result/_meta/io.modelcontextprotocol~1subscriptionId";
+
 /// JSON-RPC error code for a request the upstream did not answer in time (the code MCP SDKs use
 /// for their own request timeouts).
 pub(crate) const REQUEST_TIMEOUT: i64 = -32001;
@@ -34,7 +39,7 @@ pub(super) enum PendingKind {
 }
 
 impl PendingKind {
-    fn ticket(&mut self) -> Option<&mut Box<dyn CallTicket>> {
+    pub(super) fn ticket(&mut self) -> Option<&mut Box<dyn CallTicket>> {
         match self {
             PendingKind::ToolCall(ticket) | PendingKind::TaskCall { ticket, .. } => ticket.as_mut(),
             _ => None,
@@ -64,14 +69,17 @@ pub(super) struct Pending {
     pub(super) progress: Option<String>,
     /// When the request is given up unless progress (or a request of the server to the agent)
     /// moves it; never later than `last`.
-    deadline: Instant,
+    pub(super) deadline: Instant,
     /// The longest the request may take.
-    last: Instant,
+    pub(super) last: Instant,
+    /// Something of the server's came back for it already (a stateless exchange's
+    /// notifications).
+    pub(super) heard: bool,
 }
 
 impl Pending {
     /// Progress came: the request may wait another request timeout, up to its longest time.
-    fn extend(&mut self, now: Instant, timeout: std::time::Duration) {
+    pub(super) fn extend(&mut self, now: Instant, timeout: std::time::Duration) {
         self.deadline = (now + timeout).min(self.last);
     }
 }
@@ -112,6 +120,10 @@ impl Session {
         mut kind: PendingKind,
         info: Arc<SessionInfo>,
     ) {
+        if self.exchange.is_some() {
+            self.forward_exchange(st, msg, stream, kind, info);
+            return;
+        }
         let agent_id = msg.get("id").cloned().unwrap_or(Value::Null);
         let key = if self.remap {
             let local = Value::String(self.shared.local_id());
@@ -141,14 +153,7 @@ impl Session {
             );
             progress = Some(k);
         }
-        let now = Instant::now();
-        let config = &self.shared.config;
-        let last = now + config.max_request_time;
-        let deadline = if long_lived(jsonrpc::method(&msg)) {
-            last
-        } else {
-            (now + config.request_timeout).min(last)
-        };
+        let (deadline, last) = self.deadlines(&msg);
         if self.outbox.send(msg).is_err() {
             // The session is over: the request was never sent (a call's ticket, dropped here,
             // gives its limits back).
@@ -170,8 +175,22 @@ impl Session {
                 progress,
                 deadline,
                 last,
+                heard: false,
             },
         );
+    }
+
+    /// When a request forwarded now is given up (unless progress moves it), and the latest.
+    pub(super) fn deadlines(&self, msg: &Value) -> (Instant, Instant) {
+        let now = Instant::now();
+        let config = &self.shared.config;
+        let last = now + config.max_request_time;
+        let deadline = if long_lived(jsonrpc::method(msg)) {
+            last
+        } else {
+            (now + config.request_timeout).min(last)
+        };
+        (deadline, last)
     }
 
     /// Gives up the requests whose time is up: the agent gets a JSON-RPC error saying the
@@ -214,7 +233,10 @@ impl Session {
                 self.server
             );
             tracing::warn!(server = %self.server, session = %self.id, "{message}");
-            if let Ok(id) = serde_json::from_str::<Value>(&key) {
+            if let Some(exchange) = st.exchanges.remove(&key) {
+                // Closing a stateless exchange's connection is its cancellation.
+                exchange.abort();
+            } else if let Ok(id) = serde_json::from_str::<Value>(&key) {
                 let _ = self.outbox.send(json!({
                     "jsonrpc": "2.0",
                     "method": "notifications/cancelled",
@@ -266,6 +288,110 @@ impl Session {
         Some((key, p))
     }
 
+    /// Answers the agent's request `p` with the server's response `msg` (restoring the agent's
+    /// id), after what the relay does with responses of its kind.
+    pub(super) fn answer_pending(&self, st: &mut State, mut p: Pending, mut msg: Value) {
+        if let Some(k) = &p.progress {
+            st.progress.remove(k);
+        }
+        if self.remap {
+            msg["id"] = p.agent_id.clone();
+            // A subscription's closing result names it by the id the upstream saw.
+            if let Some(slot) = msg.pointer_mut(LISTEN_RESULT_POINTER) {
+                *slot = p.agent_id.clone();
+            }
+        }
+        match &mut p.kind {
+            PendingKind::Plain => {}
+            PendingKind::Initialize => {
+                if let Some(v) = msg
+                    .pointer("/result/protocolVersion")
+                    .and_then(Value::as_str)
+                {
+                    let offer =
+                        v == TASKS_VERSION && !self.remap && self.shared.interceptor.offers_tasks();
+                    {
+                        let mut i = self.info.write().unwrap_or_else(|p| p.into_inner());
+                        let mut new = (**i).clone();
+                        new.protocol_version = Some(v.to_owned());
+                        *i = Arc::new(new);
+                    }
+                    if offer && let Some(result) = msg.get_mut("result") {
+                        st.task_offer = Some(tasks::offer_in_initialize(result));
+                    }
+                }
+            }
+            PendingKind::ToolsList => {
+                if let Some(result) = msg.get_mut("result") {
+                    self.shared.interceptor.tools_list(&p.info, result);
+                    if self.remap {
+                        // What stateless agents were shown decides the `Mcp-Param-*`
+                        // headers their calls must carry.
+                        self.shared.tool_headers(&self.server).learn(result);
+                    }
+                    if let Some(offer) = st.task_offer {
+                        self.offer_tools_as_tasks(st, offer, &p.info, result);
+                    }
+                }
+            }
+            PendingKind::TasksList { first_page } => {
+                if *first_page
+                    && let Some(theirs) = msg
+                        .pointer_mut("/result/tasks")
+                        .and_then(Value::as_array_mut)
+                {
+                    let mut all = st.tasks.list();
+                    all.append(theirs);
+                    *theirs = all;
+                }
+            }
+            PendingKind::TaskCall { ticket, task } => {
+                let task = std::mem::take(task);
+                if let Some(t) = ticket.take() {
+                    finish_with_answer(t, &msg);
+                }
+                let obj = msg.as_object_mut();
+                let (result, error) = match obj {
+                    Some(o) => (o.remove("result"), o.remove("error")),
+                    None => (None, None),
+                };
+                let (status, message, outcome) = match (result, error) {
+                    (Some(r), _) => {
+                        let failed = r.get("isError").and_then(Value::as_bool) == Some(true);
+                        let message = if failed { tasks::result_text(&r) } else { None };
+                        let status = if failed {
+                            Status::Failed
+                        } else {
+                            Status::Completed
+                        };
+                        (status, message, Outcome::Result(r))
+                    }
+                    (None, Some(e)) => {
+                        let message = e.get("message").and_then(Value::as_str).map(str::to_owned);
+                        (Status::Failed, message, Outcome::Error(e))
+                    }
+                    (None, None) => return,
+                };
+                let out = st.tasks.finish(&task, status, message, Some(outcome));
+                st.deliver_all(out);
+                return;
+            }
+            PendingKind::ToolCall(ticket) => {
+                if let Some(t) = ticket.take() {
+                    finish_with_answer(t, &msg);
+                }
+            }
+        }
+        if self.shares_stdio()
+            && let Some(status) = stateless_http_status(&msg)
+        {
+            // Airlock is the HTTP server of this exchange for the agent: an error from the
+            // stdio server gets the status a 2026-07-28 server gives it over HTTP.
+            st.streams.set_status(p.stream, status);
+        }
+        st.streams.deliver(p.stream, &msg, true);
+    }
+
     /// Handles one message from the upstream.
     pub(super) fn on_server_message(&self, mut msg: Value) {
         if let Value::Array(items) = msg {
@@ -278,7 +404,7 @@ impl Session {
             Kind::Response => {
                 let key = jsonrpc::key(msg.get("id").unwrap_or(&Value::Null));
                 let mut st = self.lock();
-                let mut p = match st.pending.remove(&key) {
+                let p = match st.pending.remove(&key) {
                     Some(p) => p,
                     None => match self.orphan_owner(&mut st, &msg) {
                         Some((_, p)) => {
@@ -288,97 +414,7 @@ impl Session {
                         None => return,
                     },
                 };
-                if let Some(k) = &p.progress {
-                    st.progress.remove(k);
-                }
-                if self.remap {
-                    msg["id"] = p.agent_id.clone();
-                }
-                match &mut p.kind {
-                    PendingKind::Plain => {}
-                    PendingKind::Initialize => {
-                        if let Some(v) = msg
-                            .pointer("/result/protocolVersion")
-                            .and_then(Value::as_str)
-                        {
-                            let offer = v == TASKS_VERSION
-                                && !self.remap
-                                && self.shared.interceptor.offers_tasks();
-                            {
-                                let mut i = self.info.write().unwrap_or_else(|p| p.into_inner());
-                                let mut new = (**i).clone();
-                                new.protocol_version = Some(v.to_owned());
-                                *i = Arc::new(new);
-                            }
-                            if offer && let Some(result) = msg.get_mut("result") {
-                                st.task_offer = Some(tasks::offer_in_initialize(result));
-                            }
-                        }
-                    }
-                    PendingKind::ToolsList => {
-                        if let Some(result) = msg.get_mut("result") {
-                            self.shared.interceptor.tools_list(&p.info, result);
-                            if self.remap {
-                                // What stateless agents were shown decides the `Mcp-Param-*`
-                                // headers their calls must carry.
-                                self.shared.tool_headers(&self.server).learn(result);
-                            }
-                            if let Some(offer) = st.task_offer {
-                                self.offer_tools_as_tasks(&mut st, offer, &p.info, result);
-                            }
-                        }
-                    }
-                    PendingKind::TasksList { first_page } => {
-                        if *first_page
-                            && let Some(theirs) = msg
-                                .pointer_mut("/result/tasks")
-                                .and_then(Value::as_array_mut)
-                        {
-                            let mut all = st.tasks.list();
-                            all.append(theirs);
-                            *theirs = all;
-                        }
-                    }
-                    PendingKind::TaskCall { ticket, task } => {
-                        let task = std::mem::take(task);
-                        if let Some(t) = ticket.take() {
-                            finish_with_answer(t, &msg);
-                        }
-                        let obj = msg.as_object_mut();
-                        let (result, error) = match obj {
-                            Some(o) => (o.remove("result"), o.remove("error")),
-                            None => (None, None),
-                        };
-                        let (status, message, outcome) = match (result, error) {
-                            (Some(r), _) => {
-                                let failed =
-                                    r.get("isError").and_then(Value::as_bool) == Some(true);
-                                let message = if failed { tasks::result_text(&r) } else { None };
-                                let status = if failed {
-                                    Status::Failed
-                                } else {
-                                    Status::Completed
-                                };
-                                (status, message, Outcome::Result(r))
-                            }
-                            (None, Some(e)) => {
-                                let message =
-                                    e.get("message").and_then(Value::as_str).map(str::to_owned);
-                                (Status::Failed, message, Outcome::Error(e))
-                            }
-                            (None, None) => return,
-                        };
-                        let out = st.tasks.finish(&task, status, message, Some(outcome));
-                        st.deliver_all(out);
-                        return;
-                    }
-                    PendingKind::ToolCall(ticket) => {
-                        if let Some(t) = ticket.take() {
-                            finish_with_answer(t, &msg);
-                        }
-                    }
-                }
-                st.streams.deliver(p.stream, &msg, true);
+                self.answer_pending(&mut st, p, msg);
             }
             Kind::Notification if jsonrpc::method(&msg) == "notifications/progress" => {
                 let token = msg.get("params").and_then(|p| p.get("progressToken"));
@@ -411,6 +447,22 @@ impl Session {
                 {
                     st.awaiting_agent.insert(jsonrpc::key(id));
                 }
+                if self.remap
+                    && let Some(listen) = msg.pointer(SUBSCRIPTION_POINTER).map(jsonrpc::key)
+                {
+                    // A subscription's notification goes to the agent that listens, under its
+                    // own id; never to another agent sharing the connection.
+                    let Some(p) = st.pending.get(&listen) else {
+                        tracing::debug!(server = %self.server, "notification of an ended subscription dropped");
+                        return;
+                    };
+                    let (stream, agent_id) = (p.stream, p.agent_id.clone());
+                    if let Some(slot) = msg.pointer_mut(SUBSCRIPTION_POINTER) {
+                        *slot = agent_id;
+                    }
+                    st.streams.deliver(stream, &msg, false);
+                    return;
+                }
                 let target = st.streams.newest_open().unwrap_or(STANDING);
                 st.streams.deliver(target, &msg, false);
             }
@@ -428,5 +480,47 @@ fn finish_with_answer(ticket: Box<dyn CallTicket>, msg: &Value) {
         (None, Some(e)) => ticket.finish(CallOutcome::Error(e)),
         // Not a response (the caller classified it as one): the ticket's drop says so.
         (None, None) => {}
+    }
+}
+
+/// The HTTP status the 2026-07-28 Streamable HTTP transport gives a JSON-RPC error: 404 for an
+/// unknown (or removed) method, 400 for a request the server cannot take as it is; `None` (200)
+/// for the rest.
+fn stateless_http_status(msg: &Value) -> Option<u16> {
+    let code = msg.pointer("/error/code").and_then(Value::as_i64)?;
+    match code {
+        jsonrpc::METHOD_NOT_FOUND => Some(404),
+        jsonrpc::PARSE_ERROR
+        | jsonrpc::INVALID_REQUEST
+        | jsonrpc::INVALID_PARAMS
+        | crate::standard_headers::HEADER_MISMATCH
+        | MISSING_CLIENT_CAPABILITY
+        | super::UNSUPPORTED_PROTOCOL_VERSION => Some(400),
+        _ => None,
+    }
+}
+
+/// 2026-07-28 error: the request needs a client capability it did not declare.
+const MISSING_CLIENT_CAPABILITY: i64 = -32021;
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn errors_get_the_status_of_the_stateless_http_transport() {
+        let error =
+            |code: i64| json!({"jsonrpc": "2.0", "id": 1, "error": {"code": code, "message": "x"}});
+        assert_eq!(stateless_http_status(&error(-32601)), Some(404));
+        for code in [-32700, -32600, -32602, -32020, -32021, -32022] {
+            assert_eq!(stateless_http_status(&error(code)), Some(400), "{code}");
+        }
+        assert_eq!(stateless_http_status(&error(-32603)), None);
+        assert_eq!(
+            stateless_http_status(&json!({"jsonrpc": "2.0", "id": 1, "result": {}})),
+            None
+        );
     }
 }

@@ -14,6 +14,9 @@ use crate::upstream::UpstreamLink;
 
 use super::{Pending, PendingKind, Session};
 
+/// The stateless protocol version Airlock opens stateless stdio connections with.
+const STATELESS_VERSION: &str = "2026-07-28";
+
 /// How long a replayed `initialize` may take before the reconnect counts as failed.
 const REPLAY_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -43,6 +46,53 @@ impl Session {
         }
     }
 
+    /// Opens the shared connection of stateless requests (a stdio upstream) with a well-formed
+    /// 2026-07-28 request of Airlock's own: servers take a connection's protocol era from its
+    /// first message, and an agent's first request may be malformed on purpose. The answer is
+    /// consumed; an error is logged (an upstream of the handshake era answers stateless
+    /// requests as such anyway).
+    async fn prime_stateless(&self, link: &mut UpstreamLink) -> Result<(), String> {
+        let id = self.shared.local_id();
+        let req = json!({"jsonrpc": "2.0", "id": id, "method": "server/discover", "params": {
+            "_meta": {
+                jsonrpc::META_VERSION: STATELESS_VERSION,
+                "io.modelcontextprotocol/clientCapabilities": {},
+                "io.modelcontextprotocol/clientInfo": {
+                    "name": "airlock", "version": env!("CARGO_PKG_VERSION")
+                }
+            }
+        }});
+        link.to_server
+            .send(req)
+            .await
+            .map_err(|_| "connection closed while opening it".to_owned())?;
+        let wait = async {
+            while let Some(m) = link.from_server.recv().await {
+                if m.get("id").and_then(Value::as_str) == Some(id.as_str()) {
+                    return Ok(m);
+                }
+            }
+            Err("connection closed while opening it".to_owned())
+        };
+        let resp = tokio::time::timeout(REPLAY_TIMEOUT, wait)
+            .await
+            .map_err(|_| "no answer to Airlock's `server/discover`".to_owned())??;
+        if let Some(e) = resp.get("error") {
+            tracing::warn!(server = %self.server, error = %e, "the upstream refused a 2026-07-28 `server/discover`");
+        }
+        let supported = resp
+            .pointer("/result/supportedVersions")
+            .and_then(Value::as_array)
+            .map(|v| {
+                v.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            });
+        self.lock().supported_versions = supported;
+        Ok(())
+    }
+
     /// Sends the agent's `initialize` (and `initialized`) again on a fresh connection and consumes
     /// the response.
     pub(super) async fn replay(&self, link: &mut UpstreamLink) -> Result<(), String> {
@@ -50,6 +100,9 @@ impl Session {
             let st = self.lock();
             (st.init.clone(), st.initialized)
         };
+        if self.remap {
+            return self.prime_stateless(link).await;
+        }
         let Some(params) = init else { return Ok(()) };
         let id = self.shared.local_id();
         let req = json!({"jsonrpc": "2.0", "id": id, "method": "initialize", "params": params});
@@ -79,6 +132,21 @@ impl Session {
                 .map_err(|_| "connection closed during replay".to_owned())?;
         }
         Ok(())
+    }
+}
+
+/// Gives up timed-out requests of a session without a link (stateless exchanges), until it
+/// closes.
+pub(super) async fn tick(session: Arc<Session>) {
+    let every = (session.shared.config.request_timeout / 4)
+        .clamp(Duration::from_millis(10), Duration::from_secs(1));
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = session.closed.cancelled() => return,
+            _ = ticks.tick() => session.expire_requests(),
+        }
     }
 }
 

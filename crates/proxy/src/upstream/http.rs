@@ -51,6 +51,8 @@ const DEFAULT_RETRY: Duration = Duration::from_secs(1);
 const MAX_RETRY: Duration = Duration::from_secs(60);
 /// Consecutive failed reconnects after which a stream is given up.
 const MAX_RECONNECT_FAILURES: u32 = 5;
+/// How long forwarding waits for the GET stream to open after `notifications/initialized`.
+const GET_READY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long the closing DELETE may take; the link is gone either way.
 const DELETE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -309,7 +311,21 @@ async fn drive(shared: Arc<Shared>, mut rx: mpsc::Receiver<Value>) {
             Some("notifications/initialized") => {
                 post(Arc::clone(&shared), msg).await;
                 if !shared.listening.swap(true, Ordering::SeqCst) {
-                    tokio::spawn(listen(Arc::clone(&shared)).in_current_span());
+                    // The link is ready once the GET stream is: a request forwarded before the
+                    // server has registered it may make the server send a request of its own
+                    // (sampling, elicitation) on a stream that does not exist yet, and lose it.
+                    // So nothing goes on until the GET's response headers (or its refusal)
+                    // arrived, within a bound.
+                    let (ready, opened) = tokio::sync::oneshot::channel();
+                    tokio::spawn(listen(Arc::clone(&shared), Some(ready)).in_current_span());
+                    if tokio::time::timeout(GET_READY_TIMEOUT, opened)
+                        .await
+                        .is_err()
+                    {
+                        tracing::warn!(
+                            "the upstream's GET stream did not open within {GET_READY_TIMEOUT:?}; going on without waiting"
+                        );
+                    }
                 }
             }
             _ => {
@@ -459,15 +475,21 @@ async fn post(shared: Arc<Shared>, msg: Value) {
         }
         return;
     }
-    match serde_json::from_slice::<Value>(&body) {
-        Ok(reply) => {
-            shared.deliver_all(reply, &mut pending, answers).await;
+    // One message, a batch, or several messages on separate lines.
+    let replies = super::exchange::json_messages(&body);
+    if replies.is_empty() {
+        tracing::warn!("upstream sent a body that is not JSON");
+        let text = "upstream sent a response that is not JSON";
+        shared.answer_with_error(&pending, text, None).await;
+        return;
+    }
+    for reply in replies {
+        if !shared.deliver_all(reply, &mut pending, answers).await {
+            return;
         }
-        Err(e) => {
-            tracing::warn!(error = %e, "upstream sent a body that is not JSON");
-            let text = format!("upstream sent a response that is not JSON: {e}");
-            shared.answer_with_error(&pending, &text, None).await;
-        }
+    }
+    if !pending.is_empty() {
+        tracing::debug!("upstream's JSON body left requests unanswered");
     }
 }
 
@@ -679,8 +701,9 @@ async fn resume(shared: &Shared, pending: &mut Vec<Value>, answers: Answers, mut
     }
 }
 
-/// The GET stream for server-initiated messages, kept open for the life of the link.
-async fn listen(shared: Arc<Shared>) {
+/// The GET stream for server-initiated messages, kept open for the life of the link. `ready`
+/// hears when the first attempt has an answer (the stream's headers, a refusal or a failure).
+async fn listen(shared: Arc<Shared>, mut ready: Option<tokio::sync::oneshot::Sender<()>>) {
     let mut cursor = Cursor::default();
     let mut failures = 0;
     let mut no_pending = Vec::new();
@@ -690,6 +713,9 @@ async fn listen(shared: Arc<Shared>) {
             () = shared.closed.cancelled() => return,
             resp = request.send() => resp,
         };
+        if let Some(ready) = ready.take() {
+            let _ = ready.send(());
+        }
         match resp {
             Err(e) => {
                 failures += 1;

@@ -155,5 +155,6 @@ impl UpstreamSpec {
     }
 }
 
+pub(crate) mod exchange;
 pub mod http;
 pub mod sse;
