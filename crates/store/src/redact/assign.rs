@@ -64,9 +64,17 @@ pub(super) fn apply<'a>(
         } else {
             text.starts_with(replacement) || text.starts_with(form_replacement)
         };
+        let kept = if value.quoted {
+            false
+        } else if header {
+            reads_as_prose(text) && !starts_with_scheme(text)
+        } else {
+            (op == Op::Colon && prose_after(s, &value)) || names_another_value(text)
+        };
         let replace = !done
+            && !kept
             && match class {
-                KeyClass::Secret => !(op == Op::Colon && !value.quoted && prose_after(s, &value)),
+                KeyClass::Secret => true,
                 KeyClass::Weak => looks_random(text),
                 KeyClass::Plain => false,
             };
@@ -196,6 +204,36 @@ fn bare_len(rest: &str) -> usize {
     i
 }
 
+/// Whether `text` is lower-case words of prose ("required for all endpoints"), not a credential.
+pub(super) fn reads_as_prose(text: &str) -> bool {
+    let text = text.trim_end();
+    text.contains(' ')
+        && text
+            .bytes()
+            .all(|c| c.is_ascii_lowercase() || matches!(c, b' ' | b'.' | b',' | b'!' | b'?'))
+}
+
+fn starts_with_scheme(text: &str) -> bool {
+    let first = text.split([' ', '\t']).next().unwrap_or("");
+    super::patterns::is_auth_scheme(first)
+}
+
+/// Whether a bare value is a reference to the secret rather than the secret: a variable
+/// (`$API_KEY`, `${TOKEN}`) or code that fetches it (`os.environ[...]`, `get_token()`).
+fn names_another_value(text: &str) -> bool {
+    let b = text.as_bytes();
+    let ident = |c: &u8| c.is_ascii_alphanumeric() || *c == b'_';
+    let ident_start = |c: Option<&u8>| c.is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_');
+    if let Some(var) = text.strip_prefix('$') {
+        let var = var
+            .strip_prefix('{')
+            .map_or(var, |v| v.strip_suffix('}').unwrap_or(v));
+        return ident_start(var.as_bytes().first()) && var.bytes().all(|c| ident(&c));
+    }
+    let head = b.iter().take_while(|c| ident(c) || **c == b'.').count();
+    ident_start(b.first()) && matches!(b.get(head), Some(b'(' | b'['))
+}
+
 /// Whether a bare value after a colon is a plain word with more words after it on its line.
 fn prose_after(s: &str, value: &Span) -> bool {
     let word = &s[value.start..value.end];
@@ -247,6 +285,7 @@ mod tests {
                 "password: [redacted]\nuser: ann",
             ),
             ("key=9f8e7d6c5b4a39281706f5e4d3c2b1a0", "key=[redacted]"),
+            ("Authorization: Bearer abc def", "Authorization: [redacted]"),
             ("cookie=a; b", "cookie=[redacted]; b"),
             ("Cookie: a=1; b=2\nx: y", "Cookie: [redacted]\nx: y"),
             (
@@ -272,6 +311,10 @@ mod tests {
             "run --token --verbose",
             "author=ann&pinned=true&session_count=3",
             "max_tokens=100",
+            "Authorization: required for all endpoints",
+            "token = os.environ['TOKEN']",
+            "let token = get_token();",
+            "api_key=$API_KEY and secret=${SECRET}",
         ] {
             assert_eq!(run(input), input);
         }

@@ -85,6 +85,8 @@ const SHORT: &[&str] = &[
 const DESCRIBES: &[&str] = &[
     "count",
     "counts",
+    "rate",
+    "ratio",
     "length",
     "len",
     "size",
@@ -445,6 +447,7 @@ impl Words {
                     || TOKEN_NOT_SECRET_BEFORE.iter().any(|w| before.ends_with(w))
             }
             "secret" => after.starts_with("ar"),
+            "password" => after.starts_with("less"),
             _ => false,
         }
     }

@@ -18,6 +18,37 @@ enum Check {
     Always,
     /// An authorization scheme outside a header (`Bearer x`): see [`scheme_credential`].
     Scheme,
+    /// An `Authorization` header: unless its scheme is a known one, lower-case words of prose
+    /// after it ("Authorization: required for all endpoints") are not a credential.
+    Header,
+}
+
+/// Authorization schemes in use (the IANA registry and common vendor ones), lower case.
+const AUTH_SCHEMES: &[&str] = &[
+    "bearer",
+    "basic",
+    "token",
+    "digest",
+    "negotiate",
+    "ntlm",
+    "apikey",
+    "api-key",
+    "key",
+    "sso-key",
+    "ssws",
+    "hoba",
+    "mutual",
+    "vapid",
+    "dpop",
+    "gnap",
+    "privatetoken",
+    "oauth",
+    "splunk",
+    "aws4-hmac-sha256",
+];
+
+pub(super) fn is_auth_scheme(word: &str) -> bool {
+    AUTH_SCHEMES.iter().any(|s| s.eq_ignore_ascii_case(word))
 }
 
 /// A built-in pattern: (name, check, regex).
@@ -31,8 +62,8 @@ const BUILT_IN: &[(&str, Check, &str)] = &[
     // the header value, or Digest's `name="value", ...` list.
     (
         "authorization_header",
-        Check::Always,
-        r#"(?i:(?-u:\b)(?:proxy-)?authorization)(?:\\*["'])?[ \t]*[:=][ \t]*(?:\\*["'])?(?:[A-Za-z][A-Za-z0-9_-]*[ \t]+)?(?P<secret>(?:[A-Za-z0-9_-]+=(?:"[^"\r\n]*"|[^\s,"]+)(?:,[ \t]*)?){2,}|[^\s"'`\\][^\r\n"'`\\]*)"#,
+        Check::Header,
+        r#"(?i:(?-u:\b)(?:proxy-)?authorization)(?:\\*["'])?[ \t]*[:=][ \t]*(?:\\*["'])?(?:(?P<scheme>[A-Za-z][A-Za-z0-9_-]*)[ \t]+)?(?P<secret>(?:[A-Za-z0-9_-]+=(?:"[^"\r\n]*"|[^\s,"]+)(?:,[ \t]*)?){2,}|[^\s"'`\\][^\r\n"'`\\]*)"#,
     ),
     (
         "cookie_header",
@@ -193,9 +224,16 @@ fn replace_one(hay: &str, caps: &Captures<'_>, check: Check, replacement: &str) 
     let Some(secret) = caps.name("secret") else {
         return (replacement.to_owned(), whole != replacement);
     };
-    if secret.as_str().starts_with(replacement)
-        || (check == Check::Scheme && !scheme_credential(hay, caps, secret.as_str()))
-    {
+    let counts = match check {
+        Check::Always => true,
+        Check::Scheme => scheme_credential(hay, caps, secret.as_str()),
+        Check::Header => {
+            caps.name("scheme")
+                .is_none_or(|s| is_auth_scheme(s.as_str()))
+                || !super::assign::reads_as_prose(secret.as_str())
+        }
+    };
+    if secret.as_str().starts_with(replacement) || !counts {
         return (whole.to_owned(), false);
     }
     let start = secret.start() - all.start();

@@ -23,6 +23,8 @@ pub const MAX_LAYERS: u8 = 8;
 pub const MAX_DEPTH: u16 = 256;
 /// Longest string decoded as JSON or percent-encoding.
 pub const MAX_DECODE_BYTES: usize = 1 << 20;
+/// Most times the rules are applied again to a string they changed (see [`Redactor::text`]).
+const MAX_ROUNDS: usize = 4;
 /// Most `{` or `[` in one string tried as the start of embedded JSON.
 const MAX_EMBEDDED_TRIES: usize = 32;
 
@@ -80,7 +82,27 @@ impl Level {
 
 impl Redactor {
     /// `s` with its secrets replaced; borrowed when it has none (the usual case).
+    ///
+    /// The rules are applied again to what they produced until nothing changes: one rule's
+    /// replacement can change what another sees (a decoded name that no longer reads as a
+    /// header, say), and only a result that is stable makes redacting twice the same as
+    /// redacting once. A string still changing after [`MAX_ROUNDS`] is replaced whole.
     pub(super) fn text<'a>(&self, s: &'a str, level: Level) -> Cow<'a, str> {
+        let first = self.text_once(s, level);
+        let Cow::Owned(mut current) = first else {
+            return first;
+        };
+        for _ in 0..MAX_ROUNDS {
+            match self.text_once(&current, level) {
+                Cow::Borrowed(_) => return Cow::Owned(current),
+                Cow::Owned(next) => current = next,
+            }
+        }
+        Cow::Owned(self.replacement.clone())
+    }
+
+    /// One application of the rules to `s`.
+    fn text_once<'a>(&self, s: &'a str, level: Level) -> Cow<'a, str> {
         if s.len() <= MAX_DECODE_BYTES
             && let Some(out) = self.nested_json(s, level)
         {
