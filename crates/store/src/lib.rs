@@ -39,7 +39,7 @@
 //! table with its SQL and the [`Store`] methods over it; `query.rs` builds the history filters,
 //! `export.rs` and `retention.rs` work on the history; `writer.rs` (with `job.rs`,
 //! `housekeeping.rs`, `checkpoint.rs`) is the one writer; `db.rs`, `migrate.rs`, `chain.rs`,
-//! `redact.rs`, `clock.rs`, `types.rs` and `error.rs` are below them all. Modules depend
+//! `redact/`, `clock.rs`, `types.rs` and `error.rs` are below them all. Modules depend
 //! downwards only: `tests/layering.rs` fails on an import circle.
 //!
 //! What it is not: it knows nothing of policies or MCP; it takes and returns plain strings,
