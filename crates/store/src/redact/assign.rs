@@ -13,7 +13,7 @@ use std::borrow::Cow;
 
 use regex::Regex;
 
-use super::entropy::looks_random;
+use super::entropy::{looks_random, reads_as_prose};
 use super::keys::{KeyClass, KeyRules, Words};
 
 /// A name and its operator, or a long command-line flag and the blank after it. Any character
@@ -202,15 +202,6 @@ fn bare_len(rest: &str) -> usize {
         }
     }
     i
-}
-
-/// Whether `text` is lower-case words of prose ("required for all endpoints"), not a credential.
-pub(super) fn reads_as_prose(text: &str) -> bool {
-    let text = text.trim_end();
-    text.contains(' ')
-        && text
-            .bytes()
-            .all(|c| c.is_ascii_lowercase() || matches!(c, b' ' | b'.' | b',' | b'!' | b'?'))
 }
 
 fn starts_with_scheme(text: &str) -> bool {

@@ -1,4 +1,5 @@
-//! Whether a value under a weak name (`key`, `signature`, `code`) looks like a random secret.
+//! What a value looks like: random enough to be a secret under a weak name (`key`,
+//! `signature`, `code`), or prose.
 //!
 //! Random tokens are one unbroken run of token characters, mix letter cases or digits, and
 //! spread over many distinct characters. Identifiers that share those traits are told apart by
@@ -73,6 +74,15 @@ fn bits_per_char(b: &[u8]) -> f64 {
             -p * p.log2()
         })
         .sum()
+}
+
+/// Whether `text` is lower-case words of prose ("required for all endpoints"), not a credential.
+pub(super) fn reads_as_prose(text: &str) -> bool {
+    let text = text.trim_end();
+    text.contains(' ')
+        && text
+            .bytes()
+            .all(|c| c.is_ascii_lowercase() || matches!(c, b' ' | b'.' | b',' | b'!' | b'?'))
 }
 
 #[cfg(test)]

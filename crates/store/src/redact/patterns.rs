@@ -230,7 +230,7 @@ fn replace_one(hay: &str, caps: &Captures<'_>, check: Check, replacement: &str) 
         Check::Header => {
             caps.name("scheme")
                 .is_none_or(|s| is_auth_scheme(s.as_str()))
-                || !super::assign::reads_as_prose(secret.as_str())
+                || !super::entropy::reads_as_prose(secret.as_str())
         }
     };
     if secret.as_str().starts_with(replacement) || !counts {
