@@ -56,13 +56,9 @@ enum Command {
 
 /// Logs go to stderr (stdout belongs to MCP messages in `connect` and `demo-pusher`), filtered by
 /// `AIRLOCK_LOG` (e.g. `AIRLOCK_LOG=debug`); the default shows warnings and Airlock's own info.
+/// Lines are redacted like history (`airlock_gate::logging`).
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("AIRLOCK_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,airlock=info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    airlock_gate::logging::init("warn,airlock=info");
 }
 
 fn main() -> ExitCode {

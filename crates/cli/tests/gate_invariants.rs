@@ -1024,3 +1024,21 @@ fn wait_all_exited(log: &Log, n: usize) -> Result<()> {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn what_a_server_prints_is_logged_redacted() -> Result<()> {
+    let f = Fixture::start(json!({}), allow_all())?;
+    let token = "ghp_abcdefghijklmnopqrstuvwxyz0123456789";
+    run(async {
+        let mut agent = f.agent("2025-06-18").await?;
+        let line = format!("upstream-said: Authorization: Bearer {token}");
+        agent
+            .call(json!(1), "echo", json!({"stderr": line}))
+            .await?;
+        Ok(())
+    })?;
+    let logged = f.serve.wait_for_log("upstream-said")?;
+    assert!(!logged.contains(token), "{logged}");
+    assert!(logged.contains("Authorization"), "{logged}");
+    Ok(())
+}

@@ -210,6 +210,9 @@ impl Gate {
         .map_err(|err| GateError::Store(err.to_string()))?
         .map_err(|err| GateError::Store(err.to_string()))?;
 
+        // Log lines are redacted with the same rules as history from here on.
+        crate::logging::use_redactor(store.redactor().clone());
+
         let now = clock.now_ms();
         let now_ms = i64::try_from(now).unwrap_or(i64::MAX);
         let interrupted = store

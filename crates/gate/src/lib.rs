@@ -12,6 +12,7 @@ mod counters;
 mod decide;
 mod gate;
 pub mod grants;
+pub mod logging;
 pub mod policies;
 mod probe;
 pub mod runtime;

@@ -303,6 +303,48 @@ async fn the_store_keeps_corpus_secrets_out_of_the_file_and_hashes_the_unredacte
 
 // ---- properties over nesting -------------------------------------------------------------
 
+#[tokio::test]
+async fn a_denial_message_and_an_upstream_error_are_redacted_like_the_arguments() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = airlock_store::Store::open(dir.path().join("h.db")).unwrap();
+    let token = "ghp_abcdefghijklmnopqrstuvwxyz0123456789";
+    let args = serde_json::json!({"q": "x"});
+    let call = airlock_store::NewCall {
+        at_ms: 1,
+        grant: None,
+        session_id: None,
+        client_name: None,
+        client_version: None,
+        server: "s".into(),
+        tool: "t".into(),
+        arguments: &args,
+        decision: airlock_store::Decision::Allow,
+        decision_kind: None,
+        rule: None,
+        message: Some(format!("Allowed although `{token}` was seen")),
+        decided_by: airlock_store::DecidedBy::Policy,
+        approval_id: None,
+        policy_revision: None,
+    };
+    let id = store.record_call(call).await.unwrap();
+    let completion = airlock_store::Completion {
+        outcome: airlock_store::Outcome::RpcError,
+        latency_us: 5,
+        error: Some(format!("bad credentials: Authorization: Bearer {token}")),
+        at_ms: 2,
+    };
+    store.complete_call(id, completion).await.unwrap();
+    let got = store.get_call(id).await.unwrap().unwrap();
+    let message = got.message.unwrap_or_default();
+    let error = got.completion.and_then(|c| c.error).unwrap_or_default();
+    assert!(!message.contains(token), "{message}");
+    assert!(!error.contains(token), "{error}");
+    assert!(
+        error.starts_with("bad credentials"),
+        "the rest stays readable: {error}"
+    );
+}
+
 /// A secret in one of the shapes the redactor knows, and the secret text itself.
 fn leaf() -> impl Strategy<Value = (Value, String)> {
     let word = "[A-Za-z0-9]{10,24}";

@@ -14,6 +14,7 @@ Every message received is appended to LOG_FILE as `{"received": <message>}`; eve
 
 Tools:
   echo {..}                  answers with its arguments as text
+  (any tool) {stderr: text}  also prints `text` to its stderr
   slow {ms}                  answers after `ms` milliseconds
   hang {}                    never answers
   fail {}                    answers with a JSON-RPC error
@@ -82,6 +83,9 @@ def call(msg):
         args = {}
     id_ = msg.get("id")
     log({"executed": name, "arguments": args, "id": id_})
+    if isinstance(args.get("stderr"), str):
+        # What servers do: print to their stderr what they were given (the gate logs it).
+        print(args["stderr"], file=sys.stderr, flush=True)
     if name == "echo":
         text(id_, json.dumps(args, sort_keys=True))
     elif name == "slow":

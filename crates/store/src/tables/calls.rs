@@ -99,7 +99,12 @@ impl Store {
             decision: call.decision.as_str().to_owned(),
             decision_kind: call.decision_kind.clone(),
             rule: call.rule.clone(),
-            message: call.message.clone(),
+            // A denial's text may quote an argument ("`private-admin-x` matches ..."): redacted
+            // like the arguments themselves.
+            message: call
+                .message
+                .as_deref()
+                .map(|m| self.redactor().redact_str(m).into_owned()),
             decided_by: call.decided_by.as_str().to_owned(),
             approval_id: call.approval_id.clone(),
             policy_revision: call.policy_revision.clone(),
@@ -109,6 +114,7 @@ impl Store {
     /// Records how a forwarded call ended, and waits for the commit. Fails for an unknown call
     /// or a second completion.
     pub async fn complete_call(&self, id: CallId, completion: Completion) -> Result<()> {
+        let completion = self.redacted(completion);
         self.writer()
             .run_light(move |ctx| insert_completion(ctx, id, completion))
             .await
@@ -117,9 +123,21 @@ impl Store {
     /// [`complete_call`](Self::complete_call) without waiting, for synchronous code (a call
     /// ticket's `finish`). The write joins the next group; a failure is logged.
     pub fn complete_call_nowait(&self, id: CallId, completion: Completion) {
+        let completion = self.redacted(completion);
         self.writer().enqueue("complete_call", move |ctx| {
             insert_completion(ctx, id, completion)
         });
+    }
+
+    /// A completion whose error text (an upstream's own message, which may echo arguments or
+    /// tokens) is redacted before it is stored.
+    fn redacted(&self, mut completion: Completion) -> Completion {
+        if let Some(error) = &completion.error
+            && let std::borrow::Cow::Owned(clean) = self.redactor().redact_str(error)
+        {
+            completion.error = Some(clean);
+        }
+        completion
     }
 
     /// One call with its completion.
