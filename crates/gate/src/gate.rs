@@ -189,7 +189,19 @@ impl Gate {
         runtime::ensure_private_dir(&data_dir)?;
         let api_token = runtime::api_token(&data_dir)?;
 
+        // Counter events are kept (and restored) for the longest window of the policies in force,
+        // a day more, and never less than the store's default: a 30-day spend limit stays exact
+        // across restarts.
+        let policies = PolicySet::load(&config);
+        let counter_retention = Duration::from_millis(policies.longest_window_ms())
+            .saturating_add(Duration::from_secs(86_400))
+            .max(airlock_store::COUNTER_RETENTION);
+        let store_clock = clock.clone();
         let options = airlock_store::StoreOptions {
+            counter_retention,
+            clock: airlock_store::Clock::from_fn(move || {
+                i64::try_from(store_clock.now_ms()).unwrap_or(i64::MAX)
+            }),
             redaction: airlock_store::RedactionConfig {
                 extra_keys: config.gate.redact.keys.clone(),
                 extra_patterns: config.gate.redact.patterns.clone(),
@@ -253,7 +265,8 @@ impl Gate {
         }
 
         let mut counters = SlidingWindows::new();
-        let since = i64::try_from(now.saturating_sub(8 * 86_400_000)).unwrap_or(0);
+        let retention_ms = u64::try_from(counter_retention.as_millis()).unwrap_or(u64::MAX);
+        let since = i64::try_from(now.saturating_sub(retention_ms)).unwrap_or(0);
         let events = store
             .load_counter_events(since)
             .await
@@ -278,7 +291,6 @@ impl Gate {
             .await
             .map_err(|err| GateError::Store(err.to_string()))?;
         let grants = build_grants(&config, &api_token, &stored_grants);
-        let policies = PolicySet::load(&config);
         let approval_timeout = parse_duration(&config.gate.approval_timeout).ok_or_else(|| {
             GateError::ConfigInvalid {
                 path: "gate.approval_timeout".into(),

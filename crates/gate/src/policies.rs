@@ -118,6 +118,27 @@ impl PolicySet {
         })
     }
 
+    /// The longest limit window of any policy in force, in milliseconds (0 without limits):
+    /// how far back counter events must be kept and restored for every limit to stay exact
+    /// across a restart.
+    pub fn longest_window_ms(&self) -> u64 {
+        let table = self.table.load();
+        table
+            .policies
+            .values()
+            .filter_map(|loaded| loaded.policy.as_ref())
+            .flat_map(|policy| {
+                let doc = policy.document();
+                let all = doc.all_tools.iter().flat_map(|a| a.limits.iter());
+                let tools = doc.tools.values().flat_map(|t| t.limits.iter());
+                all.chain(tools)
+                    .map(|l| l.window.millis())
+                    .collect::<Vec<_>>()
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
     /// Every policy and its state, for the UI.
     pub fn views(&self) -> Vec<LoadedPolicy> {
         self.table.load().policies.values().cloned().collect()

@@ -470,3 +470,55 @@ async fn listening_beyond_loopback_needs_the_opt_in_and_grants() {
     assert!(err.to_string().contains("not a loopback address"), "{err}");
     gate.stop().await;
 }
+
+/// A 30-day limit counts what was used 10 days before a restart (the store keeps, and the gate
+/// restores, counter events for the longest window of its policies).
+#[tokio::test]
+async fn a_long_window_stays_exact_across_a_restart() {
+    use airlock_gate::clock::ManualClock;
+    let temp = tempfile::tempdir().unwrap();
+    let policy = json!({"version": "1", "default": "deny", "tools": {"trigger_event": {
+        "limits": [{"counter": "monthly", "window": 2_592_000, "max": 1, "scope": "grant"}]}}});
+    let clock = std::sync::Arc::new(ManualClock::starting_now());
+    let mut options = common::Options::new(policy.clone());
+    options.data_dir = Some(temp.path().to_path_buf());
+    options.clock = clock.clone();
+    let gate = TestGate::start_with(options).await;
+    let agent = gate.agent().await;
+    let args = json!({"channel": "news", "event": "e", "data": "hello"});
+    let ok = agent
+        .call_tool(call("trigger_event", args.clone()))
+        .await
+        .unwrap();
+    assert_ne!(ok.is_error, Some(true), "{}", text(&ok));
+    agent.cancel().await.unwrap();
+    for _ in 0..500 {
+        if !gate
+            .gate
+            .store()
+            .load_counter_events(0)
+            .await
+            .unwrap()
+            .is_empty()
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    gate.stop().await;
+
+    clock.advance(10 * 86_400_000);
+    let mut options = common::Options::new(policy);
+    options.data_dir = Some(temp.path().to_path_buf());
+    options.clock = clock.clone();
+    let gate = TestGate::start_with(options).await;
+    let agent = gate.agent().await;
+    let limited = agent.call_tool(call("trigger_event", args)).await.unwrap();
+    assert!(
+        text(&limited).starts_with("Rate limit reached"),
+        "ten days later, the 30-day limit is still used up: {}",
+        text(&limited)
+    );
+    agent.cancel().await.unwrap();
+    gate.stop().await;
+}
