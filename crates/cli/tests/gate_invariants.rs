@@ -958,7 +958,20 @@ fn airlock_call_and_connect_end_their_sessions() -> Result<()> {
         .spawn()?;
     let mut stdin = connect.stdin.take().context("stdin")?;
     let stdout = connect.stdout.take().context("stdout")?;
-    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+    // Read stdout on its own thread so a missing answer fails the test
+    // instead of hanging it.
+    let (tx, rx) = std::sync::mpsc::channel::<Value>();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+            let Ok(line) = line else { break };
+            let Ok(msg) = serde_json::from_str(&line) else {
+                break;
+            };
+            if tx.send(msg).is_err() {
+                break;
+            }
+        }
+    });
     for msg in [
         json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
             "protocolVersion": "2025-06-18", "capabilities": {},
@@ -969,17 +982,17 @@ fn airlock_call_and_connect_end_their_sessions() -> Result<()> {
     ] {
         writeln!(stdin, "{msg}")?;
     }
-    let mut seen = Vec::new();
-    while seen.iter().all(|m: &Value| m["id"] != 2) {
-        let line = lines.next().context("connect closed stdout")??;
-        seen.push(serde_json::from_str(&line)?);
+    // The call's answer and the notification's refusal (an error without an
+    // id) both reach the stdio agent; connect posts them concurrently, so
+    // they may come in either order.
+    let refusal = |m: &Value| m["id"].is_null() && m["error"]["code"] == -32600;
+    let mut seen: Vec<Value> = Vec::new();
+    while !(seen.iter().any(|m| m["id"] == 2) && seen.iter().any(refusal)) {
+        match rx.recv_timeout(DEADLINE) {
+            Ok(msg) => seen.push(msg),
+            Err(_) => bail!("connect did not answer both messages: {seen:?}"),
+        }
     }
-    // The notification's refusal reached the stdio agent as an error without an id.
-    assert!(
-        seen.iter()
-            .any(|m| m["id"].is_null() && m["error"]["code"] == -32600),
-        "{seen:?}"
-    );
     drop(stdin);
     let status = wait_exit(&mut connect)?;
     assert!(status.success(), "{status}");
