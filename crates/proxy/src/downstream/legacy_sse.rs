@@ -17,22 +17,19 @@ use crate::session::Session;
 use crate::stream::STANDING;
 
 use super::{
-    admit, bad_request, batch_allowed, find_session, no_room, read_messages, refuse_post,
-    route_all, rpc_error, sse,
+    Rejection, admit, bad_request, batch_allowed, find_session, no_room, read_messages,
+    refuse_post, route_all, rpc_error, sse,
 };
 
 pub(super) async fn get_sse(
     State(shared): State<Arc<Shared>>,
     Path(server): Path<String>,
     headers: HeaderMap,
-) -> Response {
-    let agent = match admit(&shared, &server, &headers) {
-        Ok(a) => a,
-        Err(r) => return *r,
-    };
+) -> Result<Response, Rejection> {
+    let agent = admit(&shared, &server, &headers)?;
     let server: Arc<str> = Arc::from(server);
     let Some(slot) = shared.reserve_slot_or_evict(&server) else {
-        return no_room(&shared, &server, Value::Null);
+        return Ok(no_room(&shared, &server, Value::Null));
     };
     let session = match Session::start(
         shared.clone(),
@@ -46,22 +43,22 @@ pub(super) async fn get_sse(
     {
         Ok(s) => s,
         Err(e) => {
-            return rpc_error(
+            return Ok(rpc_error(
                 StatusCode::BAD_GATEWAY,
                 Value::Null,
                 jsonrpc::INTERNAL_ERROR,
                 e,
-            );
+            ));
         }
     };
     shared.insert_session(session.clone());
     let Some(body) = session.attach(STANDING, None) else {
-        return rpc_error(
+        return Ok(rpc_error(
             StatusCode::INTERNAL_SERVER_ERROR,
             Value::Null,
             jsonrpc::INTERNAL_ERROR,
             "stream vanished",
-        );
+        ));
     };
     session.send_endpoint(format!("/message/{server}?sessionId={}", session.id));
     let (sh, s) = (shared.clone(), session.clone());
@@ -69,7 +66,7 @@ pub(super) async fn get_sse(
         sh.remove_session(&s.id);
         s.close();
     });
-    sse(&shared, body)
+    Ok(sse(&shared, body))
 }
 
 pub(super) async fn post_message(
@@ -77,42 +74,44 @@ pub(super) async fn post_message(
     Path(server): Path<String>,
     Query(query): Query<HashMap<String, String>>,
     req: Request,
-) -> Response {
+) -> Result<Response, Rejection> {
     let (parts, body) = req.into_parts();
-    let agent = match admit(&shared, &server, &parts.headers) {
-        Ok(a) => a,
-        Err(r) => return *r,
-    };
+    let agent = admit(&shared, &server, &parts.headers)?;
     let Some(id) = query.get("sessionId") else {
-        return bad_request("missing `sessionId` parameter");
+        return Ok(bad_request("missing `sessionId` parameter"));
     };
-    let (messages, batch) = match read_messages(&shared, &parts.headers, body).await {
-        Ok(m) => m,
-        Err(r) => return *r,
-    };
+    let (messages, batch) = read_messages(&shared, &parts.headers, body).await?;
     let server: Arc<str> = Arc::from(server);
     let session = match find_session(&shared, id, &server, &agent, DownstreamKind::LegacySse) {
         Ok(s) => s,
         Err(r) => {
             let kind = RefusalKind::NoSession;
-            return refuse_post(&shared, &server, &agent, None, &messages, kind, *r);
+            return Ok(refuse_post(
+                &shared,
+                &server,
+                &agent,
+                None,
+                &messages,
+                kind,
+                r.into_response(),
+            ));
         }
     };
     if batch && let Err(r) = batch_allowed(&session) {
         let kind = RefusalKind::Malformed;
-        return refuse_post(
+        return Ok(refuse_post(
             &shared,
             &server,
             &agent,
             Some(&session),
             &messages,
             kind,
-            *r,
-        );
+            r.into_response(),
+        ));
     }
     // Every answer, refusals among them, travels on the session's stream.
     for (m, route) in route_all(messages) {
         session.on_agent_message(m, route, STANDING, None);
     }
-    StatusCode::ACCEPTED.into_response()
+    Ok(StatusCode::ACCEPTED.into_response())
 }

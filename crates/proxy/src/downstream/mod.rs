@@ -77,6 +77,22 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .layer(axum::middleware::from_fn_with_state(guard, security::guard))
 }
 
+/// A request refused before it reached a session: the HTTP answer to send instead. Boxed, so
+/// results that carry one stay small on the happy path.
+pub(super) struct Rejection(Box<Response>);
+
+impl From<Response> for Rejection {
+    fn from(response: Response) -> Self {
+        Rejection(Box::new(response))
+    }
+}
+
+impl IntoResponse for Rejection {
+    fn into_response(self) -> Response {
+        *self.0
+    }
+}
+
 /// An HTTP error with a JSON-RPC error body.
 fn rpc_error(status: StatusCode, id: Value, code: i64, msg: impl Into<String>) -> Response {
     (status, axum::Json(jsonrpc::error(id, code, msg))).into_response()
@@ -110,13 +126,9 @@ fn unknown_session() -> Response {
 }
 
 /// Checks the server name and the bearer token.
-fn admit(
-    shared: &Shared,
-    server: &str,
-    headers: &HeaderMap,
-) -> Result<AgentIdentity, Box<Response>> {
+fn admit(shared: &Shared, server: &str, headers: &HeaderMap) -> Result<AgentIdentity, Rejection> {
     if !shared.has_server(server) {
-        return Err(Box::new(unknown_server(server)));
+        return Err(Rejection::from(unknown_server(server)));
     }
     let bearer = headers
         .get(header::AUTHORIZATION)
@@ -139,7 +151,7 @@ fn admit(
                 resp.headers_mut()
                     .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
-            Box::new(resp)
+            Rejection::from(resp)
         })
 }
 
@@ -160,15 +172,15 @@ fn accepts(headers: &HeaderMap, wanted: &[&str]) -> bool {
     types.iter().any(|t| t == "*/*") || wanted.iter().all(|w| types.iter().any(|t| t == w))
 }
 
-fn check_version(headers: &HeaderMap) -> Result<(), Box<Response>> {
+fn check_version(headers: &HeaderMap) -> Result<(), Rejection> {
     match headers.get(VERSION_HEADER) {
         None => Ok(()),
         Some(v) => match v.to_str() {
             Ok(v) if SUPPORTED_VERSIONS.contains(&v) => Ok(()),
-            Ok(v) => Err(Box::new(bad_request(format!(
+            Ok(v) => Err(Rejection::from(bad_request(format!(
                 "unsupported protocol version `{v}`"
             )))),
-            Err(_) => Err(Box::new(bad_request(
+            Err(_) => Err(Rejection::from(bad_request(
                 "invalid `MCP-Protocol-Version` header",
             ))),
         },
@@ -183,14 +195,14 @@ async fn read_messages(
     shared: &Shared,
     headers: &HeaderMap,
     body: Body,
-) -> Result<(Vec<Value>, bool), Box<Response>> {
+) -> Result<(Vec<Value>, bool), Rejection> {
     let json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
     if !json {
-        return Err(Box::new(rpc_error(
+        return Err(Rejection::from(rpc_error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Value::Null,
             jsonrpc::INVALID_REQUEST,
@@ -199,7 +211,7 @@ async fn read_messages(
     }
     let limit = shared.config.max_body_bytes;
     let too_large = || {
-        Box::new(rpc_error(
+        Rejection::from(rpc_error(
             StatusCode::PAYLOAD_TOO_LARGE,
             Value::Null,
             jsonrpc::INVALID_REQUEST,
@@ -219,7 +231,7 @@ async fn read_messages(
     );
     let bytes = match read.await {
         Err(_) => {
-            return Err(Box::new(rpc_error(
+            return Err(Rejection::from(rpc_error(
                 StatusCode::REQUEST_TIMEOUT,
                 Value::Null,
                 jsonrpc::INVALID_REQUEST,
@@ -235,13 +247,13 @@ async fn read_messages(
             return Err(if over {
                 too_large()
             } else {
-                Box::new(bad_request("cannot read the request body"))
+                Rejection::from(bad_request("cannot read the request body"))
             });
         }
         Ok(Ok(bytes)) => bytes,
     };
     let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
-        Box::new(rpc_error(
+        Rejection::from(rpc_error(
             StatusCode::BAD_REQUEST,
             Value::Null,
             jsonrpc::PARSE_ERROR,
@@ -253,7 +265,7 @@ async fn read_messages(
         v => (vec![v], false),
     };
     if messages.is_empty() {
-        return Err(Box::new(bad_request("empty batch")));
+        return Err(Rejection::from(bad_request("empty batch")));
     }
     Ok((messages, batch))
 }
@@ -357,21 +369,21 @@ fn find_session(
     server: &str,
     agent: &AgentIdentity,
     kind: DownstreamKind,
-) -> Result<Arc<Session>, Box<Response>> {
+) -> Result<Arc<Session>, Rejection> {
     match shared.session(id) {
         Some(s) if &*s.server == server && &s.agent == agent && s.transport == kind => {
             s.touch();
             Ok(s)
         }
-        _ => Err(Box::new(unknown_session())),
+        _ => Err(Rejection::from(unknown_session())),
     }
 }
 
-fn batch_allowed(session: &Session) -> Result<(), Box<Response>> {
+fn batch_allowed(session: &Session) -> Result<(), Rejection> {
     if session.negotiated().as_deref() == Some(BATCH_VERSION) {
         Ok(())
     } else {
-        Err(Box::new(bad_request(
+        Err(Rejection::from(bad_request(
             "JSON-RPC batches are only allowed in sessions negotiated at 2025-03-26",
         )))
     }

@@ -13,7 +13,7 @@ use crate::jsonrpc;
 use crate::proxy::Shared;
 use crate::standard_headers;
 
-use super::{SUPPORTED_VERSIONS, VERSION_HEADER, answer, header_str, rpc_error};
+use super::{Rejection, SUPPORTED_VERSIONS, VERSION_HEADER, answer, header_str, rpc_error};
 
 /// True when the `MCP-Protocol-Version` header names a version of no session era (2026-07-28,
 /// or one Airlock does not know): a request without a session is then a stateless one.
@@ -29,12 +29,12 @@ pub(super) fn check_standard_headers(
     server: &Arc<str>,
     headers: &HeaderMap,
     msg: &Value,
-) -> Result<(), Box<Response>> {
+) -> Result<(), Rejection> {
     let params = shared.tool_headers(server).for_call(msg);
     standard_headers::check(headers, msg, params.as_deref()).map_err(|mismatch| {
         tracing::debug!(server = %server, %mismatch, "stateless request refused");
         let id = msg.get("id").cloned().unwrap_or(Value::Null);
-        Box::new(rpc_error(
+        Rejection::from(rpc_error(
             StatusCode::BAD_REQUEST,
             id,
             standard_headers::HEADER_MISMATCH,

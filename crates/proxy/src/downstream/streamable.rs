@@ -17,7 +17,7 @@ use crate::stream::STANDING;
 
 use super::stateless::{self, check_standard_headers, stateless_version};
 use super::{
-    SESSION_HEADER, accepts, admit, answer, bad_request, batch_allowed, check_version,
+    Rejection, SESSION_HEADER, accepts, admit, answer, bad_request, batch_allowed, check_version,
     find_session, header_str, no_room, read_messages, refuse_post, route_all, rpc_error, sse,
 };
 
@@ -25,25 +25,19 @@ pub(super) async fn post_mcp(
     State(shared): State<Arc<Shared>>,
     Path(server): Path<String>,
     req: Request,
-) -> Response {
+) -> Result<Response, Rejection> {
     let (parts, body) = req.into_parts();
     let headers = &parts.headers;
-    let agent = match admit(&shared, &server, headers) {
-        Ok(a) => a,
-        Err(r) => return *r,
-    };
+    let agent = admit(&shared, &server, headers)?;
     if !accepts(headers, &["application/json", "text/event-stream"]) {
-        return rpc_error(
+        return Ok(rpc_error(
             StatusCode::NOT_ACCEPTABLE,
             Value::Null,
             jsonrpc::INVALID_REQUEST,
             "the `Accept` header must list `application/json` and `text/event-stream`",
-        );
+        ));
     }
-    let (messages, batch) = match read_messages(&shared, headers, body).await {
-        Ok(m) => m,
-        Err(r) => return *r,
-    };
+    let (messages, batch) = read_messages(&shared, headers, body).await?;
     let server: Arc<str> = Arc::from(server);
     let stateless_request = header_str(headers, SESSION_HEADER).is_none()
         && !batch
@@ -53,7 +47,7 @@ pub(super) async fn post_mcp(
     // with its list of supported versions); in a session, Airlock holds the agent to the
     // versions it relays.
     if !stateless_request && let Err(r) = check_version(headers) {
-        return *r;
+        return Ok(r.into_response());
     }
     // A stateless `initialize` is the server's to refuse (the method was removed in 2026-07-28).
     let is_init = !stateless_request
@@ -69,22 +63,38 @@ pub(super) async fn post_mcp(
                 Ok(s) => s,
                 Err(r) => {
                     let kind = RefusalKind::NoSession;
-                    return refuse_post(&shared, &server, &agent, None, &messages, kind, *r);
+                    return Ok(refuse_post(
+                        &shared,
+                        &server,
+                        &agent,
+                        None,
+                        &messages,
+                        kind,
+                        r.into_response(),
+                    ));
                 }
             };
             if is_init {
-                return bad_request("this session is already initialized");
+                return Ok(bad_request("this session is already initialized"));
             }
             if batch && let Err(r) = batch_allowed(&s) {
                 let kind = RefusalKind::Malformed;
-                return refuse_post(&shared, &server, &agent, Some(&s), &messages, kind, *r);
+                return Ok(refuse_post(
+                    &shared,
+                    &server,
+                    &agent,
+                    Some(&s),
+                    &messages,
+                    kind,
+                    r.into_response(),
+                ));
             }
             s
         }
         None if is_init => {
             let id = messages[0].get("id").cloned().unwrap_or(Value::Null);
             let Some(slot) = shared.reserve_slot_or_evict(&server) else {
-                return no_room(&shared, &server, id);
+                return Ok(no_room(&shared, &server, id));
             };
             match Session::start(
                 shared.clone(),
@@ -102,7 +112,12 @@ pub(super) async fn post_mcp(
                     s
                 }
                 Err(e) => {
-                    return rpc_error(StatusCode::BAD_GATEWAY, id, jsonrpc::INTERNAL_ERROR, e);
+                    return Ok(rpc_error(
+                        StatusCode::BAD_GATEWAY,
+                        id,
+                        jsonrpc::INTERNAL_ERROR,
+                        e,
+                    ));
                 }
             }
         }
@@ -111,14 +126,24 @@ pub(super) async fn post_mcp(
             if let Err(r) = check_standard_headers(&shared, &server, headers, &msg) {
                 let kind = RefusalKind::Malformed;
                 let msgs = std::slice::from_ref(&msg);
-                return refuse_post(&shared, &server, &agent, None, msgs, kind, *r);
+                return Ok(refuse_post(
+                    &shared,
+                    &server,
+                    &agent,
+                    None,
+                    msgs,
+                    kind,
+                    r.into_response(),
+                ));
             }
-            return stateless::stateless(shared, server, agent, headers, msg).await;
+            return Ok(stateless::stateless(shared, server, agent, headers, msg).await);
         }
         None => {
             let r = bad_request("missing `Mcp-Session-Id` header");
             let kind = RefusalKind::NoSession;
-            return refuse_post(&shared, &server, &agent, None, &messages, kind, r);
+            return Ok(refuse_post(
+                &shared, &server, &agent, None, &messages, kind, r,
+            ));
         }
     };
 
@@ -129,10 +154,10 @@ pub(super) async fn post_mcp(
         && jsonrpc::classify(msg) != Kind::Request
     {
         let Some((msg, Inbound::Refused(refusal))) = routed.into_iter().next() else {
-            return bad_request("invalid request");
+            return Ok(bad_request("invalid request"));
         };
         let answer = session.refuse(&msg, refusal, None, &session.info());
-        return (StatusCode::BAD_REQUEST, axum::Json(answer)).into_response();
+        return Ok((StatusCode::BAD_REQUEST, axum::Json(answer)).into_response());
     }
     let answers = routed
         .iter()
@@ -142,16 +167,16 @@ pub(super) async fn post_mcp(
         for (m, route) in routed {
             session.on_agent_message(m, route, STANDING, None);
         }
-        return StatusCode::ACCEPTED.into_response();
+        return Ok(StatusCode::ACCEPTED.into_response());
     }
     let stream = session.open_stream(answers, batch);
     let Some(body) = session.attach(stream, None) else {
-        return rpc_error(
+        return Ok(rpc_error(
             StatusCode::INTERNAL_SERVER_ERROR,
             Value::Null,
             jsonrpc::INTERNAL_ERROR,
             "stream vanished",
-        );
+        ));
     };
     for (m, route) in routed {
         session.on_agent_message(m, route, stream, None);
@@ -160,36 +185,28 @@ pub(super) async fn post_mcp(
     if new_session && let Ok(v) = HeaderValue::from_str(&session.id) {
         resp.headers_mut().insert(SESSION_HEADER, v);
     }
-    resp
+    Ok(resp)
 }
 
 pub(super) async fn get_mcp(
     State(shared): State<Arc<Shared>>,
     Path(server): Path<String>,
     headers: HeaderMap,
-) -> Response {
-    let agent = match admit(&shared, &server, &headers) {
-        Ok(a) => a,
-        Err(r) => return *r,
-    };
+) -> Result<Response, Rejection> {
+    let agent = admit(&shared, &server, &headers)?;
     if !accepts(&headers, &["text/event-stream"]) {
-        return rpc_error(
+        return Ok(rpc_error(
             StatusCode::NOT_ACCEPTABLE,
             Value::Null,
             jsonrpc::INVALID_REQUEST,
             "the `Accept` header must list `text/event-stream`",
-        );
+        ));
     }
-    if let Err(r) = check_version(&headers) {
-        return *r;
-    }
+    check_version(&headers)?;
     let Some(id) = header_str(&headers, SESSION_HEADER) else {
-        return bad_request("missing `Mcp-Session-Id` header");
+        return Ok(bad_request("missing `Mcp-Session-Id` header"));
     };
-    let session = match find_session(&shared, id, &server, &agent, DownstreamKind::StreamableHttp) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
+    let session = find_session(&shared, id, &server, &agent, DownstreamKind::StreamableHttp)?;
     let (stream, after) = match header_str(&headers, "last-event-id") {
         None => (STANDING, None),
         Some(last) => match last
@@ -197,17 +214,17 @@ pub(super) async fn get_mcp(
             .and_then(|(s, n)| Some((s.parse().ok()?, n.parse().ok()?)))
         {
             Some((s, n)) => (s, Some(n)),
-            None => return bad_request(format!("unknown event id `{last}`")),
+            None => return Ok(bad_request(format!("unknown event id `{last}`"))),
         },
     };
     match session.attach(stream, after) {
-        Some(body) => sse(&shared, body),
-        None => rpc_error(
+        Some(body) => Ok(sse(&shared, body)),
+        None => Ok(rpc_error(
             StatusCode::NOT_FOUND,
             Value::Null,
             jsonrpc::INVALID_REQUEST,
             "that stream can no longer be resumed",
-        ),
+        )),
     }
 }
 
@@ -215,21 +232,14 @@ pub(super) async fn delete_mcp(
     State(shared): State<Arc<Shared>>,
     Path(server): Path<String>,
     headers: HeaderMap,
-) -> Response {
-    let agent = match admit(&shared, &server, &headers) {
-        Ok(a) => a,
-        Err(r) => return *r,
-    };
+) -> Result<Response, Rejection> {
+    let agent = admit(&shared, &server, &headers)?;
     let Some(id) = header_str(&headers, SESSION_HEADER) else {
-        return bad_request("missing `Mcp-Session-Id` header");
+        return Ok(bad_request("missing `Mcp-Session-Id` header"));
     };
-    match find_session(&shared, id, &server, &agent, DownstreamKind::StreamableHttp) {
-        Ok(s) => {
-            shared.remove_session(&s.id);
-            s.close();
-            tracing::debug!(server = %server, "session ended by the agent");
-            StatusCode::NO_CONTENT.into_response()
-        }
-        Err(r) => *r,
-    }
+    let s = find_session(&shared, id, &server, &agent, DownstreamKind::StreamableHttp)?;
+    shared.remove_session(&s.id);
+    s.close();
+    tracing::debug!(server = %server, "session ended by the agent");
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
