@@ -1106,6 +1106,48 @@ async fn counter_events_are_saved_and_restored_after_a_restart() {
 }
 
 #[tokio::test]
+async fn a_counted_call_stores_its_uses_with_its_row_and_a_discard_takes_them_back() {
+    let (_d, path) = temp_db();
+    let store = Store::open(&path).unwrap();
+    let t0 = now_ms() - 60_000;
+    let uses = |at_ms| {
+        vec![
+            CounterEvent {
+                key: "rate|grant:a".into(),
+                at_ms,
+                amount: 1.0,
+            },
+            CounterEvent {
+                key: "spend|global".into(),
+                at_ms,
+                amount: 7.5,
+            },
+        ]
+    };
+    let args = json!({});
+    let (sent, sent_events) = store
+        .record_call_counted(call("trigger_event", t0, &args), uses(t0))
+        .await
+        .unwrap();
+    let (never_sent, never_sent_events) = store
+        .record_call_counted(call("trigger_event", t0 + 1, &args), uses(t0 + 1))
+        .await
+        .unwrap();
+    assert_ne!(sent, never_sent);
+    assert_eq!((sent_events.len(), never_sent_events.len()), (2, 2));
+    // Both rows and all four events are committed together with the rows.
+    assert_eq!(store.load_counter_events(0).await.unwrap().len(), 4);
+    store.discard_counter_events_nowait(never_sent_events);
+    store.close().await.unwrap();
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.load_counter_events(0).await.unwrap(), uses(t0));
+    assert!(
+        store.get_call(never_sent).await.unwrap().is_some(),
+        "the row itself stays"
+    );
+}
+
+#[tokio::test]
 async fn grants_are_unique_by_name_and_token_and_rotate_until_revoked() {
     let store = Store::open_in_memory().unwrap();
     let mut policies = BTreeMap::new();

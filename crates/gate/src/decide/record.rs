@@ -121,11 +121,13 @@ fn new_call<'a>(
     }
 }
 
-type Ack = Pin<Box<dyn Future<Output = airlock_store::Result<i64>> + Send>>;
+/// The row's id and the ids of the counter events written with it.
+type Ack = Pin<Box<dyn Future<Output = airlock_store::Result<(i64, Vec<i64>)>> + Send>>;
 
 /// A row being written. Dropped before the write is acknowledged (the agent withdrew the call
 /// meanwhile), the write is seen through in the background and, for an allowed call, the row
-/// is completed as never forwarded: history never shows a call as running that was not sent.
+/// is completed as never forwarded and its counter events are discarded: history never shows
+/// a call as running that was not sent, nor counts its quota.
 struct PendingRow {
     ack: Option<Ack>,
     allowed: bool,
@@ -134,7 +136,7 @@ struct PendingRow {
 }
 
 impl PendingRow {
-    async fn wait(mut self) -> airlock_store::Result<i64> {
+    async fn wait(mut self) -> airlock_store::Result<(i64, Vec<i64>)> {
         let result = match self.ack.as_mut() {
             Some(ack) => ack.await,
             None => Err(airlock_store::StoreError::Closed),
@@ -151,9 +153,10 @@ impl Drop for PendingRow {
         };
         let (allowed, store, clock) = (self.allowed, self.store.clone(), self.clock.clone());
         spawn_write(async move {
-            if let Ok(id) = ack.await
+            if let Ok((id, counted)) = ack.await
                 && allowed
             {
+                store.discard_counter_events_nowait(counted);
                 let completion = Completion {
                     outcome: Outcome::Cancelled,
                     latency_us: 0,
@@ -173,21 +176,35 @@ impl GateInterceptor {
         call: &ToolCall<'_>,
         policy_revision: Option<&str>,
         record: &Record,
-    ) -> Result<i64, String> {
-        let new = new_call(self.clock.now_ms(), call, policy_revision, record);
+        uses: &[LimitUse],
+    ) -> Result<(i64, Vec<i64>), String> {
+        let now_ms = self.clock.now_ms();
+        let new = new_call(now_ms, call, policy_revision, record);
         trail.set_recorded();
+        let ack: Ack = if uses.is_empty() {
+            let write = self.store.record_call(new);
+            Box::pin(async move { write.await.map(|id| (id, Vec::new())) })
+        } else {
+            // The uses go into the call's own transaction: durable before the call is
+            // forwarded, at no extra write (see `Ticket::forwarded`).
+            let events = uses
+                .iter()
+                .map(|u| crate::counters::to_stored(u, now_ms))
+                .collect();
+            Box::pin(self.store.record_call_counted(new, events))
+        };
         let pending = PendingRow {
-            ack: Some(Box::pin(self.store.record_call(new))),
+            ack: Some(ack),
             allowed: record.decision == Decision::Allow,
             store: self.store.clone(),
             clock: self.clock.clone(),
         };
-        let id = pending.wait().await.map_err(|err| {
+        let (id, counted) = pending.wait().await.map_err(|err| {
             tracing::error!(server = %call.session.server, tool = call.name, "cannot record call, denying it: {err}");
             err.to_string()
         })?;
         announce_call(&self.store, &self.events, id);
-        Ok(id)
+        Ok((id, counted))
     }
 
     /// Records, in the background, a row the call's own path will not write: a call withdrawn
@@ -239,7 +256,7 @@ impl GateInterceptor {
         meta: Value,
     ) -> CallDecision {
         // A refusal is returned even when history cannot be written: refusing is always safe.
-        let _ = self.record(trail, call, revision, &record).await;
+        let _ = self.record(trail, call, revision, &record, &[]).await;
         CallDecision::Respond(tool_error(&record.message, meta))
     }
 
@@ -253,11 +270,11 @@ impl GateInterceptor {
         reservation: Option<Reservation>,
         uses: Vec<LimitUse>,
     ) -> CallDecision {
-        match self.record(trail, call, revision, &record).await {
-            Ok(call_id) => CallDecision::Forward(Box::new(Ticket {
+        match self.record(trail, call, revision, &record, &uses).await {
+            Ok((call_id, counted)) => CallDecision::Forward(Box::new(Ticket {
                 call_id,
                 reservation,
-                uses,
+                counted,
                 store: self.store.clone(),
                 events: self.events.clone(),
                 started: Instant::now(),

@@ -12,7 +12,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use airlock_policy::{LimitUse, ReservationId, SlidingWindows};
+use airlock_policy::{ReservationId, SlidingWindows};
 use airlock_proxy::{CallOutcome, CallTicket};
 use airlock_store::{Completion, Outcome, Store};
 use serde_json::Value;
@@ -59,8 +59,9 @@ fn lock(counters: &Mutex<SlidingWindows>) -> std::sync::MutexGuard<'_, SlidingWi
 pub(super) struct Ticket {
     pub(super) call_id: i64,
     pub(super) reservation: Option<Reservation>,
-    /// The limits this call counts against, persisted when it is forwarded.
-    pub(super) uses: Vec<LimitUse>,
+    /// The stored counter events of this call's limits, written with its history row;
+    /// discarded if it is never forwarded.
+    pub(super) counted: Vec<i64>,
     pub(super) store: Store,
     pub(super) events: tokio::sync::broadcast::Sender<crate::gate::GateEvent>,
     pub(super) started: Instant,
@@ -135,16 +136,11 @@ fn outcome_of(outcome: CallOutcome<'_>) -> (Outcome, Option<String>) {
 impl CallTicket for Ticket {
     fn forwarded(&mut self) {
         self.forwarded = true;
+        // The stored events were written with the call's row (`record_call_counted`): only
+        // the in-memory reservation is left to commit.
+        self.counted.clear();
         if let Some(reservation) = self.reservation.take() {
             reservation.commit();
-            let at_ms = self.clock.now_ms();
-            let events = self
-                .uses
-                .iter()
-                .map(|u| crate::counters::to_stored(u, at_ms))
-                .collect();
-            // Queued behind the call's own row; the writer logs a failure.
-            self.store.save_counter_events_nowait(events);
         }
     }
 
@@ -157,7 +153,9 @@ impl CallTicket for Ticket {
 impl Drop for Ticket {
     fn drop(&mut self) {
         // A reservation still here was never committed: the call was never sent, and its
-        // quota goes back as the `Reservation` drops.
+        // quota goes back as the `Reservation` drops, its stored events with it.
+        self.store
+            .discard_counter_events_nowait(std::mem::take(&mut self.counted));
         if self.finished {
             return;
         }

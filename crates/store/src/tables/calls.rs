@@ -11,8 +11,11 @@ use crate::query::{CallFilter, CallPage, PageRequest, Where};
 use crate::redact::canonical_args_hash;
 use crate::store::Store;
 use crate::tables::call_counts::{self, IdRange};
+use crate::tables::counter_events::insert_counter_events;
 use crate::tables::enum_col;
-use crate::types::{CallId, CallRecord, Completion, DecidedBy, Decision, NewCall, Outcome};
+use crate::types::{
+    CallId, CallRecord, Completion, CounterEvent, DecidedBy, Decision, NewCall, Outcome,
+};
 
 impl Store {
     /// Records a call before it is forwarded. Resolves once the row is committed; an error means
@@ -28,6 +31,28 @@ impl Store {
         let row = self.call_row(&call);
         let writer = self.writer().clone();
         async move { writer.run_light(move |ctx| insert_call(ctx, &row)).await }
+    }
+
+    /// Records a call about to be forwarded together with the counter events its forwarding
+    /// commits, in one transaction: the quota a forwarded call uses is durable before the call
+    /// leaves, and costs no write of its own. Resolves to the row's id and the events' ids, for
+    /// [`Store::discard_counter_events_nowait`] if the call is then never sent after all.
+    pub fn record_call_counted(
+        &self,
+        call: NewCall<'_>,
+        uses: Vec<CounterEvent>,
+    ) -> impl std::future::Future<Output = Result<(CallId, Vec<i64>)>> + Send + 'static {
+        let row = self.call_row(&call);
+        let writer = self.writer().clone();
+        async move {
+            writer
+                .run_light(move |ctx| {
+                    let id = insert_call(ctx, &row)?;
+                    let events = insert_counter_events(ctx, &uses)?;
+                    Ok((id, events))
+                })
+                .await
+        }
     }
 
     /// Records many calls in one transaction (imports, benchmarks). Resolves once committed.

@@ -39,7 +39,7 @@ impl Store {
     pub fn save_counter_events_nowait(&self, events: Vec<CounterEvent>) {
         if !events.is_empty() {
             self.writer().enqueue("save_counter_events", move |ctx| {
-                insert_counter_events(ctx, &events)
+                insert_counter_events(ctx, &events).map(drop)
             });
         }
     }
@@ -62,16 +62,38 @@ impl Store {
     pub(crate) fn counter_events_expire_before(&self) -> i64 {
         expire_before(self.clock().now_ms(), self.counter_retention())
     }
+
+    /// Deletes counter events written with a call that was then never sent (see
+    /// [`Store::record_call_counted`]), without waiting. A failure is logged.
+    pub fn discard_counter_events_nowait(&self, ids: Vec<i64>) {
+        if !ids.is_empty() {
+            self.writer().enqueue("discard_counter_events", move |ctx| {
+                let mut stmt = ctx
+                    .conn
+                    .prepare_cached("DELETE FROM counter_events WHERE id = ?1")?;
+                for id in &ids {
+                    stmt.execute([id])?;
+                }
+                Ok(())
+            });
+        }
+    }
 }
 
-fn insert_counter_events(ctx: &mut WriteCtx<'_>, events: &[CounterEvent]) -> Result<()> {
+/// Inserts the events; returns their row ids.
+pub(crate) fn insert_counter_events(
+    ctx: &mut WriteCtx<'_>,
+    events: &[CounterEvent],
+) -> Result<Vec<i64>> {
     let mut stmt = ctx.conn.prepare_cached(
         "INSERT INTO counter_events (counter_key, at_ms, amount) VALUES (?1, ?2, ?3)",
     )?;
+    let mut ids = Vec::with_capacity(events.len());
     for e in events {
         stmt.execute(params![e.key, e.at_ms, e.amount])?;
+        ids.push(ctx.conn.last_insert_rowid());
     }
-    Ok(())
+    Ok(ids)
 }
 
 fn expire_before(now_ms: i64, retention: Duration) -> i64 {
