@@ -12,11 +12,13 @@
 //! See `ARCHITECTURE.md` at the repository root for how this crate fits with the others.
 
 pub mod bridge;
+mod config;
 mod downstream;
 mod inbound;
 pub mod interceptor;
 mod jsonrpc;
 mod proxy;
+mod registry;
 pub mod security;
 mod session;
 mod standard_headers;
@@ -24,11 +26,13 @@ mod stream;
 mod tasks;
 pub mod upstream;
 
+pub use config::ProxyConfig;
 pub use inbound::RefusalKind;
 pub use interceptor::{
     AgentChannel, AgentIdentity, AuthError, CallDecision, CallOutcome, CallTicket, ClientInfo,
     DownstreamKind, Interceptor, PassThrough, RefusedCall, SessionInfo, ToolCall, Withdrawal,
 };
-pub use proxy::{Proxy, ProxyConfig, ServerStatus};
+pub use proxy::Proxy;
+pub use registry::ServerStatus;
 pub use security::SecurityConfig;
 pub use upstream::{Connect, UpstreamError, UpstreamLink, UpstreamSpec};

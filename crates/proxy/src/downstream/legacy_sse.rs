@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::inbound::RefusalKind;
 use crate::interceptor::DownstreamKind;
 use crate::jsonrpc;
-use crate::proxy::Shared;
+use crate::registry::Shared;
 use crate::session::Session;
 use crate::stream::STANDING;
 

@@ -39,7 +39,7 @@ use serde_json::Value;
 use crate::inbound::{self, Inbound, RefusalKind};
 use crate::interceptor::{AgentIdentity, AuthError, DownstreamKind, SessionInfo};
 use crate::jsonrpc::{self};
-use crate::proxy::Shared;
+use crate::registry::Shared;
 use crate::security;
 use crate::session::{self, Session};
 use crate::stream::{KeepAlive, SseBody};

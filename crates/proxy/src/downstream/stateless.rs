@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::inbound;
 use crate::interceptor::{AgentIdentity, ClientInfo, DownstreamKind, SessionInfo};
 use crate::jsonrpc;
-use crate::proxy::Shared;
+use crate::registry::Shared;
 use crate::standard_headers;
 
 use super::{Rejection, SUPPORTED_VERSIONS, VERSION_HEADER, answer, header_str, rpc_error};

@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::inbound::{self, Inbound, RefusalKind};
 use crate::interceptor::DownstreamKind;
 use crate::jsonrpc::{self, Kind};
-use crate::proxy::Shared;
+use crate::registry::Shared;
 use crate::session::Session;
 use crate::stream::STANDING;
 

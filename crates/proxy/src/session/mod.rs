@@ -47,7 +47,7 @@ use crate::interceptor::{
     Withdrawal,
 };
 use crate::jsonrpc;
-use crate::proxy::{Shared, Slot};
+use crate::registry::{Shared, Slot};
 use crate::stream::{STANDING, SseBody, StreamId, Streams};
 use crate::tasks::{self, ServerTasks, Tasks};
 use crate::upstream::{UpstreamSpec, exchange};
