@@ -93,7 +93,7 @@ pub enum UpstreamSpec {
         env: BTreeMap<String, String>,
         cwd: Option<PathBuf>,
     },
-    /// A Streamable HTTP endpoint (`upstream/http.rs`).
+    /// A Streamable HTTP endpoint (`upstream/http/`).
     StreamableHttp {
         url: String,
         headers: ::http::HeaderMap,

@@ -30,27 +30,26 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use futures::{Stream, StreamExt};
-use http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use http::{HeaderName, HeaderValue, Method, header};
 use reqwest::Url;
 use serde_json::{Value, json};
-use sse_stream::SseByteStream;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use crate::standard_headers::ToolHeaders;
+
 use super::{UpstreamError, UpstreamLink};
-use crate::jsonrpc;
-use crate::standard_headers::{self, ToolHeaders};
+
+mod post;
+mod streams;
+
+use post::post;
+use streams::listen;
+pub(crate) use streams::{Cursor, StreamEnd, next_message};
 
 /// Capacity of both channels of a link: enough for bursts, small enough to apply back-pressure.
 pub(crate) const CHANNEL_CAPACITY: usize = 64;
-/// Wait before reconnecting a stream when the server did not send `retry`.
-const DEFAULT_RETRY: Duration = Duration::from_secs(1);
-/// Upper bound on a server-sent `retry`, so a typo on the server cannot park a stream for hours.
-const MAX_RETRY: Duration = Duration::from_secs(60);
-/// Consecutive failed reconnects after which a stream is given up.
-const MAX_RECONNECT_FAILURES: u32 = 5;
 /// How long forwarding waits for the GET stream to open after `notifications/initialized`.
 const GET_READY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long the closing DELETE may take; the link is gone either way.
@@ -58,7 +57,6 @@ const DELETE_TIMEOUT: Duration = Duration::from_secs(5);
 
 const SESSION_ID: HeaderName = HeaderName::from_static("mcp-session-id");
 const PROTOCOL_VERSION: HeaderName = HeaderName::from_static("mcp-protocol-version");
-const LAST_EVENT_ID: HeaderName = HeaderName::from_static("last-event-id");
 const ACCEPT_POST: &str = "application/json, text/event-stream";
 const ACCEPT_SSE: &str = "text/event-stream";
 
@@ -384,158 +382,6 @@ fn content_type_is(resp: &reqwest::Response, expected: &str) -> bool {
         .is_some_and(|v| v.trim().eq_ignore_ascii_case(expected))
 }
 
-/// Sends one message (or batch) as a POST and relays whatever comes back.
-async fn post(shared: Arc<Shared>, msg: Value) {
-    let mut pending = request_ids(&msg);
-    let stateless = jsonrpc::is_stateless(&msg);
-    let answers = match msg.get("method").and_then(Value::as_str) {
-        Some("initialize") => Answers::Initialize,
-        Some("tools/list") if stateless => Answers::StatelessToolsList,
-        _ => Answers::Other,
-    };
-    let is_initialize = answers == Answers::Initialize;
-    // A 2026-07-28 server refuses a stateless request whose headers do not repeat its body.
-    let standard =
-        stateless.then(|| standard_headers::outgoing(&msg, shared.tools.for_call(&msg).as_deref()));
-    let body = match serde_json::to_vec(&msg) {
-        Ok(body) => body,
-        Err(e) => {
-            let text = format!("cannot encode the message for the upstream: {e}");
-            shared.answer_with_error(&pending, &text, None).await;
-            return;
-        }
-    };
-    drop(msg);
-    let (request, sent_session) = shared.request(Method::POST, ACCEPT_POST, standard);
-    let request = request
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(body);
-    let resp = tokio::select! {
-        () = shared.closed.cancelled() => return,
-        resp = request.send() => resp,
-    };
-    let resp = match resp {
-        Ok(resp) => resp,
-        Err(e) => {
-            let text = format!(
-                "upstream `{}` is unreachable: {e}",
-                display_url(&shared.url)
-            );
-            tracing::warn!(error = %e, "post to upstream failed");
-            shared.answer_with_error(&pending, &text, None).await;
-            if e.is_connect() {
-                shared.closed.cancel();
-            }
-            return;
-        }
-    };
-    let status = resp.status();
-    if status == StatusCode::NOT_FOUND && sent_session {
-        shared.session_expired();
-        return;
-    }
-    if !status.is_success() {
-        answer_http_error(&shared, resp, &pending).await;
-        return;
-    }
-    if is_initialize && let Some(id) = resp.headers().get(SESSION_ID) {
-        let mut session = shared
-            .session
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        session.id = Some(id.clone());
-    }
-    if content_type_is(&resp, ACCEPT_SSE) {
-        let mut cursor = Cursor::default();
-        let ended = read_events(&shared, resp, &mut pending, answers, &mut cursor).await;
-        if ended == StreamEnd::Eof && !pending.is_empty() {
-            resume(&shared, &mut pending, answers, cursor).await;
-        }
-        return;
-    }
-    let body = tokio::select! {
-        () = shared.closed.cancelled() => return,
-        body = resp.bytes() => body,
-    };
-    let body = match body {
-        Ok(body) => body,
-        Err(e) => {
-            let text = format!("upstream response could not be read: {e}");
-            shared.answer_with_error(&pending, &text, None).await;
-            return;
-        }
-    };
-    if body.iter().all(u8::is_ascii_whitespace) {
-        if !pending.is_empty() {
-            // 202 to a request: the answer may come on the GET stream; nothing to read here.
-            tracing::debug!(
-                status = status.as_u16(),
-                "upstream sent no body for a request"
-            );
-        }
-        return;
-    }
-    // One message, a batch, or several messages on separate lines.
-    let replies = super::exchange::json_messages(&body);
-    if replies.is_empty() {
-        tracing::warn!("upstream sent a body that is not JSON");
-        let text = "upstream sent a response that is not JSON";
-        shared.answer_with_error(&pending, text, None).await;
-        return;
-    }
-    for reply in replies {
-        if !shared.deliver_all(reply, &mut pending, answers).await {
-            return;
-        }
-    }
-    if !pending.is_empty() {
-        tracing::debug!("upstream's JSON body left requests unanswered");
-    }
-}
-
-/// Turns an HTTP error status into JSON-RPC errors for the requests of the POST. When the body is
-/// itself a JSON-RPC error (as MCP servers send with 400 and 403), its code and message are kept.
-async fn answer_http_error(shared: &Shared, resp: reqwest::Response, pending: &[Value]) {
-    let status = resp.status();
-    let body = resp.bytes().await.unwrap_or_default();
-    tracing::warn!(
-        status = status.as_u16(),
-        "upstream answered with an http error"
-    );
-    let upstream_error = serde_json::from_slice::<Value>(&body)
-        .ok()
-        .and_then(|v| v.get("error").filter(|e| e.is_object()).cloned());
-    if pending.is_empty() {
-        if shared.relay_refusals
-            && let Some(error) = upstream_error
-        {
-            let _ = shared
-                .deliver(json!({"jsonrpc": "2.0", "id": null, "error": error}))
-                .await;
-        }
-        return;
-    }
-    let data = json!({"httpStatus": status.as_u16()});
-    match upstream_error {
-        Some(error) => {
-            for id in pending {
-                let mut error = error.clone();
-                if error.get("data").is_none() {
-                    error["data"] = data.clone();
-                }
-                let response = json!({"jsonrpc": "2.0", "id": id, "error": error});
-                if !shared.deliver(response).await {
-                    return;
-                }
-            }
-        }
-        None => {
-            let text = format!("upstream answered http {}", status.as_u16());
-            shared.answer_with_error(pending, &text, Some(&data)).await;
-        }
-    }
-}
-
 /// What the responses to a POST are, for what the link notes from them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Answers {
@@ -543,221 +389,6 @@ enum Answers {
     /// A 2026-07-28 `tools/list`: the annotations decide later calls' `Mcp-Param-*` headers.
     StatelessToolsList,
     Other,
-}
-
-/// Where an SSE stream stopped, for resumption.
-#[derive(Debug, Default)]
-pub(crate) struct Cursor {
-    last_event_id: Option<String>,
-    retry: Option<Duration>,
-}
-
-impl Cursor {
-    pub(crate) fn retry(&self) -> Duration {
-        self.retry.unwrap_or(DEFAULT_RETRY).min(MAX_RETRY)
-    }
-}
-
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum StreamEnd {
-    /// The server closed the stream (or the connection broke).
-    Eof,
-    /// The link is closing.
-    Closed,
-}
-
-/// Relays the `message` events of an SSE response, keeping the cursor up to date.
-async fn read_events(
-    shared: &Shared,
-    resp: reqwest::Response,
-    pending: &mut Vec<Value>,
-    answers: Answers,
-    cursor: &mut Cursor,
-) -> StreamEnd {
-    let mut events = Box::pin(SseByteStream::new(resp.bytes_stream()));
-    loop {
-        match next_message(&mut events, &shared.closed, cursor).await {
-            Ok(msg) => {
-                if !shared.deliver_all(msg, pending, answers).await {
-                    return StreamEnd::Closed;
-                }
-            }
-            Err(end) => return end,
-        }
-    }
-}
-
-/// The SSE reading shared by both HTTP transports: the next `message` event (or event without a
-/// type) whose data is JSON. Events of other types and priming events (an id, no data) only move
-/// the cursor; data that is not JSON is logged and skipped.
-pub(crate) async fn next_message<S, E>(
-    events: &mut std::pin::Pin<Box<SseByteStream<S>>>,
-    closed: &CancellationToken,
-    cursor: &mut Cursor,
-) -> Result<Value, StreamEnd>
-where
-    S: Stream<Item = Result<bytes::Bytes, E>>,
-    E: std::error::Error + Send + Sync + 'static,
-{
-    loop {
-        let next = tokio::select! {
-            () = closed.cancelled() => return Err(StreamEnd::Closed),
-            next = events.next() => next,
-        };
-        let event = match next {
-            None => return Err(StreamEnd::Eof),
-            Some(Err(e)) => {
-                tracing::debug!(error = %e, "upstream event stream broke");
-                return Err(StreamEnd::Eof);
-            }
-            Some(Ok(event)) => event,
-        };
-        if let Some(id) = event.id {
-            cursor.last_event_id = (!id.is_empty()).then_some(id);
-        }
-        if let Some(retry) = event.retry {
-            cursor.retry = Some(Duration::from_millis(retry));
-        }
-        if !matches!(event.event.as_deref(), None | Some("message")) {
-            continue;
-        }
-        let Some(data) = event.data.filter(|d| !d.trim().is_empty()) else {
-            continue;
-        };
-        match serde_json::from_str::<Value>(&data) {
-            Ok(msg) => return Ok(msg),
-            Err(e) => {
-                tracing::warn!(error = %e, "upstream sent an event that is not JSON; skipped")
-            }
-        }
-    }
-}
-
-/// A GET request for an SSE stream, resuming after `cursor` when it has an event id.
-fn get_stream(shared: &Shared, cursor: &Cursor) -> (reqwest::RequestBuilder, bool) {
-    let (mut request, sent_session) = shared.request(Method::GET, ACCEPT_SSE, None);
-    if let Some(id) = &cursor.last_event_id {
-        request = request.header(LAST_EVENT_ID, id.as_str());
-    }
-    (request, sent_session)
-}
-
-/// Waits `delay` unless the link closes first. False when it closed.
-async fn pause(shared: &Shared, delay: Duration) -> bool {
-    tokio::select! {
-        () = shared.closed.cancelled() => false,
-        () = tokio::time::sleep(delay) => true,
-    }
-}
-
-/// A POST stream ended before the response: poll with GET + `Last-Event-ID` until the response
-/// arrives, the server refuses, or reconnecting keeps failing.
-async fn resume(shared: &Shared, pending: &mut Vec<Value>, answers: Answers, mut cursor: Cursor) {
-    let mut failures = 0;
-    while !pending.is_empty() {
-        if cursor.last_event_id.is_none() {
-            let text = "upstream closed the stream before answering, and it cannot be resumed";
-            shared.answer_with_error(pending, text, None).await;
-            return;
-        }
-        if !pause(shared, cursor.retry()).await {
-            return;
-        }
-        let (request, sent_session) = get_stream(shared, &cursor);
-        let resp = tokio::select! {
-            () = shared.closed.cancelled() => return,
-            resp = request.send() => resp,
-        };
-        match resp {
-            Err(e) => {
-                failures += 1;
-                tracing::debug!(error = %e, failures, "resuming an upstream stream failed");
-                if failures >= MAX_RECONNECT_FAILURES {
-                    let text = format!("upstream stream was lost before the answer: {e}");
-                    shared.answer_with_error(pending, &text, None).await;
-                    return;
-                }
-            }
-            Ok(resp) if resp.status() == StatusCode::NOT_FOUND && sent_session => {
-                shared.session_expired();
-                return;
-            }
-            Ok(resp) if resp.status().is_success() && content_type_is(&resp, ACCEPT_SSE) => {
-                failures = 0;
-                let ended = read_events(shared, resp, pending, answers, &mut cursor).await;
-                if ended == StreamEnd::Closed {
-                    return;
-                }
-            }
-            Ok(resp) => {
-                let text = format!(
-                    "upstream closed the stream before answering and refused to resume it (http {})",
-                    resp.status().as_u16()
-                );
-                shared.answer_with_error(pending, &text, None).await;
-                return;
-            }
-        }
-    }
-}
-
-/// The GET stream for server-initiated messages, kept open for the life of the link. `ready`
-/// hears when the first attempt has an answer (the stream's headers, a refusal or a failure).
-async fn listen(shared: Arc<Shared>, mut ready: Option<tokio::sync::oneshot::Sender<()>>) {
-    let mut cursor = Cursor::default();
-    let mut failures = 0;
-    let mut no_pending = Vec::new();
-    loop {
-        let (request, sent_session) = get_stream(&shared, &cursor);
-        let resp = tokio::select! {
-            () = shared.closed.cancelled() => return,
-            resp = request.send() => resp,
-        };
-        if let Some(ready) = ready.take() {
-            let _ = ready.send(());
-        }
-        match resp {
-            Err(e) => {
-                failures += 1;
-                if failures >= MAX_RECONNECT_FAILURES {
-                    tracing::warn!(error = %e, "upstream GET stream keeps failing; giving it up");
-                    return;
-                }
-                tracing::debug!(error = %e, failures, "upstream GET stream failed");
-                let backoff = cursor.retry() * 2u32.pow(failures.min(5));
-                if !pause(&shared, backoff.min(MAX_RETRY)).await {
-                    return;
-                }
-                continue;
-            }
-            Ok(resp) if resp.status() == StatusCode::METHOD_NOT_ALLOWED => {
-                tracing::debug!("upstream offers no GET stream (http 405)");
-                return;
-            }
-            Ok(resp) if resp.status() == StatusCode::NOT_FOUND && sent_session => {
-                shared.session_expired();
-                return;
-            }
-            Ok(resp) if resp.status().is_success() && content_type_is(&resp, ACCEPT_SSE) => {
-                failures = 0;
-                let ended =
-                    read_events(&shared, resp, &mut no_pending, Answers::Other, &mut cursor).await;
-                if ended == StreamEnd::Closed {
-                    return;
-                }
-            }
-            Ok(resp) => {
-                tracing::warn!(
-                    status = resp.status().as_u16(),
-                    "upstream refused the GET stream; server-initiated messages arrive only on request streams"
-                );
-                return;
-            }
-        }
-        if !pause(&shared, cursor.retry()).await {
-            return;
-        }
-    }
 }
 
 #[cfg(test)]
