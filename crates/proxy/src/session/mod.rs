@@ -27,24 +27,25 @@
 //! (sampling, elicitation, roots, logging) to the newest open request stream of the session, else
 //! the standing (GET) stream, which buffers (bounded) until one connects.
 
+mod cancel;
 mod exchanges;
 mod held;
 mod pending;
 mod pump;
+mod refusals;
 mod task_calls;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::inbound::{Inbound, Refusal, RefusalKind};
+use crate::inbound::Inbound;
 use crate::interceptor::{
-    AgentChannel, AgentIdentity, CallOutcome, ClientInfo, DownstreamKind, RefusedCall, SessionInfo,
-    Withdrawal,
+    AgentChannel, AgentIdentity, CallOutcome, ClientInfo, DownstreamKind, SessionInfo, Withdrawal,
 };
 use crate::jsonrpc;
 use crate::registry::{Shared, Slot};
@@ -53,6 +54,8 @@ use crate::tasks::{self, ServerTasks, Tasks};
 use crate::upstream::{UpstreamSpec, exchange};
 
 use pending::{Pending, PendingKind};
+use refusals::stdio_stateless_refusal;
+pub(crate) use refusals::{UNSUPPORTED_PROTOCOL_VERSION, refuse_call};
 
 /// Not a stream: messages of a proxy-owned task (whose `tools/call` was answered long ago) go to
 /// the newest open stream of the session, else the standing one, when they are delivered.
@@ -397,235 +400,5 @@ impl Session {
                 let _ = self.outbox.send(msg);
             }
         }
-    }
-
-    /// True for the one stdio connection that stateless agents share (see
-    /// [`stdio_stateless_refusal`]).
-    fn shares_stdio(&self) -> bool {
-        self.remap && self.exchange.is_none()
-    }
-
-    /// Refuses a message without forwarding it: records it when it is a `tools/call` attempt, and
-    /// answers `stream` (when given) with the refusal's error. Returns that error.
-    pub(crate) fn refuse(
-        &self,
-        msg: &Value,
-        refusal: Refusal,
-        stream: Option<StreamId>,
-        info: &SessionInfo,
-    ) -> Value {
-        refuse_call(&*self.shared.interceptor, msg, &refusal, info);
-        let answer = refusal.response();
-        if let Some(stream) = stream {
-            self.lock().streams.deliver(stream, &answer, true);
-        }
-        answer
-    }
-
-    /// The key of a request's id when the session can take it: not an id of Airlock's own
-    /// space, and not one already in flight (the first request is unharmed).
-    fn check_id(&self, st: &State, msg: &Value) -> Result<String, Refusal> {
-        let id = msg.get("id").unwrap_or(&Value::Null);
-        let refusal = |kind, message: String| Refusal {
-            kind,
-            code: jsonrpc::INVALID_REQUEST,
-            message,
-            id: id.clone(),
-            is_call: jsonrpc::method(msg) == crate::inbound::TOOLS_CALL,
-        };
-        if self.shared.is_local_id(id) {
-            return Err(refusal(
-                RefusalKind::ReservedId,
-                format!(
-                    "request id {id} is in the id space Airlock uses for its own messages; pick another"
-                ),
-            ));
-        }
-        let key = jsonrpc::key(id);
-        if st.in_flight(&key) {
-            return Err(refusal(
-                RefusalKind::DuplicateId,
-                format!("request id {id} is already in flight in this session; ids must be unique"),
-            ));
-        }
-        Ok(key)
-    }
-
-    /// `notifications/cancelled` from the agent. Returns true when it was consumed here (the
-    /// call was still held: nothing upstream knows about it). A forwarded call ends as
-    /// cancelled (it may have run: its limits stay used) and the notification goes upstream.
-    fn cancel(&self, msg: &Value) -> bool {
-        let Some(rid) = msg.get("params").and_then(|p| p.get("requestId")) else {
-            return false;
-        };
-        let reason = msg.pointer("/params/reason").and_then(Value::as_str);
-        let key = jsonrpc::key(rid);
-        let mut st = self.lock();
-        if let Some(held) = st.held.remove(&key) {
-            held.agent
-                .withdraw(Withdrawal::Cancelled(reason.map(str::to_owned)));
-            held.token.cancel();
-            tracing::debug!(server = %self.server, "held call withdrawn by the agent");
-            return true;
-        }
-        if !self.remap
-            && let Some(mut p) = st.pending.remove(&key)
-        {
-            if let Some(k) = &p.progress {
-                st.progress.remove(k);
-            }
-            p.kind.finish(CallOutcome::Cancelled(reason));
-            st.streams.skip_response(p.stream);
-        }
-        false
-    }
-
-    /// Stateless era: the agent closed the stream of a request; cancel it upstream (close its
-    /// exchange, or send `notifications/cancelled` on a shared link).
-    pub(crate) fn stream_closed(&self, stream: StreamId) {
-        let mut st = self.lock();
-        let keys: Vec<String> = st
-            .pending
-            .iter()
-            .filter(|(_, p)| p.stream == stream)
-            .map(|(k, _)| k.clone())
-            .collect();
-        for key in keys {
-            if let Some(mut p) = st.pending.remove(&key) {
-                if let Some(k) = &p.progress {
-                    st.progress.remove(k);
-                }
-                p.kind.finish(CallOutcome::Cancelled(Some(
-                    "the client closed the request stream",
-                )));
-                if let Some(exchange) = st.exchanges.remove(&key) {
-                    exchange.abort();
-                } else if let Ok(id) = serde_json::from_str::<Value>(&key) {
-                    let _ = self.outbox.send(json!({
-                        "jsonrpc": "2.0",
-                        "method": "notifications/cancelled",
-                        "params": {"requestId": id, "reason": "the client closed the request stream"}
-                    }));
-                }
-            }
-        }
-    }
-}
-
-/// Reports a refused `tools/call` attempt to the interceptor, which records it.
-pub(crate) fn refuse_call(
-    interceptor: &dyn crate::Interceptor,
-    msg: &Value,
-    refusal: &Refusal,
-    info: &SessionInfo,
-) {
-    tracing::info!(
-        server = %info.server,
-        kind = refusal.kind.as_str(),
-        "refused a message: {}",
-        refusal.message
-    );
-    if !refusal.is_call {
-        return;
-    }
-    static NULL: Value = Value::Null;
-    let params = msg.get("params").unwrap_or(&NULL);
-    interceptor.refused(RefusedCall {
-        session: info,
-        request_id: &refusal.id,
-        name: params.get("name").and_then(Value::as_str),
-        params,
-        kind: refusal.kind,
-        message: &refusal.message,
-    });
-}
-
-/// JSON-RPC error of 2026-07-28: the server does not speak the requested version.
-pub(crate) const UNSUPPORTED_PROTOCOL_VERSION: i64 = -32022;
-
-/// Over the one stdio connection all stateless agents share, a request the server would read as
-/// one of the handshake era must not go: it would turn that connection into a session of this
-/// agent's, for every agent (over HTTP each request is judged alone, and the version header says
-/// which era it means; stdio has no header). So `initialize` (removed in 2026-07-28) and a request
-/// whose `_meta` lacks the protocol version are answered here, as a 2026-07-28 server answers them
-/// over HTTP: the status and the error. So is a version the server did not list as supported
-/// when Airlock opened the connection (`supported`).
-fn stdio_stateless_refusal(msg: &Value, supported: Option<&[String]>) -> Option<(u16, Value)> {
-    let id = msg.get("id").cloned().unwrap_or(Value::Null);
-    if jsonrpc::method(msg) == "initialize" {
-        let error = jsonrpc::error(id, jsonrpc::METHOD_NOT_FOUND, "Method not found");
-        return Some((404, error));
-    }
-    let version = msg
-        .pointer("/params/_meta")
-        .and_then(|m| m.get(jsonrpc::META_VERSION))
-        .and_then(Value::as_str);
-    if let Some(version) = version {
-        let known = supported.is_none_or(|s| s.iter().any(|v| v == version));
-        if known {
-            return None;
-        }
-        let error = json!({"jsonrpc": "2.0", "id": id, "error": {
-            "code": UNSUPPORTED_PROTOCOL_VERSION,
-            "message": format!("Unsupported protocol version: {version}"),
-            "data": {"supported": supported, "requested": version},
-        }});
-        return Some((400, error));
-    }
-    let error = jsonrpc::error(
-        id,
-        jsonrpc::INVALID_PARAMS,
-        format!(
-            "a stateless request needs `params._meta[\"{}\"]`",
-            jsonrpc::META_VERSION
-        ),
-    );
-    Some((400, error))
-}
-
-#[cfg(test)]
-mod tests {
-    use serde_json::json;
-
-    use super::*;
-
-    fn meta(version: &str) -> Value {
-        json!({"io.modelcontextprotocol/protocolVersion": version,
-               "io.modelcontextprotocol/clientCapabilities": {}})
-    }
-
-    #[test]
-    fn the_shared_stdio_connection_is_kept_in_the_stateless_era() {
-        let supported = ["2026-07-28".to_owned()];
-        let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}});
-        let (status, answer) = stdio_stateless_refusal(&init, Some(&supported)).unwrap();
-        assert_eq!(
-            (status, answer["error"]["code"].clone()),
-            (404, json!(-32601))
-        );
-
-        let bare = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}});
-        let (status, answer) = stdio_stateless_refusal(&bare, Some(&supported)).unwrap();
-        assert_eq!(
-            (status, answer["error"]["code"].clone()),
-            (400, json!(-32602))
-        );
-        assert_eq!(answer["id"], 2);
-
-        let unknown = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/list",
-                             "params": {"_meta": meta("v999.0.0")}});
-        let (status, answer) = stdio_stateless_refusal(&unknown, Some(&supported)).unwrap();
-        assert_eq!(status, 400);
-        assert_eq!(answer["error"]["code"], -32022);
-        assert_eq!(
-            answer["error"]["data"],
-            json!({"supported": supported, "requested": "v999.0.0"})
-        );
-
-        let good = json!({"jsonrpc": "2.0", "id": 4, "method": "tools/list",
-                          "params": {"_meta": meta("2026-07-28")}});
-        assert!(stdio_stateless_refusal(&good, Some(&supported)).is_none());
-        // Before the server said what it supports, a version is taken on trust.
-        assert!(stdio_stateless_refusal(&unknown, None).is_none());
     }
 }
