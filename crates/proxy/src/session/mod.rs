@@ -34,6 +34,7 @@ mod pending;
 mod pump;
 mod refusals;
 mod task_calls;
+mod timeouts;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
