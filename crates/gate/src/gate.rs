@@ -24,6 +24,7 @@ use crate::approvals::{
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, PolicySource, UpstreamKind};
 use crate::decide::{EndedApproval, GateInterceptor, HoldSettings, approval_end_row};
+use crate::events::GateEvent;
 use crate::grants::Grants;
 use crate::policies::{LoadedPolicy, PolicySet};
 use crate::runtime;
@@ -60,19 +61,6 @@ impl GateOptions {
             in_memory_store: false,
         }
     }
-}
-
-/// Something a UI wants to know about.
-#[derive(Debug, Clone)]
-pub enum GateEvent {
-    /// An approval request was created or changed status.
-    Approval(Box<Approval>),
-    /// Remembered decisions changed.
-    Remembered,
-    /// A call was recorded, or completed: its history row as stored.
-    Call(Box<airlock_store::CallRecord>),
-    /// A policy was reloaded or refused, the gate was paused or resumed, a server changed state.
-    Status,
 }
 
 /// The running gate. Cheap to clone; every clone is the same gate.

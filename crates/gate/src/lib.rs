@@ -10,6 +10,7 @@ pub mod clock;
 pub mod config;
 mod counters;
 mod decide;
+mod events;
 mod gate;
 pub mod grants;
 pub mod logging;
@@ -28,8 +29,9 @@ pub use approvals::{
 };
 pub use config::Config;
 pub use decide::META_KEY;
+pub use events::GateEvent;
 pub use gate::{
-    Gate, GateEvent, GateOptions, GrantError, GrantInfo, PolicySaveError, Remember, ToolPreview,
+    Gate, GateOptions, GrantError, GrantInfo, PolicySaveError, Remember, ToolPreview,
     parse_duration,
 };
 

@@ -14,7 +14,7 @@ use notify::{RecursiveMode, Watcher};
 use serde_json::json;
 use tokio::sync::broadcast;
 
-use crate::gate::GateEvent;
+use crate::events::GateEvent;
 use crate::policies::PolicySet;
 
 /// Reloads `paths` (all files when empty) and tells whoever needs to know.

@@ -8,6 +8,7 @@
 //! Fail closed everywhere: no policy, an invalid policy, a history write that fails, a paused gate,
 //! a time-out or a cancellation all end in a denial the agent can read, and none forwards the call.
 
+mod background;
 mod hold;
 mod pipeline;
 mod record;
@@ -58,7 +59,7 @@ pub struct GateInterceptor {
     pub(crate) broker: Broker,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) paused: AtomicBool,
-    pub(crate) events: tokio::sync::broadcast::Sender<crate::gate::GateEvent>,
+    pub(crate) events: tokio::sync::broadcast::Sender<crate::events::GateEvent>,
     pub(crate) hold: HoldSettings,
 }
 

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use crate::clock::Clock;
 
+use super::background::{announce_call, spawn_write};
 use super::ticket::{Reservation, Ticket};
 use super::{GateInterceptor, META_KEY};
 
@@ -409,32 +410,4 @@ pub(crate) struct EndedApproval<'a> {
     pub(crate) rule: Option<&'a str>,
     /// True: ended by a restart; false: expired.
     pub(crate) restart: bool,
-}
-
-/// Tells subscribers (the UI) about a recorded or completed call, off the call path: the row is
-/// read back in the background, and only when someone listens.
-pub(super) fn announce_call(
-    store: &Store,
-    events: &tokio::sync::broadcast::Sender<crate::gate::GateEvent>,
-    id: i64,
-) {
-    if events.receiver_count() == 0 {
-        return;
-    }
-    let (store, events) = (store.clone(), events.clone());
-    spawn_write(async move {
-        if let Ok(Some(record)) = store.get_call(id).await {
-            let _ = events.send(crate::gate::GateEvent::Call(Box::new(record)));
-        }
-    });
-}
-
-/// Runs a history write in the background (it is queued in order by the store's writer).
-pub(super) fn spawn_write(write: impl std::future::Future<Output = ()> + Send + 'static) {
-    match tokio::runtime::Handle::try_current() {
-        Ok(handle) => {
-            handle.spawn(write);
-        }
-        Err(_) => tracing::error!("no async runtime to write history on"),
-    }
 }

@@ -19,7 +19,7 @@ use serde_json::Value;
 
 use crate::clock::Clock;
 
-use super::record::{announce_call, spawn_write};
+use super::background::{announce_call, spawn_write};
 
 /// Limits reserved for one call. Dropped without [`Reservation::commit`], they are given back.
 pub(super) struct Reservation {
@@ -63,7 +63,7 @@ pub(super) struct Ticket {
     /// discarded if it is never forwarded.
     pub(super) counted: Vec<i64>,
     pub(super) store: Store,
-    pub(super) events: tokio::sync::broadcast::Sender<crate::gate::GateEvent>,
+    pub(super) events: tokio::sync::broadcast::Sender<crate::events::GateEvent>,
     pub(super) started: Instant,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) forwarded: bool,

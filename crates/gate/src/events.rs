@@ -1,0 +1,17 @@
+//! [`GateEvent`]: what the gate tells the UIs (the API's event stream, the app's notifier) as it
+//! happens, on one broadcast bus.
+
+use crate::approvals::Approval;
+
+/// Something a UI wants to know about.
+#[derive(Debug, Clone)]
+pub enum GateEvent {
+    /// An approval request was created or changed status.
+    Approval(Box<Approval>),
+    /// Remembered decisions changed.
+    Remembered,
+    /// A call was recorded, or completed: its history row as stored.
+    Call(Box<airlock_store::CallRecord>),
+    /// A policy was reloaded or refused, the gate was paused or resumed, a server changed state.
+    Status,
+}
