@@ -19,6 +19,7 @@ pub mod interceptor;
 mod jsonrpc;
 mod proxy;
 mod registry;
+mod relay;
 pub mod security;
 mod session;
 mod standard_headers;
@@ -33,6 +34,6 @@ pub use interceptor::{
     DownstreamKind, Interceptor, PassThrough, RefusedCall, SessionInfo, ToolCall, Withdrawal,
 };
 pub use proxy::Proxy;
-pub use registry::ServerStatus;
+pub use relay::ServerStatus;
 pub use security::SecurityConfig;
 pub use upstream::{Connect, UpstreamError, UpstreamLink, UpstreamSpec};

@@ -8,7 +8,8 @@ use serde_json::Value;
 
 use crate::config::ProxyConfig;
 use crate::interceptor::Interceptor;
-use crate::registry::{ServerStatus, Shared};
+use crate::registry::Shared;
+use crate::relay::ServerStatus;
 use crate::upstream::UpstreamSpec;
 
 /// Closes every session when the last [`Proxy`] handle goes away.
@@ -72,7 +73,7 @@ impl Proxy {
 
     /// Names of the configured servers, sorted.
     pub fn servers(&self) -> Vec<String> {
-        self.shared.server_names()
+        self.shared.relay.server_names()
     }
 
     /// The agent-facing routes: Streamable HTTP at `/mcp/{server}`, legacy HTTP+SSE at

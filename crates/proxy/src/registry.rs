@@ -1,90 +1,49 @@
-//! The registry every part of the relay shares: the configured servers, the live sessions (and
-//! the shared stateless connections), their places under `max_sessions_per_server`, the
-//! servers' health, the id space of Airlock's own messages, and the idle-session sweeper.
+//! The live sessions: the agents' sessions by id, the shared connections of stateless requests,
+//! the eviction of the session idle longest when a server is at `max_sessions_per_server`, and
+//! the idle-session sweeper. Built on the [`Relay`] every session shares.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use arc_swap::ArcSwap;
 use serde_json::Value;
 
 use crate::config::ProxyConfig;
 use crate::interceptor::{AgentIdentity, DownstreamKind, Interceptor};
+use crate::relay::{Relay, ServerStatus, Slot, lock};
 use crate::session::Session;
-use crate::standard_headers::ToolHeaders;
 use crate::upstream::UpstreamSpec;
 
-/// Health of one configured server, for the app.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ServerStatus {
-    /// Agent sessions currently open to this server.
-    pub sessions: usize,
-    /// The last connection failure, if any.
-    pub last_error: Option<String>,
-    /// How many times a session reconnected after the upstream died.
-    pub restarts: u64,
-}
-
-#[derive(Default)]
-struct Stats {
-    last_error: Option<String>,
-    restarts: u64,
-}
-
-/// State shared by the router, the sessions and the [`Proxy`] handles.
+/// State shared by the router and the [`Proxy`](crate::Proxy) handles.
 pub(crate) struct Shared {
-    pub(crate) interceptor: Arc<dyn Interceptor>,
-    pub(crate) config: ProxyConfig,
-    servers: ArcSwap<HashMap<Arc<str>, UpstreamSpec>>,
+    pub(crate) relay: Arc<Relay>,
     sessions: Mutex<HashMap<Arc<str>, Arc<Session>>>,
     stateless: tokio::sync::Mutex<HashMap<Arc<str>, Arc<Session>>>,
-    /// Per server, the `x-mcp-header` annotations of the tools stateless agents were shown.
-    tool_headers: Mutex<HashMap<Arc<str>, Arc<ToolHeaders>>>,
-    stats: Mutex<HashMap<Arc<str>, Stats>>,
-    /// Agent sessions per server, held by their [`Slot`]s.
-    slots: Mutex<HashMap<Arc<str>, usize>>,
-    next_local: AtomicU64,
-    /// `airlock-<random>-`: the id space of messages Airlock originates (replayed handshakes,
-    /// stateless remapping, task calls). Random per relay, so a chain of gates does not clash,
-    /// and agents' ids in it are refused.
-    local_prefix: String,
     /// Whether the idle-session sweeper runs (started with the first session).
-    sweeper: std::sync::atomic::AtomicBool,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
+    sweeper: AtomicBool,
 }
 
 impl Shared {
     /// A registry with no servers yet.
     pub(crate) fn new(interceptor: Arc<dyn Interceptor>, config: ProxyConfig) -> Self {
         Shared {
-            interceptor,
-            config,
-            servers: ArcSwap::from_pointee(HashMap::new()),
+            relay: Arc::new(Relay::new(interceptor, config)),
             sessions: Mutex::new(HashMap::new()),
             stateless: tokio::sync::Mutex::new(HashMap::new()),
-            tool_headers: Mutex::new(HashMap::new()),
-            stats: Mutex::new(HashMap::new()),
-            slots: Mutex::new(HashMap::new()),
-            next_local: AtomicU64::new(0),
-            local_prefix: format!("airlock-{:08x}-", rand::random::<u32>()),
-            sweeper: std::sync::atomic::AtomicBool::new(false),
+            sweeper: AtomicBool::new(false),
         }
     }
 
     /// Replaces the set of servers. Sessions of servers that are gone are closed; the others
     /// keep their connection and use the new spec when they next reconnect.
     pub(crate) fn set_servers(&self, servers: HashMap<Arc<str>, UpstreamSpec>) {
-        self.servers.store(Arc::new(servers));
+        self.relay.set_servers(servers);
         let gone: Vec<Arc<Session>> = {
             let mut sessions = lock(&self.sessions);
             let ids: Vec<Arc<str>> = sessions
                 .iter()
-                .filter(|(_, s)| !self.has_server(&s.server))
+                .filter(|(_, s)| !self.relay.has_server(&s.server))
                 .map(|(id, _)| id.clone())
                 .collect();
             ids.iter().filter_map(|id| sessions.remove(id)).collect()
@@ -93,10 +52,9 @@ impl Shared {
             tracing::info!(server = %s.server, "server removed from the configuration; session closed");
             s.close();
         }
-        lock(&self.tool_headers).retain(|server, _| self.has_server(server));
         if let Ok(mut map) = self.stateless.try_lock() {
             map.retain(|server, s| {
-                let keep = self.has_server(server);
+                let keep = self.relay.has_server(server);
                 if !keep {
                     s.close();
                 }
@@ -105,29 +63,12 @@ impl Shared {
         }
     }
 
-    /// Names of the configured servers, sorted.
-    pub(crate) fn server_names(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.servers.load().keys().map(|k| k.to_string()).collect();
-        v.sort();
-        v
-    }
-
     /// Per configured server: open sessions, last error, restarts.
     pub(crate) fn status(&self) -> BTreeMap<String, ServerStatus> {
-        let mut out: BTreeMap<String, ServerStatus> = self
-            .server_names()
-            .into_iter()
-            .map(|s| (s, ServerStatus::default()))
-            .collect();
+        let mut out = self.relay.status();
         for s in lock(&self.sessions).values() {
             if let Some(st) = out.get_mut(&*s.server) {
                 st.sessions += 1;
-            }
-        }
-        for (name, stats) in lock(&self.stats).iter() {
-            if let Some(st) = out.get_mut(&**name) {
-                st.last_error = stats.last_error.clone();
-                st.restarts = stats.restarts;
             }
         }
         out
@@ -146,32 +87,12 @@ impl Shared {
         sessions.len()
     }
 
-    pub(crate) fn spec(&self, server: &str) -> Option<UpstreamSpec> {
-        self.servers.load().get(server).cloned()
-    }
-
-    pub(crate) fn has_server(&self, server: &str) -> bool {
-        self.servers.load().contains_key(server)
-    }
-
-    /// A fresh id for a message Airlock originates: `airlock-<random>-<n>`.
-    pub(crate) fn local_id(&self) -> String {
-        let n = self.next_local.fetch_add(1, Ordering::Relaxed) + 1;
-        format!("{}{n}", self.local_prefix)
-    }
-
-    /// True for an id in the space of [`Shared::local_id`].
-    pub(crate) fn is_local_id(&self, id: &Value) -> bool {
-        id.as_str()
-            .is_some_and(|s| s.starts_with(&self.local_prefix))
-    }
-
     /// A place for one more agent session of `server`. When the server has
     /// `max_sessions_per_server` already, the one idle longest (nothing in flight, no open
     /// stream: an agent that went away without DELETE) is closed to make room; only when every
     /// session is busy is there none.
-    pub(crate) fn reserve_slot_or_evict(self: &Arc<Self>, server: &Arc<str>) -> Option<Slot> {
-        if let Some(slot) = self.reserve_slot(server) {
+    pub(crate) fn reserve_slot_or_evict(&self, server: &Arc<str>) -> Option<Slot> {
+        if let Some(slot) = self.relay.reserve_slot(server) {
             return Some(slot);
         }
         let oldest = {
@@ -189,37 +110,7 @@ impl Shared {
             "session limit reached: closed the session idle longest to make room"
         );
         session.close();
-        self.reserve_slot(server)
-    }
-
-    /// A place for one more agent session of `server`, if it has fewer than
-    /// `max_sessions_per_server`. The place is given back when the [`Slot`] is dropped (with
-    /// the session that holds it).
-    pub(crate) fn reserve_slot(self: &Arc<Self>, server: &Arc<str>) -> Option<Slot> {
-        let mut slots = lock(&self.slots);
-        let used = slots.entry(server.clone()).or_default();
-        if *used >= self.config.max_sessions_per_server {
-            return None;
-        }
-        *used += 1;
-        Some(Slot {
-            shared: Arc::downgrade(self),
-            server: server.clone(),
-        })
-    }
-
-    pub(crate) fn record_error(&self, server: &str, msg: &str) {
-        lock(&self.stats)
-            .entry(Arc::from(server))
-            .or_default()
-            .last_error = Some(msg.to_owned());
-    }
-
-    pub(crate) fn record_restart(&self, server: &str) {
-        lock(&self.stats)
-            .entry(Arc::from(server))
-            .or_default()
-            .restarts += 1;
+        self.relay.reserve_slot(server)
     }
 
     pub(crate) fn insert_session(self: &Arc<Self>, s: Arc<Session>) {
@@ -229,45 +120,50 @@ impl Shared {
         }
     }
 
-    /// Closes the Streamable HTTP sessions that have been idle for `session_idle_timeout`.
+    /// Forgets the sessions that ended by themselves (their server left the configuration
+    /// while they reconnected) and closes the Streamable HTTP sessions that have been idle for
+    /// `session_idle_timeout`.
     fn close_idle(&self) {
-        let timeout = self.config.session_idle_timeout;
+        let timeout = self.relay.config.session_idle_timeout;
         let idle: Vec<Arc<Session>> = {
             let mut sessions = lock(&self.sessions);
             let ids: Vec<Arc<str>> = sessions
                 .iter()
                 .filter(|(_, s)| {
-                    s.transport == DownstreamKind::StreamableHttp && s.is_idle(timeout)
+                    s.closed.is_cancelled()
+                        || (s.transport == DownstreamKind::StreamableHttp && s.is_idle(timeout))
                 })
                 .map(|(id, _)| id.clone())
                 .collect();
             ids.iter().filter_map(|id| sessions.remove(id)).collect()
         };
         for s in idle {
-            tracing::info!(server = %s.server, session = %s.id, "idle session closed");
-            s.close();
+            if !s.closed.is_cancelled() {
+                tracing::info!(server = %s.server, session = %s.id, "idle session closed");
+                s.close();
+            }
         }
     }
 
+    /// The open session `id`; one that ended by itself is forgotten.
     pub(crate) fn session(&self, id: &str) -> Option<Arc<Session>> {
-        lock(&self.sessions).get(id).cloned()
+        let mut sessions = lock(&self.sessions);
+        match sessions.get(id) {
+            Some(s) if s.closed.is_cancelled() => {
+                sessions.remove(id);
+                None
+            }
+            found => found.cloned(),
+        }
     }
 
     pub(crate) fn remove_session(&self, id: &str) -> Option<Arc<Session>> {
         lock(&self.sessions).remove(id)
     }
 
-    /// What the stateless `tools/list` results of `server` said about `Mcp-Param-*` headers.
-    pub(crate) fn tool_headers(&self, server: &Arc<str>) -> Arc<ToolHeaders> {
-        lock(&self.tool_headers)
-            .entry(server.clone())
-            .or_default()
-            .clone()
-    }
-
     /// The shared upstream connection for stateless (2026-07-28) requests to `server`.
     pub(crate) async fn stateless_session(
-        self: &Arc<Self>,
+        &self,
         server: &Arc<str>,
     ) -> Result<Arc<Session>, String> {
         let mut map = self.stateless.lock().await;
@@ -280,7 +176,7 @@ impl Shared {
             grant: "(stateless)".into(),
         };
         let s = Session::start(
-            self.clone(),
+            self.relay.clone(),
             server.clone(),
             agent,
             DownstreamKind::StreamableHttp,
@@ -305,26 +201,10 @@ impl Shared {
     }
 }
 
-/// One agent session's place among its server's `max_sessions_per_server`.
-pub(crate) struct Slot {
-    shared: std::sync::Weak<Shared>,
-    server: Arc<str>,
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        if let Some(shared) = self.shared.upgrade()
-            && let Some(used) = lock(&shared.slots).get_mut(&self.server)
-        {
-            *used = used.saturating_sub(1);
-        }
-    }
-}
-
 /// Looks for idle sessions a few times per timeout, until the proxy is gone.
-async fn sweep_idle(shared: std::sync::Weak<Shared>) {
+async fn sweep_idle(shared: Weak<Shared>) {
     let every = match shared.upgrade() {
-        Some(s) => (s.config.session_idle_timeout / 4)
+        Some(s) => (s.relay.config.session_idle_timeout / 4)
             .clamp(Duration::from_millis(100), Duration::from_secs(60)),
         None => return,
     };

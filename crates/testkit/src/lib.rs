@@ -30,6 +30,7 @@ use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 pub mod conformance;
+pub mod layering;
 pub mod logging_upstream;
 pub mod mcp_http;
 

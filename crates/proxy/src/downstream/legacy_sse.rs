@@ -32,7 +32,7 @@ pub(super) async fn get_sse(
         return Ok(no_room(&shared, &server, Value::Null));
     };
     let session = match Session::start(
-        shared.clone(),
+        shared.relay.clone(),
         server.clone(),
         agent,
         DownstreamKind::LegacySse,

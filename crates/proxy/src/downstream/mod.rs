@@ -65,7 +65,7 @@ pub(crate) const SUPPORTED_VERSIONS: [&str; 5] = [
 const BATCH_VERSION: &str = "2025-03-26";
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
-    let guard = Arc::new(shared.config.security.clone());
+    let guard = Arc::new(shared.relay.config.security.clone());
     Router::new()
         .route(
             "/mcp/{server}",
@@ -127,7 +127,7 @@ fn unknown_session() -> Response {
 
 /// Checks the server name and the bearer token.
 fn admit(shared: &Shared, server: &str, headers: &HeaderMap) -> Result<AgentIdentity, Rejection> {
-    if !shared.has_server(server) {
+    if !shared.relay.has_server(server) {
         return Err(Rejection::from(unknown_server(server)));
     }
     let bearer = headers
@@ -139,6 +139,7 @@ fn admit(shared: &Shared, server: &str, headers: &HeaderMap) -> Result<AgentIden
                 .map(|_| v[7..].trim())
         });
     shared
+        .relay
         .interceptor
         .authenticate(server, bearer)
         .map_err(|e| {
@@ -209,7 +210,7 @@ async fn read_messages(
             "the body must be JSON, sent with `Content-Type: application/json`",
         )));
     }
-    let limit = shared.config.max_body_bytes;
+    let limit = shared.relay.config.max_body_bytes;
     let too_large = || {
         Rejection::from(rpc_error(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -226,7 +227,7 @@ async fn read_messages(
         return Err(too_large());
     }
     let read = tokio::time::timeout(
-        shared.config.body_timeout,
+        shared.relay.config.body_timeout,
         axum::body::to_bytes(body, limit),
     );
     let bytes = match read.await {
@@ -237,7 +238,7 @@ async fn read_messages(
                 jsonrpc::INVALID_REQUEST,
                 format!(
                     "the request body did not arrive within {} s",
-                    shared.config.body_timeout.as_secs()
+                    shared.relay.config.body_timeout.as_secs()
                 ),
             )));
         }
@@ -308,13 +309,13 @@ fn refuse_post(
         }),
     };
     for (msg, refusal) in inbound::refused_calls(messages, kind, &message) {
-        session::refuse_call(&*shared.interceptor, msg, &refusal, &info);
+        session::refuse_call(&*shared.relay.interceptor, msg, &refusal, &info);
     }
     response
 }
 
 fn sse(shared: &Shared, body: SseBody) -> Response {
-    let body = Body::from_stream(KeepAlive::new(body, shared.config.keep_alive));
+    let body = Body::from_stream(KeepAlive::new(body, shared.relay.config.keep_alive));
     (
         [
             (
@@ -391,7 +392,7 @@ fn batch_allowed(session: &Session) -> Result<(), Rejection> {
 
 /// 503: `server` has `max_sessions_per_server` sessions already.
 fn no_room(shared: &Shared, server: &str, id: Value) -> Response {
-    let max = shared.config.max_sessions_per_server;
+    let max = shared.relay.config.max_sessions_per_server;
     tracing::warn!(
         server,
         max,

@@ -30,7 +30,7 @@ pub(super) fn check_standard_headers(
     headers: &HeaderMap,
     msg: &Value,
 ) -> Result<(), Rejection> {
-    let params = shared.tool_headers(server).for_call(msg);
+    let params = shared.relay.tool_headers(server).for_call(msg);
     standard_headers::check(headers, msg, params.as_deref()).map_err(|mismatch| {
         tracing::debug!(server = %server, %mismatch, "stateless request refused");
         let id = msg.get("id").cloned().unwrap_or(Value::Null);

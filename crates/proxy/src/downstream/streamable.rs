@@ -97,7 +97,7 @@ pub(super) async fn post_mcp(
                 return Ok(no_room(&shared, &server, id));
             };
             match Session::start(
-                shared.clone(),
+                shared.relay.clone(),
                 server.clone(),
                 agent,
                 DownstreamKind::StreamableHttp,

@@ -30,11 +30,11 @@ impl Session {
         let (Some(target), Some(session)) = (self.exchange.clone(), self.me.upgrade()) else {
             return;
         };
-        let key = jsonrpc::key(&Value::String(self.shared.local_id()));
+        let key = jsonrpc::key(&Value::String(self.relay.local_id()));
         let agent_id = msg.get("id").cloned().unwrap_or(Value::Null);
         let (deadline, last) = self.deadlines(&msg);
         let version = info.protocol_version.clone();
-        let params = self.shared.tool_headers(&self.server).for_call(&msg);
+        let params = self.relay.tool_headers(&self.server).for_call(&msg);
         if let Some(ticket) = kind.ticket() {
             ticket.forwarded();
         }
@@ -84,7 +84,7 @@ impl Session {
                 self.answer_pending(&mut st, p, msg);
             }
             Kind::Notification | Kind::Request => {
-                let timeout = self.shared.config.request_timeout;
+                let timeout = self.relay.config.request_timeout;
                 let progress = jsonrpc::method(&msg) == "notifications/progress";
                 let Some(p) = st.pending.get_mut(key) else {
                     return;

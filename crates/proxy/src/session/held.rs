@@ -23,7 +23,7 @@ impl Session {
         // Stateless requests of different agents may share an id: key them by a local id (they
         // are cancelled by closing their stream, never by id).
         let agent_key = if self.remap {
-            self.shared.local_id()
+            self.relay.local_id()
         } else {
             // The guard must be gone before `refuse` locks again.
             let checked = self.check_id(&self.lock(), &msg);
@@ -63,7 +63,7 @@ impl Session {
         };
         let session = self.clone();
         tokio::spawn(async move {
-            let interceptor = session.shared.interceptor.clone();
+            let interceptor = session.relay.interceptor.clone();
             let decision = {
                 let call = tool_call(&msg, &info, false);
                 let fut = interceptor.tool_call(call, agent.clone());

@@ -10,7 +10,7 @@
 //! The stateless 2026-07-28 era has no sessions: its requests go through one session per server
 //! with `remap` on. To a Streamable HTTP upstream each is an HTTP exchange of its own
 //! (`exchanges`); to a stdio upstream they share one connection, their ids (and progress tokens)
-//! rewritten to `airlock-<tag>-<n>` (see `Shared::local_id`) and back, with the guards of
+//! rewritten to `airlock-<tag>-<n>` (see `Relay::local_id`) and back, with the guards of
 //! `stdio_stateless_refusal`.
 //!
 //! If the upstream dies, calls in flight get a JSON-RPC error (-32603 "upstream `name` exited:
@@ -20,7 +20,7 @@
 //! meanwhile wait in the session's outbox. Failures show in `Proxy::server_status`.
 //!
 //! A Streamable HTTP session ends on DELETE, or once idle for `ProxyConfig::session_idle_timeout`
-//! (no request, no open stream, nothing in flight; see `Shared::close_idle`).
+//! (no request, no open stream, nothing in flight; see `registry`).
 //!
 //! Routing of server messages: responses to the stream of their request; `notifications/progress`
 //! to the stream of the request that carried the token; anything else the server initiates
@@ -49,7 +49,7 @@ use crate::interceptor::{
     AgentChannel, AgentIdentity, CallOutcome, ClientInfo, DownstreamKind, SessionInfo, Withdrawal,
 };
 use crate::jsonrpc;
-use crate::registry::{Shared, Slot};
+use crate::relay::{Relay, Slot};
 use crate::stream::{STANDING, SseBody, StreamId, Streams};
 use crate::tasks::{self, ServerTasks, Tasks};
 use crate::upstream::{UpstreamSpec, exchange};
@@ -146,7 +146,7 @@ pub(crate) struct Session {
     state: Mutex<State>,
     outbox: mpsc::UnboundedSender<Value>,
     pub(crate) closed: CancellationToken,
-    shared: Arc<Shared>,
+    relay: Arc<Relay>,
     /// When the agent last sent anything to this session.
     last_seen: Mutex<tokio::time::Instant>,
     /// Its place among the server's `max_sessions_per_server` (none for the shared stateless
@@ -157,19 +157,19 @@ pub(crate) struct Session {
 impl Session {
     /// Connects upstream and starts the session's pump. Fails if the upstream cannot be reached.
     pub(crate) async fn start(
-        shared: Arc<Shared>,
+        relay: Arc<Relay>,
         server: Arc<str>,
         agent: AgentIdentity,
         transport: DownstreamKind,
         remap: bool,
         slot: Option<Slot>,
     ) -> Result<Arc<Session>, String> {
-        let spec = shared
+        let spec = relay
             .spec(&server)
             .ok_or_else(|| format!("unknown server `{server}`"))?;
-        fn connect_error(shared: &Shared, server: &str, e: &dyn std::fmt::Display) -> String {
+        fn connect_error(relay: &Relay, server: &str, e: &dyn std::fmt::Display) -> String {
             let msg = format!("cannot connect to upstream `{server}`: {e}");
-            shared.record_error(server, &msg);
+            relay.record_error(server, &msg);
             msg
         }
         // Stateless requests to an HTTP upstream are HTTP exchanges of their own (see
@@ -177,12 +177,12 @@ impl Session {
         let (exchange, link) = match &spec {
             UpstreamSpec::StreamableHttp { url, headers } if remap => {
                 let target = exchange::Target::new(url, headers)
-                    .map_err(|e| connect_error(&shared, &server, &e))?;
+                    .map_err(|e| connect_error(&relay, &server, &e))?;
                 (Some(target), None)
             }
             _ => match spec.connect(&server).await {
                 Ok(l) => (None, Some(l)),
-                Err(e) => return Err(connect_error(&shared, &server, &e)),
+                Err(e) => return Err(connect_error(&relay, &server, &e)),
             },
         };
         let id: Arc<str> = if remap {
@@ -210,7 +210,7 @@ impl Session {
             info: RwLock::new(info),
             state: Mutex::new(State {
                 streams: Streams::new(
-                    shared.config.replay_buffer,
+                    relay.config.replay_buffer,
                     transport == DownstreamKind::StreamableHttp,
                 ),
                 pending: HashMap::new(),
@@ -227,7 +227,7 @@ impl Session {
             }),
             outbox,
             closed: CancellationToken::new(),
-            shared,
+            relay,
             last_seen: Mutex::new(tokio::time::Instant::now()),
             slot: Mutex::new(slot),
         });
@@ -235,7 +235,7 @@ impl Session {
             Some(mut link) => {
                 // A stateless stdio connection is opened with a request of Airlock's own.
                 if let Err(e) = session.replay(&mut link).await {
-                    return Err(connect_error(&session.shared, &session.server, &e));
+                    return Err(connect_error(&session.relay, &session.server, &e));
                 }
                 tokio::spawn(pump::pump(session.clone(), link, rx));
             }
@@ -327,7 +327,7 @@ impl Session {
         drop(st);
         drop(self.slot.lock().unwrap_or_else(|p| p.into_inner()).take());
         if !self.remap {
-            self.shared.interceptor.session_closed(&self.info());
+            self.relay.interceptor.session_closed(&self.info());
         }
     }
 

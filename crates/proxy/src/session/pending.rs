@@ -116,7 +116,7 @@ impl Session {
         }
         let agent_id = msg.get("id").cloned().unwrap_or(Value::Null);
         let key = if self.remap {
-            let local = Value::String(self.shared.local_id());
+            let local = Value::String(self.relay.local_id());
             let key = jsonrpc::key(&local);
             msg["id"] = local;
             key
@@ -126,7 +126,7 @@ impl Session {
         let mut progress = None;
         if let Some(token) = jsonrpc::progress_token(&msg).cloned() {
             let (upstream_token, original) = if self.remap {
-                let local = Value::String(self.shared.local_id());
+                let local = Value::String(self.relay.local_id());
                 msg["params"]["_meta"]["progressToken"] = local.clone();
                 (local, Some(token))
             } else {
@@ -219,7 +219,7 @@ impl Session {
                     .and_then(Value::as_str)
                 {
                     let offer =
-                        v == TASKS_VERSION && !self.remap && self.shared.interceptor.offers_tasks();
+                        v == TASKS_VERSION && !self.remap && self.relay.interceptor.offers_tasks();
                     {
                         let mut i = self.info.write().unwrap_or_else(|p| p.into_inner());
                         let mut new = (**i).clone();
@@ -233,11 +233,11 @@ impl Session {
             }
             PendingKind::ToolsList => {
                 if let Some(result) = msg.get_mut("result") {
-                    self.shared.interceptor.tools_list(&p.info, result);
+                    self.relay.interceptor.tools_list(&p.info, result);
                     if self.remap {
                         // What stateless agents were shown decides the `Mcp-Param-*`
                         // headers their calls must carry.
-                        self.shared.tool_headers(&self.server).learn(result);
+                        self.relay.tool_headers(&self.server).learn(result);
                     }
                     if let Some(offer) = st.task_offer {
                         self.offer_tools_as_tasks(st, offer, &p.info, result);
@@ -334,7 +334,7 @@ impl Session {
                     .map(|p| (p.stream, p.original.clone(), p.pending.clone()));
                 match target {
                     Some((stream, original, pending)) => {
-                        let timeout = self.shared.config.request_timeout;
+                        let timeout = self.relay.config.request_timeout;
                         if let Some(p) = st.pending.get_mut(&pending) {
                             p.extend(Instant::now(), timeout);
                         }

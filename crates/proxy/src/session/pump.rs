@@ -52,7 +52,7 @@ impl Session {
     /// consumed; an error is logged (an upstream of the handshake era answers stateless
     /// requests as such anyway).
     async fn prime_stateless(&self, link: &mut UpstreamLink) -> Result<(), String> {
-        let id = self.shared.local_id();
+        let id = self.relay.local_id();
         let req = json!({"jsonrpc": "2.0", "id": id, "method": "server/discover", "params": {
             "_meta": {
                 jsonrpc::META_VERSION: STATELESS_VERSION,
@@ -104,7 +104,7 @@ impl Session {
             return self.prime_stateless(link).await;
         }
         let Some(params) = init else { return Ok(()) };
-        let id = self.shared.local_id();
+        let id = self.relay.local_id();
         let req = json!({"jsonrpc": "2.0", "id": id, "method": "initialize", "params": params});
         link.to_server
             .send(req)
@@ -138,7 +138,7 @@ impl Session {
 /// Gives up timed-out requests of a session without a link (stateless exchanges), until it
 /// closes.
 pub(super) async fn tick(session: Arc<Session>) {
-    let every = (session.shared.config.request_timeout / 4)
+    let every = (session.relay.config.request_timeout / 4)
         .clamp(Duration::from_millis(10), Duration::from_secs(1));
     let mut ticks = tokio::time::interval(every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -156,10 +156,10 @@ pub(super) async fn pump(
     mut link: UpstreamLink,
     mut outbox: mpsc::UnboundedReceiver<Value>,
 ) {
-    let shared = session.shared.clone();
+    let relay = session.relay.clone();
     // Forwarded requests are given up after the request timeout: look a few times per timeout.
-    let every = (shared.config.request_timeout / 4)
-        .clamp(Duration::from_millis(10), Duration::from_secs(1));
+    let every =
+        (relay.config.request_timeout / 4).clamp(Duration::from_millis(10), Duration::from_secs(1));
     let mut ticks = tokio::time::interval(every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -184,11 +184,11 @@ pub(super) async fn pump(
         let reason = "connection closed";
         tracing::warn!(server = %session.server, session = %session.id, "upstream exited; reconnecting");
         session.fail_inflight(reason);
-        shared.record_error(
+        relay.record_error(
             &session.server,
             &format!("upstream `{}` exited: {reason}", session.server),
         );
-        let mut delay = shared.config.reconnect_initial;
+        let mut delay = relay.config.reconnect_initial;
         loop {
             let pause = tokio::time::sleep(delay);
             tokio::pin!(pause);
@@ -200,10 +200,10 @@ pub(super) async fn pump(
                     _ = ticks.tick() => session.expire_requests(),
                 }
             }
-            delay = (delay * 2).min(shared.config.reconnect_max);
-            let Some(spec) = shared.spec(&session.server) else {
+            delay = (delay * 2).min(relay.config.reconnect_max);
+            let Some(spec) = relay.spec(&session.server) else {
                 tracing::warn!(server = %session.server, "server no longer configured; ending session");
-                shared.remove_session(&session.id);
+                // The registry forgets a closed session when it next looks (`registry`).
                 session.close();
                 return;
             };
@@ -222,14 +222,14 @@ pub(super) async fn pump(
             match result {
                 Ok(l) => {
                     link = l;
-                    shared.record_restart(&session.server);
+                    relay.record_restart(&session.server);
                     tracing::info!(server = %session.server, session = %session.id, "upstream reconnected");
                     break;
                 }
                 Err(e) => {
                     let msg = format!("cannot reconnect to upstream `{}`: {e}", session.server);
                     tracing::warn!(server = %session.server, error = %e, "reconnect failed");
-                    shared.record_error(&session.server, &msg);
+                    relay.record_error(&session.server, &msg);
                 }
             }
         }

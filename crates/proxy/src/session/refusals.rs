@@ -27,7 +27,7 @@ impl Session {
         stream: Option<StreamId>,
         info: &SessionInfo,
     ) -> Value {
-        refuse_call(&*self.shared.interceptor, msg, &refusal, info);
+        refuse_call(&*self.relay.interceptor, msg, &refusal, info);
         let answer = refusal.response();
         if let Some(stream) = stream {
             self.lock().streams.deliver(stream, &answer, true);
@@ -46,7 +46,7 @@ impl Session {
             id: id.clone(),
             is_call: jsonrpc::method(msg) == crate::inbound::TOOLS_CALL,
         };
-        if self.shared.is_local_id(id) {
+        if self.relay.is_local_id(id) {
             return Err(refusal(
                 RefusalKind::ReservedId,
                 format!(

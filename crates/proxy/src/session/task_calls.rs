@@ -64,7 +64,7 @@ impl Session {
         };
         let session = self.clone();
         tokio::spawn(async move {
-            let interceptor = session.shared.interceptor.clone();
+            let interceptor = session.relay.interceptor.clone();
             let (tx, mut rx) = mpsc::unbounded_channel();
             let (status_tx, mut status_rx) = mpsc::unbounded_channel();
             let agent = AgentChannel::for_task(tx, status_tx);
@@ -118,7 +118,7 @@ impl Session {
         ticket: Box<dyn CallTicket>,
         info: Arc<SessionInfo>,
     ) {
-        let local = Value::String(self.shared.local_id());
+        let local = Value::String(self.relay.local_id());
         let key = jsonrpc::key(&local);
         msg["id"] = local;
         let mut st = self.lock();
@@ -253,7 +253,7 @@ impl Session {
                 continue;
             }
             st.server_task_tools.remove(&name);
-            if self.shared.interceptor.may_ask_human(info, &name) {
+            if self.relay.interceptor.may_ask_human(info, &name) {
                 tasks::mark_optional(tool);
             }
         }

@@ -25,7 +25,7 @@ impl Session {
     /// When a request forwarded now is given up (unless progress moves it), and the latest.
     pub(super) fn deadlines(&self, msg: &Value) -> (Instant, Instant) {
         let now = Instant::now();
-        let config = &self.shared.config;
+        let config = &self.relay.config;
         let last = now + config.max_request_time;
         let deadline = if long_lived(jsonrpc::method(msg)) {
             last
@@ -40,7 +40,7 @@ impl Session {
     /// hears [`CallOutcome::TimedOut`]. Called by the pump a few times per request timeout.
     pub(super) fn expire_requests(&self) {
         let now = Instant::now();
-        let timeout = self.shared.config.request_timeout;
+        let timeout = self.relay.config.request_timeout;
         let mut st = self.lock();
         if st.pending.is_empty() {
             return;
@@ -69,7 +69,7 @@ impl Session {
             if let Some(k) = &p.progress {
                 st.progress.remove(k);
             }
-            let waited = self.shared.config.request_timeout.as_secs();
+            let waited = self.relay.config.request_timeout.as_secs();
             let message = format!(
                 "upstream `{}` did not answer within {waited} s; Airlock cancelled the request",
                 self.server

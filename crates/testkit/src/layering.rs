@@ -1,88 +1,27 @@
-//! No import circle between the store's modules.
+//! Import circles between a crate's modules, found from its sources.
 //!
-//! A circle (`store.rs` uses `counts.rs`, which uses `store.rs`) means neither file can be read,
-//! changed or tested without the other. The check reads the crate's own source: every
+//! A circle (`gate.rs` uses `watch.rs`, which uses `gate.rs`) means neither file can be read,
+//! changed or tested without the other. [`module_graph`] reads a crate's `src/`: every
 //! `crate::…` and `super::…` path, in `use` lines (groups included) and inline in code, is an
 //! edge from the module whose file it is in to the module it names; a name the crate root
 //! re-exports (`crate::Store`) counts as the module it comes from. Comments and string literals
 //! are skipped. Macros that build paths, and items re-exported by a glob, are not followed.
-//!
-//! `module_graph` and `cycles` depend on nothing but `std`, so another crate can run the same
-//! check on its own `src/` (move them to `crates/testkit` when a second crate wants them).
-#![expect(clippy::unwrap_used, reason = "a test stops at the first error")]
+//! [`cycles`] lists the circles. The workspace test `no_import_circles` runs both on every crate.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::io;
 use std::path::Path;
 
 /// Module path (`tables::calls`, `crate` for the root) -> the modules it names.
-type Graph = BTreeMap<String, BTreeSet<String>>;
+pub type Graph = BTreeMap<String, BTreeSet<String>>;
 
-const ROOT: &str = "crate";
-
-#[test]
-fn the_store_has_no_import_circle() {
-    let graph = module_graph(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"));
-    // The check sees the edges it is meant to see.
-    assert!(graph["tables::calls"].contains("store"), "{graph:#?}");
-    assert!(graph["writer"].contains("job"), "{graph:#?}");
-    let found = cycles(&graph);
-    assert!(
-        found.is_empty(),
-        "import circles between modules: {found:?}\nedges: {graph:#?}"
-    );
-}
-
-#[test]
-fn the_check_finds_a_circle_through_groups_inline_paths_and_super() {
-    let dir = tempfile::tempdir().unwrap();
-    let src = dir.path();
-    let write = |path: &str, text: &str| {
-        let path = src.join(path);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    };
-    write(
-        "lib.rs",
-        "mod a;\nmod b;\nmod c;\nmod d;\nmod quiet;\npub use b::Thing;\n",
-    );
-    // a -> b by a re-exported name inside a group; b -> c inline; c -> c::inner -> a, the last
-    // by `super::`; d only in comments and literals.
-    write("a.rs", "use crate::{Thing as T, d::{self}};\n");
-    write("b.rs", "pub struct Thing;\nfn f() { crate::c::g(); }\n");
-    write(
-        "c.rs",
-        "mod inner;\npub fn g() -> char { crate::c::inner::h() }\n",
-    );
-    write(
-        "c/inner.rs",
-        "use super::super::a;\npub fn h() -> char { '\\'' }\n",
-    );
-    write(
-        "d.rs",
-        "// use crate::a;\n/* crate::b::x() */\nconst S: &str = \"crate::c\";\nconst R: &str = r#\"crate::a\"#;\nfn f<'a>(x: &'a str) -> char { 'c' }\n",
-    );
-    write("quiet.rs", "use crate::d;\n");
-    let graph = module_graph(src);
-    assert_eq!(graph["a"], BTreeSet::from(["b".to_owned(), "d".to_owned()]));
-    assert_eq!(graph["b"], BTreeSet::from(["c".to_owned()]));
-    assert_eq!(graph["c"], BTreeSet::from(["c::inner".to_owned()]));
-    assert_eq!(graph["c::inner"], BTreeSet::from(["a".to_owned()]));
-    assert!(graph["d"].is_empty(), "{graph:#?}");
-    assert_eq!(
-        cycles(&graph),
-        vec![vec![
-            "a".to_owned(),
-            "b".to_owned(),
-            "c".to_owned(),
-            "c::inner".to_owned()
-        ]]
-    );
-}
+/// The crate root's module path in a [`Graph`].
+pub const ROOT: &str = "crate";
 
 /// The modules of the crate whose sources are in `src` and the modules each one names.
-fn module_graph(src: &Path) -> Graph {
+pub fn module_graph(src: &Path) -> io::Result<Graph> {
     let mut files = BTreeMap::new();
-    collect(src, src, &mut files);
+    collect(src, src, &mut files)?;
     let modules: BTreeSet<String> = files.keys().cloned().collect();
     let root_code = files
         .iter()
@@ -104,23 +43,26 @@ fn module_graph(src: &Path) -> Graph {
             }
         }
     }
-    graph
+    Ok(graph)
 }
 
 /// Every `.rs` file under `dir` by module path, as code without comments and literals.
-fn collect(src: &Path, dir: &Path, files: &mut BTreeMap<String, String>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
+fn collect(src: &Path, dir: &Path, files: &mut BTreeMap<String, String>) -> io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
         if path.is_dir() {
             if path.file_name().is_some_and(|n| n != "bin") {
-                collect(src, &path, files);
+                collect(src, &path, files)?;
             }
             continue;
         }
         if path.extension().is_none_or(|e| e != "rs") {
             continue;
         }
-        let relative = path.strip_prefix(src).unwrap().with_extension("");
+        let Ok(relative) = path.strip_prefix(src) else {
+            continue;
+        };
+        let relative = relative.with_extension("");
         let mut parts: Vec<String> = relative
             .components()
             .map(|c| c.as_os_str().to_string_lossy().into_owned())
@@ -136,9 +78,10 @@ fn collect(src: &Path, dir: &Path, files: &mut BTreeMap<String, String>) {
         } else {
             parts.join("::")
         };
-        let text = std::fs::read_to_string(&path).unwrap();
+        let text = std::fs::read_to_string(&path)?;
         files.insert(module, code_only(&text));
     }
+    Ok(())
 }
 
 /// `src` with comments, string literals and char literals replaced by spaces.
@@ -374,7 +317,7 @@ fn resolve(
 
 /// Every circle in `graph`: its strongly connected components of more than one module, each
 /// sorted, in order.
-fn cycles(graph: &Graph) -> Vec<Vec<String>> {
+pub fn cycles(graph: &Graph) -> Vec<Vec<String>> {
     // Tarjan's algorithm, iterative over a small graph.
     struct State<'g> {
         graph: &'g Graph,
