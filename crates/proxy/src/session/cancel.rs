@@ -7,7 +7,7 @@ use crate::interceptor::{CallOutcome, Withdrawal};
 use crate::jsonrpc;
 use crate::stream::StreamId;
 
-use super::Session;
+use super::{Session, State};
 
 impl Session {
     /// `notifications/cancelled` from the agent. Returns true when it was consumed here (the
@@ -54,19 +54,24 @@ impl Session {
                 if let Some(k) = &p.progress {
                     st.progress.remove(k);
                 }
-                p.kind.finish(CallOutcome::Cancelled(Some(
-                    "the client closed the request stream",
-                )));
-                if let Some(exchange) = st.exchanges.remove(&key) {
-                    exchange.abort();
-                } else if let Ok(id) = serde_json::from_str::<Value>(&key) {
-                    let _ = self.outbox.send(json!({
-                        "jsonrpc": "2.0",
-                        "method": "notifications/cancelled",
-                        "params": {"requestId": id, "reason": "the client closed the request stream"}
-                    }));
-                }
+                let reason = "the client closed the request stream";
+                p.kind.finish(CallOutcome::Cancelled(Some(reason)));
+                self.cancel_upstream(&mut st, &key, reason);
             }
+        }
+    }
+
+    /// Tells the upstream to stop working on request `key`: closes its stateless exchange (that
+    /// is its cancellation), or sends `notifications/cancelled` on the session's link.
+    pub(super) fn cancel_upstream(&self, st: &mut State, key: &str, reason: &str) {
+        if let Some(exchange) = st.exchanges.remove(key) {
+            exchange.abort();
+        } else if let Ok(id) = serde_json::from_str::<Value>(key) {
+            let _ = self.outbox.send(json!({
+                "jsonrpc": "2.0",
+                "method": "notifications/cancelled",
+                "params": {"requestId": id, "reason": reason}
+            }));
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use crate::interceptor::{CallOutcome, CallTicket, SessionInfo};
@@ -77,6 +77,26 @@ impl Pending {
     /// Progress came: the request may wait another request timeout, up to its longest time.
     pub(super) fn extend(&mut self, now: Instant, timeout: std::time::Duration) {
         self.deadline = (now + timeout).min(self.last);
+    }
+}
+
+impl State {
+    /// Answers a forwarded request that will get no answer from the server with a JSON-RPC
+    /// error: on its stream, or as the failure of its task when it belongs to one.
+    pub(super) fn answer_with_error(&mut self, p: Pending, code: i64, message: &str) {
+        if let PendingKind::TaskCall { task, .. } = &p.kind {
+            let error = json!({"code": code, "message": message});
+            let out = self.tasks.finish(
+                task,
+                Status::Failed,
+                Some(message.to_owned()),
+                Some(Outcome::Error(error)),
+            );
+            self.deliver_all(out);
+            return;
+        }
+        let answer = jsonrpc::error(p.agent_id, code, message);
+        self.streams.deliver(p.stream, &answer, true);
     }
 }
 

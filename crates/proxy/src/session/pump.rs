@@ -9,10 +9,9 @@ use tokio::sync::mpsc;
 
 use crate::interceptor::CallOutcome;
 use crate::jsonrpc;
-use crate::tasks::{Outcome, Status};
 use crate::upstream::UpstreamLink;
 
-use super::{Pending, PendingKind, Session};
+use super::{Pending, Session};
 
 /// The stateless protocol version Airlock opens stateless stdio connections with.
 const STATELESS_VERSION: &str = "2026-07-28";
@@ -30,19 +29,7 @@ impl Session {
         let message = format!("upstream `{}` exited: {reason}", self.server);
         for mut p in pending {
             p.kind.finish(CallOutcome::UpstreamLost(&message));
-            if let PendingKind::TaskCall { task, .. } = &p.kind {
-                let error = json!({"code": jsonrpc::INTERNAL_ERROR, "message": message});
-                let out = st.tasks.finish(
-                    task,
-                    Status::Failed,
-                    Some(message.clone()),
-                    Some(Outcome::Error(error)),
-                );
-                st.deliver_all(out);
-                continue;
-            }
-            let err = jsonrpc::error(p.agent_id, jsonrpc::INTERNAL_ERROR, message.clone());
-            st.streams.deliver(p.stream, &err, true);
+            st.answer_with_error(p, jsonrpc::INTERNAL_ERROR, &message);
         }
     }
 

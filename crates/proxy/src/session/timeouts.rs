@@ -1,15 +1,13 @@
 //! How long a forwarded request may take: its deadlines (`gate.request_timeout`, extended by
 //! progress up to `gate.max_request_time`) and what happens when they pass.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::interceptor::CallOutcome;
 use crate::jsonrpc;
-use crate::tasks::{Outcome, Status};
 
 use super::Session;
-use super::pending::PendingKind;
 
 /// JSON-RPC error code for a request the upstream did not answer in time (the code MCP SDKs use
 /// for their own request timeouts).
@@ -75,30 +73,9 @@ impl Session {
                 self.server
             );
             tracing::warn!(server = %self.server, session = %self.id, "{message}");
-            if let Some(exchange) = st.exchanges.remove(&key) {
-                // Closing a stateless exchange's connection is its cancellation.
-                exchange.abort();
-            } else if let Ok(id) = serde_json::from_str::<Value>(&key) {
-                let _ = self.outbox.send(json!({
-                    "jsonrpc": "2.0",
-                    "method": "notifications/cancelled",
-                    "params": {"requestId": id, "reason": message}
-                }));
-            }
+            self.cancel_upstream(&mut st, &key, &message);
             p.kind.finish(CallOutcome::TimedOut);
-            if let PendingKind::TaskCall { task, .. } = &p.kind {
-                let error = json!({"code": REQUEST_TIMEOUT, "message": message});
-                let out = st.tasks.finish(
-                    task,
-                    Status::Failed,
-                    Some(message.clone()),
-                    Some(Outcome::Error(error)),
-                );
-                st.deliver_all(out);
-                continue;
-            }
-            let answer = jsonrpc::error(p.agent_id, REQUEST_TIMEOUT, message);
-            st.streams.deliver(p.stream, &answer, true);
+            st.answer_with_error(p, REQUEST_TIMEOUT, &message);
         }
     }
 }
