@@ -386,6 +386,18 @@ impl PathContext {
         PathContextBuilder::default()
     }
 
+    /// This context with `resolver` in place of its own, for the paths checked from now on. The
+    /// base and home directories keep the forms resolved when the context was built: a caller
+    /// can build once with a resolver that touches the disk, then give each evaluation one that
+    /// only looks up answers found beforehand (off the async runtime, say).
+    #[must_use]
+    pub fn with_resolver(&self, resolver: Arc<dyn PathResolver>) -> PathContext {
+        PathContext {
+            resolver: Some(resolver),
+            ..self.clone()
+        }
+    }
+
     /// The path style.
     pub fn style(&self) -> PathStyle {
         self.style

@@ -5,7 +5,7 @@ use std::fmt;
 use sha2::{Digest, Sha256};
 
 use crate::check;
-use crate::compiled::CompiledPolicy;
+use crate::compiled::{CompiledPolicy, Test};
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::model::{DefaultAction, PolicyDocument, ToolAction};
 
@@ -102,6 +102,27 @@ impl Policy {
             },
             None => self.doc.default == DefaultAction::RequireApproval,
         }
+    }
+
+    /// True if a condition of `tool` (in `require`, `deny_if` or `approve_if`) uses `under` or
+    /// `glob`: only then does the [`crate::PathContext`] of an evaluation matter, so a caller
+    /// that resolves symlinks on disk before evaluating can skip that work for other tools.
+    pub fn checks_paths(&self, tool: &str) -> bool {
+        self.compiled.tools.get(tool).is_some_and(|t| {
+            t.require
+                .iter()
+                .chain(&t.deny_if)
+                .chain(&t.approve_if)
+                .any(|c| matches!(c.test, Test::Under(_) | Test::Glob(_)))
+        })
+    }
+
+    /// True if any tool's conditions use `under` or `glob` ([`Policy::checks_paths`]).
+    pub fn uses_paths(&self) -> bool {
+        self.compiled
+            .tools
+            .keys()
+            .any(|tool| self.checks_paths(tool))
     }
 
     /// The approval timeout of `tool`, if its rule sets one.

@@ -573,6 +573,59 @@ fn a_resolver_adds_the_real_path_of_symlinks() {
 }
 
 #[test]
+fn with_resolver_swaps_the_resolver_and_keeps_the_resolved_bases() {
+    // Built with a resolver that knows the base is a symlink (`/tmp` is `/private/tmp`)...
+    let built = posix()
+        .base("/tmp/root")
+        .resolver(Arc::new(Links(vec![("/tmp", "/private/tmp")])))
+        .build()
+        .unwrap();
+    // ...then given one that only knows an argument's link: the base's real form stays.
+    let c = built.with_resolver(Arc::new(Links(vec![(
+        "/tmp/root/docs/link",
+        "/private/tmp/root/secret",
+    )])));
+    assert_eq!(
+        norm(&c, "docs/link/k"),
+        Ok(vec![
+            "/tmp/root/docs/link/k".to_owned(),
+            "/private/tmp/root/secret/k".to_owned()
+        ])
+    );
+    // A base-anchored glob strips the resolved base from the resolved form.
+    let deny = one_tool(
+        "deny_if",
+        json!({"path": "args.path", "op": "glob", "value": "secret/**"}),
+    );
+    assert!(denied(&run(&deny, &c, json!({"path": "docs/link/k"}))));
+    assert_eq!(
+        run(&deny, &c, json!({"path": "docs/k"})).verdict,
+        Verdict::Allow
+    );
+}
+
+#[test]
+fn checks_paths_tells_which_tools_have_path_conditions() {
+    let p = policy(json!({"version": "1", "default": "deny", "tools": {
+        "read": {"deny_if": [{"path": "args.path", "op": "glob", "value": "**/.env"}]},
+        "move": {"require": [{"path": "args.to", "op": "under", "value": "/srv"}]},
+        "ask": {"approve_if": [{"path": "args.path", "op": "under", "value": "/srv"}]},
+        "plain": {"deny_if": [{"path": "args.path", "op": "regex", "value": "x"}]}
+    }}));
+    assert!(p.checks_paths("read"));
+    assert!(p.checks_paths("move"));
+    assert!(p.checks_paths("ask"));
+    assert!(!p.checks_paths("plain"));
+    assert!(!p.checks_paths("unlisted"));
+    assert!(p.uses_paths());
+    let none = one_tool(
+        "deny_if",
+        json!({"path": "args.path", "op": "eq", "value": "x"}),
+    );
+    assert!(!none.uses_paths());
+}
+
+#[test]
 fn a_path_context_can_be_shared_across_threads() {
     fn shared<T: Send + Sync + Clone + 'static>() {}
     shared::<PathContext>();
