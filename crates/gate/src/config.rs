@@ -143,6 +143,13 @@ pub struct ServerEntry {
     pub env: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cwd: Option<PathBuf>,
+    /// The directories the server works in, against which the policy's `under` and `glob`
+    /// resolve a relative path argument (absolute, `~/…`, or relative to the config file's
+    /// folder). For `@modelcontextprotocol/server-filesystem`, its allowed directories (the
+    /// directories on its command line). Absent: the server's `cwd`; with neither, relative
+    /// paths cannot be normalized and path conditions on them fail closed. See `crate::roots`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roots: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -227,6 +234,7 @@ impl Config {
                 args: Vec::new(),
                 env: BTreeMap::new(),
                 cwd: None,
+                roots: None,
                 url: None,
                 headers: BTreeMap::new(),
                 builtin: Some("demo-pusher".into()),

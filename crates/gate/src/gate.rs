@@ -27,6 +27,7 @@ use crate::decide::{EndedApproval, GateInterceptor, HoldSettings, approval_end_r
 use crate::events::GateEvent;
 use crate::grants::Grants;
 use crate::policies::{LoadedPolicy, PolicySet};
+use crate::roots::ServerRoots;
 use crate::runtime;
 
 /// How long open connections may take to finish after a shutdown signal.
@@ -327,6 +328,15 @@ impl Gate {
                 message: "must be at least 1 (0 would refuse every agent)".into(),
             });
         }
+        // Resolving the roots on disk is blocking work, off the async runtime.
+        let roots_config = config.clone();
+        let roots = tokio::task::spawn_blocking(move || ServerRoots::from_config(&roots_config))
+            .await
+            .map_err(|err| GateError::ConfigInvalid {
+                path: "mcpServers".into(),
+                message: format!("cannot prepare the servers' roots: {err}"),
+            })??;
+        crate::roots::warn_about_missing_roots(&config, &policies);
         let interceptor = Arc::new(GateInterceptor {
             policies: policies.clone(),
             grants: ArcSwap::from_pointee(grants),
@@ -341,6 +351,7 @@ impl Gate {
                 default_approval_timeout: approval_timeout,
                 offer_tasks: config.gate.offer_tasks,
             },
+            roots,
         });
 
         let proxy = Proxy::new(

@@ -16,6 +16,7 @@ pub mod grants;
 pub mod logging;
 pub mod policies;
 mod probe;
+mod roots;
 pub mod runtime;
 mod store_glue;
 mod watch;

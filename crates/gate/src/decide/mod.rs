@@ -10,6 +10,7 @@
 
 mod background;
 mod hold;
+mod paths;
 mod pipeline;
 mod record;
 mod ticket;
@@ -61,6 +62,8 @@ pub struct GateInterceptor {
     pub(crate) paused: AtomicBool,
     pub(crate) events: tokio::sync::broadcast::Sender<crate::events::GateEvent>,
     pub(crate) hold: HoldSettings,
+    /// What each server's path arguments are normalized against.
+    pub(crate) roots: crate::roots::ServerRoots,
 }
 
 impl std::fmt::Debug for GateInterceptor {

@@ -4,7 +4,8 @@
 use std::sync::atomic::Ordering;
 
 use airlock_policy::{
-    CallFacts, DenyKind, Evaluation, LimitExceeded, Policy, RememberedDecision, Verdict, evaluate,
+    DenyKind, Evaluation, LimitExceeded, PathContext, Policy, RememberedDecision, Verdict,
+    evaluate_with,
 };
 use airlock_proxy::{AgentChannel, CallDecision, ToolCall};
 use airlock_store::{DecidedBy, Decision};
@@ -13,6 +14,7 @@ use serde_json::json;
 use crate::approvals::{Approval, CallKey};
 
 use super::GateInterceptor;
+use super::paths::facts;
 use super::record::{Record, Trail, deny_kind_str};
 use super::ticket::Reservation;
 
@@ -32,6 +34,7 @@ impl GateInterceptor {
     pub(super) fn evaluate_and_reserve(
         &self,
         policy: &Policy,
+        paths: &PathContext,
         call: &ToolCall<'_>,
         args_hash: &str,
         reserve_for_approval: bool,
@@ -48,16 +51,11 @@ impl GateInterceptor {
                 id: rule.id,
                 note: rule.note,
             });
-        let facts = CallFacts {
-            grant: &call.session.agent.grant,
-            session: &call.session.session_id,
-            server: &call.session.server,
-            tool: call.name,
-            args: call.arguments,
-        };
+        let facts = facts(call);
         let now = self.clock.now_ms();
         let mut counters = self.counters.lock().unwrap_or_else(|e| e.into_inner());
-        let mut evaluation = evaluate(policy, &facts, remembered.as_ref(), &*counters, now);
+        let mut evaluation =
+            evaluate_with(policy, &facts, paths, remembered.as_ref(), &*counters, now);
         let reserve = match evaluation.verdict {
             Verdict::Allow => true,
             Verdict::RequireApproval { .. } => reserve_for_approval,
@@ -128,8 +126,12 @@ impl GateInterceptor {
         // Loops only when an approval this call waited on was used by an identical call first:
         // then it is decided again from the start (a remembered rule may now let it through).
         loop {
+            let paths = match self.path_context(&policy, call).await {
+                Ok(paths) => paths,
+                Err(message) => return self.unresolved(trail, call, revision, message).await,
+            };
             let (evaluation, reservation) =
-                self.evaluate_and_reserve(&policy, call, &args_hash, false);
+                self.evaluate_and_reserve(&policy, &paths, call, &args_hash, false);
             match evaluation.verdict {
                 Verdict::Allow => {
                     let remembered = evaluation.rule == airlock_policy::RULE_REMEMBERED;
@@ -191,8 +193,15 @@ impl GateInterceptor {
                     {
                         Human::Approved(approval) => {
                             // Limits were checked before asking; now reserve them for real.
+                            // Links may have changed while the human looked: resolve again.
+                            let paths = match self.path_context(&policy, call).await {
+                                Ok(paths) => paths,
+                                Err(message) => {
+                                    return self.unresolved(trail, call, revision, message).await;
+                                }
+                            };
                             let (evaluation, reservation) =
-                                self.evaluate_and_reserve(&policy, call, &args_hash, true);
+                                self.evaluate_and_reserve(&policy, &paths, call, &args_hash, true);
                             if let Verdict::Deny { kind, .. } = evaluation.verdict
                                 && kind == DenyKind::Limit
                             {
@@ -308,6 +317,26 @@ impl GateInterceptor {
                 }
             }
         }
+    }
+}
+
+impl GateInterceptor {
+    /// The answer when the real paths of the arguments could not be looked up: denied.
+    async fn unresolved(
+        &self,
+        trail: &Trail,
+        call: &ToolCall<'_>,
+        revision: Option<&str>,
+        message: String,
+    ) -> CallDecision {
+        let record = Record::deny(
+            "path_unresolved",
+            "(paths)",
+            format!("Denied: {message}; try again"),
+            DecidedBy::Error,
+        );
+        let meta = json!({"decision": "deny", "kind": "path_unresolved"});
+        self.answer(trail, call, revision, record, meta).await
     }
 }
 
