@@ -222,17 +222,20 @@ pub fn evaluate_with(
     for c in &tool.require {
         let (outcome, at) = test(c, facts.args, paths, Each::All);
         if outcome != Outcome::Holds {
-            let text = c.on_deny.clone().unwrap_or_else(|| {
-                let element = match (&at, &outcome) {
-                    (Some(at), Outcome::Fails) => format!(" (`{at}` does not)"),
-                    _ => String::new(),
-                };
-                format!(
-                    "requirement not met: {}{}{element}",
-                    describe(c),
-                    outcome.why(c, at.as_deref(), (facts.args, paths, Each::All))
-                )
-            });
+            let why = || outcome.why(c, at.as_deref(), (facts.args, paths, Each::All));
+            let text = match (&c.on_deny, outcome) {
+                // The policy's message, and why the condition could not be checked: the agent
+                // may be able to fix the argument.
+                (Some(text), Outcome::Undecidable(_)) => format!("{text}{}", why()),
+                (Some(text), _) => text.clone(),
+                (None, _) => {
+                    let element = match (&at, &outcome) {
+                        (Some(at), Outcome::Fails) => format!(" (`{at}` does not)"),
+                        _ => String::new(),
+                    };
+                    format!("requirement not met: {}{}{element}", describe(c), why())
+                }
+            };
             return deny(DenyKind::Require, c.pointer.clone(), &text);
         }
     }
@@ -273,15 +276,16 @@ pub fn evaluate_with(
             if matches!(outcome, Outcome::Holds | Outcome::Undecidable(_)) {
                 pending.ask = true;
                 pending.rule.clone_from(&c.pointer);
-                pending.text = c.on_deny.clone().unwrap_or_else(|| match (&outcome, &at) {
-                    (Outcome::Holds, Some(at)) => format!("matched {} at `{at}`", describe(c)),
-                    (Outcome::Holds, None) => format!("matched {}", describe(c)),
-                    _ => format!(
-                        "cannot check {}{}",
-                        describe(c),
-                        outcome.why(c, at.as_deref(), (facts.args, paths, Each::Any))
-                    ),
-                });
+                let why = || outcome.why(c, at.as_deref(), (facts.args, paths, Each::Any));
+                pending.text = match (&c.on_deny, &outcome, &at) {
+                    (Some(text), Outcome::Undecidable(_), _) => format!("{text}{}", why()),
+                    (Some(text), _, _) => text.clone(),
+                    (None, Outcome::Holds, Some(at)) => {
+                        format!("matched {} at `{at}`", describe(c))
+                    }
+                    (None, Outcome::Holds, None) => format!("matched {}", describe(c)),
+                    (None, _, _) => format!("cannot check {}{}", describe(c), why()),
+                };
                 break;
             }
         }

@@ -605,6 +605,32 @@ fn with_resolver_swaps_the_resolver_and_keeps_the_resolved_bases() {
 }
 
 #[test]
+fn an_on_deny_message_keeps_the_reason_a_path_could_not_be_checked() {
+    let c = ctx();
+    let require = one_tool(
+        "require",
+        json!({"path": "args.path", "op": "under", "value": ".", "on_deny": "Stay inside the roots"}),
+    );
+    let e = run(&require, &c, json!({"path": "../../../../../../x"}));
+    assert!(denied(&e));
+    assert!(
+        e.message.starts_with("Denied by policy: Stay inside the roots (`args.path`: path `../../../../../../x` cannot be normalized: `..` climbs above the root)"),
+        "{}",
+        e.message
+    );
+    // A plain failure shows the policy's message alone.
+    let e = run(&require, &c, json!({"path": "/elsewhere"}));
+    assert!(e.message.starts_with("Denied by policy: Stay inside the roots (rule"), "{}", e.message);
+    let ask = one_tool(
+        "approve_if",
+        json!({"path": "args.path", "op": "glob", "value": "**/x", "on_deny": "Ask first"}),
+    );
+    let e = run(&ask, &c, json!({"path": "a\u{0}b"}));
+    assert!(matches!(e.verdict, Verdict::RequireApproval { .. }));
+    assert!(e.message.contains("Ask first (`args.path`: path"), "{}", e.message);
+}
+
+#[test]
 fn checks_paths_tells_which_tools_have_path_conditions() {
     let p = policy(json!({"version": "1", "default": "deny", "tools": {
         "read": {"deny_if": [{"path": "args.path", "op": "glob", "value": "**/.env"}]},
