@@ -147,7 +147,9 @@ fn build_context(
         builder = builder.resolver(Arc::new(OnDisk));
     }
     match builder.build() {
-        Ok(context) => Ok(context),
+        // The roots are resolved now; arguments are resolved per call, off the runtime
+        // (`crate::decide`), so the kept context must not touch the disk itself.
+        Ok(context) => Ok(context.without_resolver()),
         // A home directory Airlock cannot use must not stop the gate: `~` fails closed instead.
         Err(e) if e.role == airlock_policy::PathRole::Home => {
             tracing::warn!(

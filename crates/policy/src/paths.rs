@@ -398,6 +398,16 @@ impl PathContext {
         }
     }
 
+    /// This context without a resolver: the paths checked from now on are seen lexically only;
+    /// the base and home directories keep the forms resolved when it was built.
+    #[must_use]
+    pub fn without_resolver(&self) -> PathContext {
+        PathContext {
+            resolver: None,
+            ..self.clone()
+        }
+    }
+
     /// The path style.
     pub fn style(&self) -> PathStyle {
         self.style

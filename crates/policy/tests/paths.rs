@@ -602,6 +602,24 @@ fn with_resolver_swaps_the_resolver_and_keeps_the_resolved_bases() {
         run(&deny, &c, json!({"path": "docs/k"})).verdict,
         Verdict::Allow
     );
+    // Without a resolver the argument is seen lexically; the base keeps its real form.
+    let lexical = c.without_resolver();
+    assert_eq!(
+        lexical.normalize("docs/link/k"),
+        Ok(vec!["/tmp/root/docs/link/k".to_owned()])
+    );
+    assert_eq!(
+        run(
+            &deny,
+            &lexical,
+            json!({"path": "/private/tmp/root/secret/k"})
+        )
+        .verdict,
+        Verdict::Deny {
+            kind: airlock_policy::DenyKind::DenyIf,
+            retry_after_ms: None
+        }
+    );
 }
 
 #[test]
@@ -620,14 +638,23 @@ fn an_on_deny_message_keeps_the_reason_a_path_could_not_be_checked() {
     );
     // A plain failure shows the policy's message alone.
     let e = run(&require, &c, json!({"path": "/elsewhere"}));
-    assert!(e.message.starts_with("Denied by policy: Stay inside the roots (rule"), "{}", e.message);
+    assert!(
+        e.message
+            .starts_with("Denied by policy: Stay inside the roots (rule"),
+        "{}",
+        e.message
+    );
     let ask = one_tool(
         "approve_if",
         json!({"path": "args.path", "op": "glob", "value": "**/x", "on_deny": "Ask first"}),
     );
     let e = run(&ask, &c, json!({"path": "a\u{0}b"}));
     assert!(matches!(e.verdict, Verdict::RequireApproval { .. }));
-    assert!(e.message.contains("Ask first (`args.path`: path"), "{}", e.message);
+    assert!(
+        e.message.contains("Ask first (`args.path`: path"),
+        "{}",
+        e.message
+    );
 }
 
 #[test]
