@@ -9,7 +9,7 @@
 //!   "mcpServers": {
 //!     "pusher": { "builtin": "demo-pusher", "policy": "builtin:pusher-channels" },
 //!     "files":  { "command": "npx", "args": ["-y", "@modelcontextprotocol/server-filesystem", "/tmp"],
-//!                 "policy": "policies/files.json" },
+//!                 "roots": ["/tmp"], "policy": "policies/files.json" },
 //!     "remote": { "type": "http", "url": "https://example.com/mcp", "headers": { "Authorization": "Bearer …" } }
 //!   },
 //!   "grants": {
