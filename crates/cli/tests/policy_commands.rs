@@ -282,3 +282,49 @@ fn schema_prints_the_committed_schema() {
     .unwrap();
     assert_eq!(stdout(&out), committed);
 }
+
+#[cfg(unix)]
+#[test]
+fn explain_normalizes_paths_against_roots_and_follows_symlinks() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = std::fs::canonicalize(dir.path()).unwrap().join("project");
+    std::fs::create_dir_all(root.join("secret")).unwrap();
+    std::fs::create_dir_all(root.join("docs")).unwrap();
+    std::os::unix::fs::symlink("../secret", root.join("docs/link")).unwrap();
+    let policy = shipped_filesystem_policy();
+    let explain = |path: &str, with_root: bool| {
+        let mut cmd = airlock();
+        cmd.args(["explain", "--format", "json", "--policy"])
+            .arg(&policy)
+            .args(["--tool", "read_text_file", "--args"])
+            .arg(serde_json::json!({ "path": path }).to_string());
+        if with_root {
+            cmd.arg("--root").arg(&root);
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let secret_rule = "/tools/read_text_file/deny_if/0";
+    assert_eq!(explain("notes.txt", true)["decision"], "allow");
+    for path in ["secret/keys.env", "a/../secret/x", "docs/link/keys.env"] {
+        let v = explain(path, true);
+        assert_eq!(v["decision"], "deny", "{path}: {v}");
+        assert_eq!(v["rule"], secret_rule, "{path}: {v}");
+    }
+    // Without a root, a relative path cannot be normalized: denied, and the message says why.
+    let v = explain("notes.txt", false);
+    assert_eq!(v["decision"], "deny");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("it is relative and no base directory is known"),
+        "{v}"
+    );
+}
+
+/// The shipped filesystem policy, from the repository.
+fn shipped_filesystem_policy() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies/filesystem.json")
+}

@@ -35,6 +35,7 @@ pub use gate::{
     Gate, GateOptions, GrantError, GrantInfo, PolicySaveError, Remember, ToolPreview,
     parse_duration,
 };
+pub use roots::local_path_context;
 
 /// Errors of the gate, written for the person running it.
 #[derive(Debug, thiserror::Error)]

@@ -127,6 +127,14 @@ pub(crate) fn roots_of(entry: &ServerEntry, config_dir: &Path) -> Vec<String> {
     }
 }
 
+/// A path context as the gate builds one for a stdio server with these `roots` (absolute or
+/// `~/…`): the user's home directory, and every path resolved on disk by the context itself
+/// (blocking). For tools that evaluate one call locally, like `airlock explain`.
+pub fn local_path_context(roots: &[String]) -> Result<PathContext, String> {
+    let context = build_context(roots, home_dir().as_deref(), true)?;
+    Ok(context.with_resolver(Arc::new(OnDisk)))
+}
+
 /// The home directory, if the platform knows one.
 fn home_dir() -> Option<String> {
     let dirs = directories::BaseDirs::new()?;

@@ -1,13 +1,15 @@
 //! `airlock explain`: evaluates one call against a policy and prints the decision,
 //! the rule that made it, the agent's message and the limits the call would use,
 //! so a policy can be tried without an agent. Counters start empty (no earlier
-//! calls); remembered human decisions are not consulted.
+//! calls); remembered human decisions are not consulted. Path conditions normalize
+//! against `--root` directories (the server's roots), the user's home directory, and
+//! the disk here, as the gate does for a stdio server.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use airlock_policy::{CallFacts, NoCounters, Policy, Verdict, evaluate};
+use airlock_policy::{CallFacts, NoCounters, Policy, Verdict, evaluate_with};
 use anyhow::{Context, bail};
 
 use super::{Format, read_policy};
@@ -33,6 +35,11 @@ pub struct Args {
     /// The server name; scopes `server` limits.
     #[arg(long, default_value = "cli")]
     pub server: String,
+    /// A directory the server works in (repeatable), as `roots` in the config: relative path
+    /// arguments of `under` and `glob` conditions resolve against it. Without one, relative
+    /// paths cannot be normalized and those conditions fail closed.
+    #[arg(long = "root", value_name = "DIR")]
+    pub roots: Vec<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -60,7 +67,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         tool: &args.tool,
         args: &call_args,
     };
-    let e = evaluate(&policy, &facts, None, &NoCounters, 0);
+    // `~/…` is kept for the path context to expand; other relative roots start here.
+    let roots = args
+        .roots
+        .iter()
+        .map(|r| {
+            if r == "~" || r.starts_with("~/") {
+                Ok(r.clone())
+            } else {
+                std::path::absolute(r).map(|r| r.to_string_lossy().into_owned())
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .context("cannot make a `--root` absolute")?;
+    let paths =
+        airlock_gate::local_path_context(&roots).map_err(|e| anyhow::anyhow!("`--root`: {e}"))?;
+    let e = evaluate_with(&policy, &facts, &paths, None, &NoCounters, 0);
     let mut out = std::io::stdout().lock();
     if args.format == Format::Json {
         serde_json::to_writer_pretty(&mut out, &e)?;
