@@ -7,7 +7,8 @@
 //! plus one `require` that `read_text_file` stays `under` the server's roots (`"."`). Every
 //! spelling of a secret (relative, `..`, repeated separators, through the link) is denied by
 //! Airlock itself, never forwarded, and recorded in history with the rule that denied it; so is a
-//! path that cannot be normalized; an ordinary read goes through to the server.
+//! path that cannot be normalized, and a write through a dangling link into the secret folder;
+//! an ordinary read goes through to the server.
 //!
 //! Run: `cargo test -p airlock-cli --test filesystem_paths`.
 
@@ -42,6 +43,8 @@ fn tree() -> Result<Tree> {
     std::fs::write(base.join("outside/data.txt"), "outside the allowed dir")?;
     symlink("../secret", allowed.join("docs/link"))?;
     symlink("../outside", allowed.join("out"))?;
+    // Dangling: its target in the secret folder does not exist yet; a write would create it.
+    symlink("secret/planted.env", allowed.join("drop"))?;
     Ok(Tree { _dir: dir, allowed })
 }
 
@@ -110,6 +113,9 @@ fn path_rules_hold_against_the_real_filesystem_server() -> Result<()> {
     steps.push("--call".into());
     steps.push("read_multiple_files".into());
     steps.push(json!({"paths": ["notes.txt", "docs/link/keys.env"]}).to_string());
+    steps.push("--call".into());
+    steps.push("write_file".into());
+    steps.push(json!({"path": "drop", "content": "planted"}).to_string());
     let steps: Vec<&str> = steps.iter().map(String::as_str).collect();
     let events = run_agent(Sdk::TypeScript, &Via::Http(serve.mcp_url("files")), &steps)?;
 
@@ -118,7 +124,7 @@ fn path_rules_hold_against_the_real_filesystem_server() -> Result<()> {
         .filter(|e| e["event"] == "result")
         .map(|e| &e["result"])
         .collect();
-    ensure!(results.len() == cases.len() + 1, "results: {events:#?}");
+    ensure!(results.len() == cases.len() + 2, "results: {events:#?}");
     for ((path, rule), result) in cases.iter().zip(&results) {
         let text = text_of(result);
         match rule {
@@ -150,11 +156,22 @@ fn path_rules_hold_against_the_real_filesystem_server() -> Result<()> {
             && text_of(multiple).contains("/tools/read_multiple_files/deny_if/0"),
         "one secret among several paths not denied: {multiple}"
     );
+    // A write through a dangling link is denied before any human is asked, and nothing is
+    // written.
+    let write = results[cases.len() + 1];
+    ensure!(
+        write["isError"] == true && text_of(write).contains("/tools/write_file/deny_if/0"),
+        "a write through a dangling link into the secret folder not denied: {write}"
+    );
+    ensure!(
+        !tree.allowed.join("secret/planted.env").exists() && serve.pending()?.is_empty(),
+        "the write went through or waits for a human"
+    );
 
     // History: every call once, in order, with the rule that decided; nothing denied reached
     // the server (no outcome).
     let calls = serve.history()?;
-    ensure!(calls.len() == cases.len() + 1, "history: {calls:#?}");
+    ensure!(calls.len() == cases.len() + 2, "history: {calls:#?}");
     for ((path, rule), call) in cases.iter().zip(&calls) {
         ensure!(
             call["tool"] == "read_text_file" && call["decidedBy"] == "policy",
