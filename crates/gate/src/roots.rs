@@ -100,8 +100,12 @@ pub(crate) fn warn_about_missing_roots(config: &Config, policies: &PolicySet) {
         if entry.roots.is_some() || entry.cwd.is_some() {
             continue;
         }
-        // The server's own policy (a grant's replacement policy is not looked at here).
-        if policies.for_call("", name).is_ok_and(|p| p.uses_paths()) {
+        // The server's own policy, and any grant's policy that replaces it.
+        let grants = config.grants.keys().map(String::as_str);
+        let checked = std::iter::once("")
+            .chain(grants)
+            .any(|grant| policies.for_call(grant, name).is_ok_and(|p| p.uses_paths()));
+        if checked {
             tracing::warn!(
                 server = %name,
                 "the policy has path conditions but mcpServers.{name} sets neither `roots` nor `cwd`: relative path arguments cannot be normalized and those conditions fail closed; set `roots` to the directories the server works in"
