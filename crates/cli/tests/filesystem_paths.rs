@@ -257,3 +257,55 @@ fn without_roots_relative_paths_fail_closed_with_a_reason() -> Result<()> {
     );
     Ok(())
 }
+
+/// A write waits for a human; while it waits, its path becomes a link into the secret folder.
+/// The approved call is checked again with the paths resolved anew, so it is denied, not written.
+#[test]
+fn an_approved_call_is_checked_again_against_links_changed_while_it_waited() -> Result<()> {
+    let tree = tree()?;
+    let serve = Serve::start_with(&config(&tree.allowed)?, &[("filesystem.json", policy()?)])?;
+    let agent = common::Agent::start(
+        Sdk::TypeScript,
+        &Via::Http(serve.mcp_url("files")),
+        &[
+            "--progress",
+            "--reset-timeout-on-progress",
+            "--call",
+            "write_file",
+            r#"{"path":"later.txt","content":"planted"}"#,
+        ],
+    )?;
+    let approval = serve.wait_pending()?;
+    ensure!(
+        approval["tool"] == "write_file",
+        "not the write: {approval:#}"
+    );
+    symlink("secret/later.env", tree.allowed.join("later.txt"))?;
+    let id = approval["id"].as_str().context("approval without id")?;
+    serve.approve(id)?;
+    let (ok, events) = agent.finish()?;
+    ensure!(ok, "the agent failed: {events:#?}");
+    let result = events
+        .iter()
+        .find(|e| e["event"] == "result")
+        .map(|e| &e["result"])
+        .context("no result")?;
+    ensure!(
+        result["isError"] == true && text_of(result).contains("/tools/write_file/deny_if/0"),
+        "the approved write through the new link was not denied: {result}"
+    );
+    ensure!(
+        !tree.allowed.join("secret/later.env").exists(),
+        "the write went through the link"
+    );
+    let calls = serve.history()?;
+    ensure!(
+        calls.iter().any(|c| c["tool"] == "write_file"
+            && c["decision"] == "deny"
+            && c["rule"] == "/tools/write_file/deny_if/0"
+            && c["approvalId"] == id)
+            && !calls.iter().any(|c| c["decision"] == "allow"),
+        "history: {calls:#?}"
+    );
+    Ok(())
+}

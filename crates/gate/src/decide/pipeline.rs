@@ -202,17 +202,18 @@ impl GateInterceptor {
                             };
                             let (evaluation, reservation) =
                                 self.evaluate_and_reserve(&policy, &paths, call, &args_hash, true);
-                            if let Verdict::Deny { kind, .. } = evaluation.verdict
-                                && kind == DenyKind::Limit
-                            {
+                            // A limit that filled up meanwhile, or a path condition that fails
+                            // now that a link points elsewhere, refuses the approved call.
+                            if let Verdict::Deny { kind, .. } = evaluation.verdict {
+                                let kind = deny_kind_str(kind);
                                 let record = Record::deny(
-                                    "rate_limit",
+                                    kind,
                                     &evaluation.rule,
                                     evaluation.message.clone(),
                                     DecidedBy::Policy,
                                 )
                                 .with_approval(&approval.id);
-                                let meta = json!({"decision": "deny", "kind": "rate_limit", "rule": evaluation.rule});
+                                let meta = json!({"decision": "deny", "kind": kind, "rule": evaluation.rule});
                                 return self.answer(trail, call, revision, record, meta).await;
                             }
                             let record = Record {
