@@ -80,7 +80,23 @@ pub enum DenyKind {
     /// A remembered human denial.
     Remembered,
     /// A limit is full, or a spend amount is unusable.
+    #[serde(rename = "rate_limit")]
     Limit,
+}
+
+impl DenyKind {
+    /// The kind's name as history stores it and the agent's `_meta` shows it (the serde name).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DenyKind::Hidden => "hidden",
+            DenyKind::Default => "default",
+            DenyKind::Action => "action",
+            DenyKind::Require => "require",
+            DenyKind::DenyIf => "deny_if",
+            DenyKind::Remembered => "remembered",
+            DenyKind::Limit => "rate_limit",
+        }
+    }
 }
 
 /// The decision.

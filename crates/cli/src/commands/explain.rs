@@ -91,7 +91,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let decision = match e.verdict {
         Verdict::Allow => "allow".to_owned(),
-        Verdict::Deny { kind, .. } => format!("deny ({})", kind_str(kind)),
+        Verdict::Deny { kind, .. } => format!("deny ({})", kind.as_str()),
         Verdict::RequireApproval {
             timeout_ms: Some(ms),
         } => {
@@ -119,17 +119,4 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         )?;
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn kind_str(kind: airlock_policy::DenyKind) -> &'static str {
-    use airlock_policy::DenyKind;
-    match kind {
-        DenyKind::Hidden => "hidden",
-        DenyKind::Default => "default",
-        DenyKind::Action => "action",
-        DenyKind::Require => "require",
-        DenyKind::DenyIf => "deny_if",
-        DenyKind::Remembered => "remembered",
-        DenyKind::Limit => "limit",
-    }
 }

@@ -15,7 +15,7 @@ use crate::approvals::{Approval, CallKey};
 
 use super::GateInterceptor;
 use super::paths::facts;
-use super::record::{Record, Trail, deny_kind_str};
+use super::record::{Record, Trail};
 use super::ticket::Reservation;
 
 impl GateInterceptor {
@@ -164,7 +164,7 @@ impl GateInterceptor {
                 } => {
                     let record = Record {
                         decision: Decision::Deny,
-                        kind: deny_kind_str(kind).into(),
+                        kind: kind.as_str().into(),
                         rule: evaluation.rule.clone(),
                         message: evaluation.message.clone(),
                         decided_by: if kind == DenyKind::Remembered {
@@ -176,7 +176,7 @@ impl GateInterceptor {
                     };
                     let meta = json!({
                         "decision": "deny",
-                        "kind": deny_kind_str(kind),
+                        "kind": kind.as_str(),
                         "rule": evaluation.rule,
                         "retryAfterMs": retry_after_ms,
                     });
@@ -205,7 +205,7 @@ impl GateInterceptor {
                             // A limit that filled up meanwhile, or a path condition that fails
                             // now that a link points elsewhere, refuses the approved call.
                             if let Verdict::Deny { kind, .. } = evaluation.verdict {
-                                let kind = deny_kind_str(kind);
+                                let kind = kind.as_str();
                                 let record = Record::deny(
                                     kind,
                                     &evaluation.rule,

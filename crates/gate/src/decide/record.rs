@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use airlock_policy::{DenyKind, LimitUse};
+use airlock_policy::LimitUse;
 use airlock_proxy::{AgentChannel, CallDecision, RefusedCall, ToolCall, Withdrawal};
 use airlock_store::{Completion, DecidedBy, Decision, NewCall, Outcome, Store};
 use serde_json::{Value, json};
@@ -23,18 +23,6 @@ pub(super) fn tool_error(text: &str, meta: Value) -> Value {
         "isError": true,
         "_meta": { META_KEY: meta },
     })
-}
-
-pub(super) fn deny_kind_str(kind: DenyKind) -> &'static str {
-    match kind {
-        DenyKind::Hidden => "hidden",
-        DenyKind::Default => "default",
-        DenyKind::Action => "action",
-        DenyKind::Require => "require",
-        DenyKind::DenyIf => "deny_if",
-        DenyKind::Remembered => "remembered",
-        DenyKind::Limit => "rate_limit",
-    }
 }
 
 /// What history and the agent are told about one decision.
