@@ -1,0 +1,267 @@
+//! A starter policy for a server, proposed from its tools' classes.
+//!
+//! | class | proposed rule |
+//! |---|---|
+//! | `read` | allowed, at most [`READ_PER_MINUTE`] a minute per agent (counter `reads`) |
+//! | `write` | allowed, at most [`WRITE_PER_MINUTE`] a minute and [`WRITE_PER_HOUR`] an hour (`writes`, `writes_hour`) |
+//! | `communication` | allowed, at most [`MESSAGE_PER_MINUTE`] a minute and [`MESSAGE_PER_HOUR`] an hour (`messages`, `messages_hour`) |
+//! | `execute`, `destructive`, `credential` | a human approves each call |
+//! | `financial` | a human approves each call; with a required number field `amount` (or `unit_amount`, …), also a spend limit of [`SPEND_PER_DAY`] a day across all agents |
+//! | `unknown` | a human approves each call |
+//!
+//! Every call also counts against `all_calls` ([`ALL_PER_MINUTE`] a minute per agent), and a tool
+//! the server adds later falls to `default: require_approval`. Each rule's `reason` names the
+//! class, the confidence and the evidence, so the person reviewing the file sees why.
+//!
+//! The proposal is JSON in the policy language (`docs/policy.md`); this crate does not parse
+//! policies, so callers validate it (`airlock policy init` runs it through `airlock check`'s
+//! parser before printing or writing it).
+
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use crate::{Class, Classification, Confidence, classify};
+
+pub const ALL_PER_MINUTE: u64 = 120;
+pub const READ_PER_MINUTE: u64 = 60;
+pub const WRITE_PER_MINUTE: u64 = 20;
+pub const WRITE_PER_HOUR: u64 = 200;
+pub const MESSAGE_PER_MINUTE: u64 = 5;
+pub const MESSAGE_PER_HOUR: u64 = 50;
+/// In the amount field's own unit (Stripe counts cents): a starting cap to edit, not advice.
+pub const SPEND_PER_DAY: u64 = 1000;
+
+/// Number fields a spend limit can sum, by exact name.
+const AMOUNT_FIELDS: &[&str] = &["amount", "unit_amount", "amount_cents", "amount_in_cents"];
+
+/// What the proposal does with a tool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Allowed under the class's rate limits.
+    Limit,
+    /// Every call waits for a human.
+    Ask,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Limit => "limit",
+            Action::Ask => "ask",
+        }
+    }
+}
+
+/// One tool of the proposal, for the summary table.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    pub tool: String,
+    pub class: Class,
+    pub confidence: Confidence,
+    pub action: Action,
+    /// The limits in words (`60/min`, `spend 1000/day of args.amount`), empty when none.
+    pub limits: String,
+    /// The rule's `reason`, as written into the policy.
+    pub reason: String,
+    #[serde(skip)]
+    pub classification: Classification,
+}
+
+/// A proposed policy and its rows (in the order the server listed the tools).
+#[derive(Debug, Clone, Serialize)]
+pub struct Proposal {
+    pub policy: Value,
+    pub rows: Vec<Row>,
+}
+
+fn limit(counter: &str, window: &str, max: u64) -> Value {
+    json!({"counter": counter, "window": window, "max": max, "scope": "grant"})
+}
+
+/// Proposes a policy for these tools (as `tools/list` returned them). Tools without a name are
+/// skipped; a name listed twice keeps its first definition.
+pub fn propose(tools: &[Value]) -> Proposal {
+    let mut rules = Map::new();
+    let mut rows = Vec::new();
+    for tool in tools {
+        let Some(name) = tool.get("name").and_then(Value::as_str) else {
+            continue;
+        };
+        if rules.contains_key(name) {
+            continue;
+        }
+        let classification = classify(tool);
+        let (rule, row) = rule_for(name, tool, classification);
+        rules.insert(name.to_string(), rule);
+        rows.push(row);
+    }
+    let policy = json!({
+        "version": "1",
+        "default": "require_approval",
+        "all_tools": {"limits": [limit("all_calls", "minute", ALL_PER_MINUTE)]},
+        "tools": Value::Object(rules),
+    });
+    Proposal { policy, rows }
+}
+
+fn rule_for(name: &str, tool: &Value, classification: Classification) -> (Value, Row) {
+    let class = classification.class;
+    let mut reason = format!(
+        "{class} ({} confidence): {}",
+        classification.confidence.as_str(),
+        classification.summary()
+    );
+    let mut rule = Map::new();
+    let (action, limits, words) = match class {
+        Class::Read => (
+            Action::Limit,
+            vec![limit("reads", "minute", READ_PER_MINUTE)],
+            format!("{READ_PER_MINUTE}/min"),
+        ),
+        Class::Write => (
+            Action::Limit,
+            vec![
+                limit("writes", "minute", WRITE_PER_MINUTE),
+                limit("writes_hour", "hour", WRITE_PER_HOUR),
+            ],
+            format!("{WRITE_PER_MINUTE}/min, {WRITE_PER_HOUR}/h"),
+        ),
+        Class::Communication => (
+            Action::Limit,
+            vec![
+                limit("messages", "minute", MESSAGE_PER_MINUTE),
+                limit("messages_hour", "hour", MESSAGE_PER_HOUR),
+            ],
+            format!("{MESSAGE_PER_MINUTE}/min, {MESSAGE_PER_HOUR}/h"),
+        ),
+        Class::Financial => match amount_field(tool) {
+            Some(field) => (
+                Action::Ask,
+                vec![json!({
+                    "counter": format!("{name}_spend"),
+                    "window": "day",
+                    "max": SPEND_PER_DAY,
+                    "scope": "server",
+                    "increment_from": format!("args.{field}"),
+                })],
+                format!("spend {SPEND_PER_DAY}/day of args.{field}"),
+            ),
+            None => (Action::Ask, Vec::new(), String::new()),
+        },
+        Class::Execute | Class::Destructive | Class::Credential | Class::Unknown => {
+            (Action::Ask, Vec::new(), String::new())
+        }
+    };
+    if class == Class::Unknown {
+        reason = "unknown: no rule matched, so a human decides each call".to_string();
+    }
+    if action == Action::Ask {
+        rule.insert("action".into(), json!("require_approval"));
+    }
+    rule.insert("reason".into(), json!(reason));
+    if !limits.is_empty() {
+        rule.insert("limits".into(), Value::Array(limits));
+    }
+    let row = Row {
+        tool: name.to_string(),
+        class,
+        confidence: classification.confidence,
+        action,
+        limits: words,
+        reason,
+        classification,
+    };
+    (Value::Object(rule), row)
+}
+
+/// A required, numeric top-level field a spend limit can sum (a missing amount would deny the
+/// call under a spend limit, so an optional one is not used).
+fn amount_field(tool: &Value) -> Option<String> {
+    let schema = tool.get("inputSchema")?;
+    let properties = schema.get("properties")?.as_object()?;
+    let required: Vec<&str> = schema
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    properties
+        .iter()
+        .find(|(field, spec)| {
+            AMOUNT_FIELDS.contains(&field.to_lowercase().as_str())
+                && required.contains(&field.as_str())
+                && matches!(
+                    spec.get("type").and_then(Value::as_str),
+                    Some("number" | "integer")
+                )
+        })
+        .map(|(field, _)| field.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_class_gets_its_rule_and_a_reason() {
+        let tools = vec![
+            json!({"name": "list_items"}),
+            json!({"name": "create_item"}),
+            json!({"name": "send_message"}),
+            json!({"name": "delete_item"}),
+            json!({"name": "sequentialthinking"}),
+        ];
+        let proposal = propose(&tools);
+        let t = &proposal.policy["tools"];
+        assert_eq!(proposal.policy["default"], "require_approval");
+        assert!(t["list_items"].get("action").is_none());
+        assert_eq!(t["list_items"]["limits"][0]["counter"], "reads");
+        assert_eq!(t["create_item"]["limits"][1]["window"], "hour");
+        assert_eq!(t["send_message"]["limits"][0]["counter"], "messages");
+        assert_eq!(t["delete_item"]["action"], "require_approval");
+        assert!(
+            t["delete_item"]["reason"]
+                .as_str()
+                .is_some_and(|r| r.starts_with("destructive") && r.contains("\"delete\""))
+        );
+        assert_eq!(t["sequentialthinking"]["action"], "require_approval");
+        assert!(
+            t["sequentialthinking"]["reason"]
+                .as_str()
+                .is_some_and(|r| r.starts_with("unknown"))
+        );
+        assert_eq!(proposal.rows.len(), 5);
+        assert_eq!(proposal.rows[3].action, Action::Ask);
+    }
+
+    #[test]
+    fn a_required_amount_gets_a_spend_limit_and_an_optional_one_does_not() {
+        let required = json!({"name": "create_refund", "inputSchema": {
+            "type": "object",
+            "properties": {"payment_intent": {"type": "string"}, "amount": {"type": "integer"}},
+            "required": ["payment_intent", "amount"]}});
+        let optional = json!({"name": "create_payout", "inputSchema": {
+            "type": "object", "properties": {"amount": {"type": "number"}}}});
+        let proposal = propose(&[required, optional]);
+        let t = &proposal.policy["tools"];
+        assert_eq!(t["create_refund"]["action"], "require_approval");
+        assert_eq!(
+            t["create_refund"]["limits"][0]["increment_from"],
+            "args.amount"
+        );
+        assert_eq!(t["create_refund"]["limits"][0]["scope"], "server");
+        assert!(t["create_payout"].get("limits").is_none());
+        assert_eq!(t["create_payout"]["action"], "require_approval");
+    }
+
+    #[test]
+    fn a_tool_listed_twice_keeps_its_first_definition() {
+        let proposal = propose(&[
+            json!({"name": "x", "annotations": {"readOnlyHint": true}}),
+            json!({"name": "x", "annotations": {"destructiveHint": true}}),
+            json!({"description": "no name"}),
+        ]);
+        assert_eq!(proposal.rows.len(), 1);
+        assert_eq!(proposal.rows[0].class, Class::Read);
+    }
+}
