@@ -8,12 +8,9 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use airlock_policy::{Diagnostics, Policy, SlidingWindows};
-use airlock_proxy::{
-    Connect, Proxy, ProxyConfig, SecurityConfig, UpstreamError, UpstreamLink, UpstreamSpec,
-};
+use airlock_proxy::{Proxy, ProxyConfig, SecurityConfig, UpstreamSpec};
 use airlock_store::Store;
 use arc_swap::ArcSwap;
-use futures::future::BoxFuture;
 use tokio::sync::broadcast;
 
 use crate::GateError;
@@ -22,7 +19,7 @@ use crate::approvals::{
     remembered_rule,
 };
 use crate::clock::{Clock, SystemClock};
-use crate::config::{Config, PolicySource, UpstreamKind};
+use crate::config::{Config, PolicySource};
 use crate::decide::{EndedApproval, GateInterceptor, HoldSettings, approval_end_row};
 use crate::events::GateEvent;
 use crate::grants::Grants;
@@ -98,50 +95,6 @@ impl std::fmt::Debug for Gate {
             .field("data_dir", &self.inner.data_dir)
             .finish_non_exhaustive()
     }
-}
-
-/// The demo Pusher server, in this process.
-struct DemoConnector {
-    world: Arc<airlock_demo_pusher::World>,
-}
-
-impl Connect for DemoConnector {
-    fn connect(&self) -> BoxFuture<'static, Result<UpstreamLink, UpstreamError>> {
-        let world = self.world.clone();
-        Box::pin(async move {
-            let demo = airlock_demo_pusher::spawn_in_process(world);
-            Ok(airlock_proxy::upstream::lines::link(
-                "demo-pusher",
-                demo.reader,
-                demo.writer,
-            ))
-        })
-    }
-}
-
-fn header_map(
-    headers: &BTreeMap<String, String>,
-    server: &str,
-) -> Result<http::HeaderMap, GateError> {
-    let mut map = http::HeaderMap::new();
-    for (name, value) in headers {
-        let name = http::HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
-            GateError::ConfigInvalid {
-                path: "mcpServers".into(),
-                message: format!(
-                    "mcpServers.{server}.headers: `{name}` is not a valid header name"
-                ),
-            }
-        })?;
-        let value = http::HeaderValue::from_str(value).map_err(|_| GateError::ConfigInvalid {
-            path: "mcpServers".into(),
-            message: format!(
-                "mcpServers.{server}.headers.{name}: the value is not a valid header value"
-            ),
-        })?;
-        map.insert(name, value);
-    }
-    Ok(map)
 }
 
 /// Parses a duration like `30s`, `10m`, `1h`, `500ms` or a plain number of seconds.
@@ -373,42 +326,7 @@ impl Gate {
         let world = Arc::new(airlock_demo_pusher::World::demo());
         let mut servers = Vec::new();
         for (name, entry) in &config.servers {
-            let kind = entry
-                .upstream(name)
-                .map_err(|message| GateError::ConfigInvalid {
-                    path: "mcpServers".into(),
-                    message,
-                })?;
-            let spec = match kind {
-                UpstreamKind::Stdio {
-                    command,
-                    args,
-                    env,
-                    cwd,
-                } => UpstreamSpec::Stdio {
-                    command,
-                    args,
-                    env,
-                    cwd: cwd.map(|c| {
-                        if c.is_absolute() {
-                            c
-                        } else {
-                            config.base_dir().join(c)
-                        }
-                    }),
-                },
-                UpstreamKind::StreamableHttp { url, headers } => UpstreamSpec::StreamableHttp {
-                    url,
-                    headers: header_map(&headers, name)?,
-                },
-                UpstreamKind::LegacySse { url, headers } => UpstreamSpec::LegacySse {
-                    url,
-                    headers: header_map(&headers, name)?,
-                },
-                UpstreamKind::DemoPusher => UpstreamSpec::Custom(Arc::new(DemoConnector {
-                    world: world.clone(),
-                })),
-            };
+            let spec = crate::upstreams::spec(&config, name, entry, &world)?;
             servers.push((name.clone(), spec));
         }
         let specs: BTreeMap<String, UpstreamSpec> = servers.iter().cloned().collect();

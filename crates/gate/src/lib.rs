@@ -19,6 +19,7 @@ mod probe;
 mod roots;
 pub mod runtime;
 mod store_glue;
+mod upstreams;
 mod watch;
 
 use std::net::SocketAddr;
