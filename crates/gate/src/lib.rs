@@ -36,6 +36,7 @@ pub use gate::{
     Gate, GateOptions, GrantError, GrantInfo, PolicySaveError, Remember, ToolPreview,
     parse_duration,
 };
+pub use probe::configured_server_tools;
 pub use roots::local_path_context;
 
 /// Errors of the gate, written for the person running it.

@@ -1,20 +1,57 @@
-//! Asking an upstream for its tools outside any agent session (for the Servers view's previews).
+//! Asking an upstream for its tools outside any agent session (for the Servers view's previews
+//! and `airlock policy init`).
 //!
 //! Opens a fresh connection, runs the handshake as a client named `airlock`, pages through
 //! `tools/list`, and closes. Bounded in time so a stuck server cannot hang the UI.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use airlock_proxy::UpstreamSpec;
 use serde_json::{Value, json};
 
+use crate::Config;
+
 const PROBE_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// The upstream's tools, as it lists them.
 pub async fn list_tools(spec: &UpstreamSpec, server: &str) -> Result<Vec<Value>, String> {
-    tokio::time::timeout(PROBE_TIMEOUT, list_tools_inner(spec, server))
+    list_tools_within(spec, server, PROBE_TIMEOUT).await
+}
+
+/// The tools of the server `server` of `config`, asked over a fresh connection to the upstream
+/// the config names, without a gate: no policy applies, nothing is hidden, nothing is recorded
+/// (listing tools is not a call). The demo Pusher server runs in this process. A first start
+/// through `npx -y` may download the package, hence the caller's `timeout`.
+pub async fn configured_server_tools(
+    config: &Config,
+    server: &str,
+    timeout: Duration,
+) -> Result<Vec<Value>, String> {
+    let entry = config.servers.get(server).ok_or_else(|| {
+        let known: Vec<&str> = config.servers.keys().map(String::as_str).collect();
+        format!(
+            "no server `{server}` in the config (it has: {})",
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
+        )
+    })?;
+    let world = Arc::new(airlock_demo_pusher::World::demo());
+    let spec = crate::upstreams::spec(config, server, entry, &world).map_err(|e| e.to_string())?;
+    list_tools_within(&spec, server, timeout).await
+}
+
+async fn list_tools_within(
+    spec: &UpstreamSpec,
+    server: &str,
+    timeout: Duration,
+) -> Result<Vec<Value>, String> {
+    tokio::time::timeout(timeout, list_tools_inner(spec, server))
         .await
-        .map_err(|_| format!("`{server}` did not list its tools within {PROBE_TIMEOUT:?}"))?
+        .map_err(|_| format!("`{server}` did not list its tools within {timeout:?}"))?
 }
 
 async fn list_tools_inner(spec: &UpstreamSpec, server: &str) -> Result<Vec<Value>, String> {
@@ -78,5 +115,8 @@ async fn list_tools_inner(spec: &UpstreamSpec, server: &str) -> Result<Vec<Value
             _ => break,
         }
     }
+    // End the session properly (an HTTP server gets its DELETE, a child process its closed
+    // stdin), briefly: the tools are what was asked for.
+    link.close(Duration::from_secs(2)).await;
     Ok(tools)
 }
