@@ -75,6 +75,52 @@ pub struct Proposal {
     pub rows: Vec<Row>,
 }
 
+impl Proposal {
+    /// The policy as a file: two-space indentation, with each flat object (a limit, a condition)
+    /// on one line, so a tool's rule reads at a glance.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        render(&self.policy, 0, &mut out);
+        out.push('\n');
+        out
+    }
+}
+
+fn render(value: &Value, indent: usize, out: &mut String) {
+    let flat = |v: &Value| !matches!(v, Value::Object(_) | Value::Array(_));
+    match value {
+        Value::Object(map) if map.values().all(flat) && !map.is_empty() => {
+            let fields: Vec<String> = map
+                .iter()
+                .map(|(k, v)| format!("{}: {}", Value::String(k.clone()), v))
+                .collect();
+            out.push_str(&format!("{{ {} }}", fields.join(", ")));
+        }
+        Value::Object(map) if !map.is_empty() => {
+            out.push_str("{\n");
+            for (i, (key, v)) in map.iter().enumerate() {
+                out.push_str(&" ".repeat(indent + 2));
+                out.push_str(&format!("{}: ", Value::String(key.clone())));
+                render(v, indent + 2, out);
+                out.push_str(if i + 1 < map.len() { ",\n" } else { "\n" });
+            }
+            out.push_str(&" ".repeat(indent));
+            out.push('}');
+        }
+        Value::Array(items) if !items.is_empty() => {
+            out.push_str("[\n");
+            for (i, v) in items.iter().enumerate() {
+                out.push_str(&" ".repeat(indent + 2));
+                render(v, indent + 2, out);
+                out.push_str(if i + 1 < items.len() { ",\n" } else { "\n" });
+            }
+            out.push_str(&" ".repeat(indent));
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
 fn limit(counter: &str, window: &str, max: u64) -> Value {
     json!({"counter": counter, "window": window, "max": max, "scope": "grant"})
 }
@@ -252,6 +298,19 @@ mod tests {
         assert_eq!(t["create_refund"]["limits"][0]["scope"], "server");
         assert!(t["create_payout"].get("limits").is_none());
         assert_eq!(t["create_payout"]["action"], "require_approval");
+    }
+
+    #[test]
+    fn the_text_is_the_policy_with_flat_objects_on_one_line() {
+        let proposal = propose(&[json!({"name": "list_items"}), json!({"name": "drop_table"})]);
+        let text = proposal.to_text();
+        let back: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, proposal.policy);
+        assert!(text.contains(
+            r#"{ "counter": "reads", "window": "minute", "max": 60, "scope": "grant" }"#
+        ));
+        assert!(text.starts_with("{\n  \"version\": \"1\",\n"), "{text}");
+        assert!(text.ends_with("}\n"));
     }
 
     #[test]
