@@ -44,6 +44,8 @@ enum Command {
     Explain(commands::explain::Args),
     /// Print the JSON Schema of policy files, for editors.
     Schema(commands::schema::Args),
+    /// Work on policies: `policy init <server>` proposes a starter policy from the tools' risk.
+    Policy(commands::policy::PolicyArgs),
     /// List the calls waiting for a human (with --watch, keep listing).
     Approvals(commands::approvals::ApprovalsArgs),
     /// Approve a waiting call, once or remembered (--for 10m, --session, --always).
@@ -72,6 +74,7 @@ fn main() -> ExitCode {
         Command::Check(args) => commands::check::run(args),
         Command::Explain(args) => commands::explain::run(args),
         Command::Schema(args) => commands::schema::run(args),
+        Command::Policy(args) => commands::policy::run(args),
         Command::Approvals(args) => commands::approvals::list(args),
         Command::Approve(args) => commands::approvals::approve(args),
         Command::Deny(args) => commands::approvals::deny(args),
