@@ -384,7 +384,8 @@ fn decide(mut evidence: Vec<Evidence>) -> Classification {
     } else {
         Confidence::High
     };
-    evidence.sort_by_key(|e| std::cmp::Reverse(e.weight));
+    // The evidence for the result first, strongest first; then the rest (conflicts included).
+    evidence.sort_by_key(|e| (e.class != Some(class), std::cmp::Reverse(e.weight)));
     Classification {
         class,
         confidence,

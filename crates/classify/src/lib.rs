@@ -277,7 +277,7 @@ impl std::fmt::Display for Evidence {
 pub struct Classification {
     pub class: Class,
     pub confidence: Confidence,
-    /// Every rule that fired, strongest first.
+    /// Every rule that fired: those for the class first, strongest first; then the rest.
     pub evidence: Vec<Evidence>,
 }
 

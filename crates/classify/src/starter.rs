@@ -6,7 +6,7 @@
 //! | `write` | allowed, at most [`WRITE_PER_MINUTE`] a minute and [`WRITE_PER_HOUR`] an hour (`writes`, `writes_hour`) |
 //! | `communication` | allowed, at most [`MESSAGE_PER_MINUTE`] a minute and [`MESSAGE_PER_HOUR`] an hour (`messages`, `messages_hour`) |
 //! | `execute`, `destructive`, `credential` | a human approves each call |
-//! | `financial` | a human approves each call; with a required number field `amount` (or `unit_amount`, …), also a spend limit of [`SPEND_PER_DAY`] a day across all agents |
+//! | `financial` | a human approves each call; with a required number field `amount` (or `amount_cents`, …), also a spend limit of [`SPEND_PER_DAY`] a day across all agents |
 //! | `unknown` | a human approves each call |
 //!
 //! Every call also counts against `all_calls` ([`ALL_PER_MINUTE`] a minute per agent), and a tool
@@ -31,8 +31,10 @@ pub const MESSAGE_PER_HOUR: u64 = 50;
 /// In the amount field's own unit (Stripe counts cents): a starting cap to edit, not advice.
 pub const SPEND_PER_DAY: u64 = 1000;
 
-/// Number fields a spend limit can sum, by exact name.
-const AMOUNT_FIELDS: &[&str] = &["amount", "unit_amount", "amount_cents", "amount_in_cents"];
+/// Number fields a spend limit can sum, by exact name: the money a call moves. A price's
+/// `unit_amount` or a coupon's `amount_off` set what is charged later; summing them would cap
+/// how many prices can be created, not what is spent.
+const AMOUNT_FIELDS: &[&str] = &["amount", "amount_cents", "amount_in_cents"];
 
 /// What the proposal does with a tool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -288,7 +290,11 @@ mod tests {
             "required": ["payment_intent", "amount"]}});
         let optional = json!({"name": "create_payout", "inputSchema": {
             "type": "object", "properties": {"amount": {"type": "number"}}}});
-        let proposal = propose(&[required, optional]);
+        let price = json!({"name": "create_price", "inputSchema": {
+            "type": "object",
+            "properties": {"unit_amount": {"type": "integer"}, "currency": {"type": "string"}},
+            "required": ["unit_amount", "currency"]}});
+        let proposal = propose(&[required, optional, price]);
         let t = &proposal.policy["tools"];
         assert_eq!(t["create_refund"]["action"], "require_approval");
         assert_eq!(
@@ -297,6 +303,9 @@ mod tests {
         );
         assert_eq!(t["create_refund"]["limits"][0]["scope"], "server");
         assert!(t["create_payout"].get("limits").is_none());
+        // A price sets what is charged later: no spend limit that would cap prices created.
+        assert_eq!(t["create_price"]["action"], "require_approval");
+        assert!(t["create_price"].get("limits").is_none());
         assert_eq!(t["create_payout"]["action"], "require_approval");
     }
 

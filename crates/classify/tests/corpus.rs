@@ -169,3 +169,37 @@ fn real_tools_are_classed_as_a_person_would() {
         100.0 * accuracy
     );
 }
+
+#[test]
+fn the_starter_policy_of_every_corpus_server_loads_and_asks_where_it_should() {
+    let cases = load();
+    let mut servers: Vec<&str> = cases.iter().map(|c| c.server.as_str()).collect();
+    servers.dedup();
+    for server in servers {
+        let tools: Vec<Value> = cases
+            .iter()
+            .filter(|c| c.server == server)
+            .map(|c| c.tool.clone())
+            .collect();
+        let proposal = airlock_classify::starter::propose(&tools);
+        let text = proposal.to_text();
+        if let Err(diagnostics) = airlock_policy::Policy::parse(&text, server) {
+            panic!("the starter policy of `{server}` does not load: {diagnostics}\n{text}");
+        }
+        for case in cases.iter().filter(|c| c.server == server) {
+            let rule = &proposal.policy["tools"][&case.name];
+            assert!(
+                rule["reason"].is_string(),
+                "{server}.{}: no reason",
+                case.name
+            );
+            if case.label.needs_a_human() && classify(&case.tool).class == case.label {
+                assert_eq!(
+                    rule["action"], "require_approval",
+                    "{server}.{} is {} but is not asked",
+                    case.name, case.label
+                );
+            }
+        }
+    }
+}
