@@ -58,14 +58,20 @@ enum Command {
 
 /// Logs go to stderr (stdout belongs to MCP messages in `connect` and `demo-pusher`), filtered by
 /// `AIRLOCK_LOG` (e.g. `AIRLOCK_LOG=debug`); the default shows warnings and Airlock's own info.
-/// Lines are redacted like history (`airlock_gate::logging`).
-fn init_logging() {
-    airlock_gate::logging::init("warn,airlock=info");
+/// Lines are redacted like history (`airlock_gate::logging`). `policy init` starts a server only
+/// to list its tools: its start-up chatter (a stdio server's stderr is logged at info) would bury
+/// the summary, so there the default is warnings only.
+fn init_logging(command: &Command) {
+    let default = match command {
+        Command::Policy(_) => "warn",
+        _ => "warn,airlock=info",
+    };
+    airlock_gate::logging::init(default);
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    init_logging(&cli.command);
     let result = match cli.command {
         Command::Serve(args) => commands::serve::run(args),
         Command::Connect(args) => commands::connect::run(args),

@@ -86,7 +86,9 @@ fn init(args: InitArgs) -> anyhow::Result<ExitCode> {
             &args.server,
             args.timeout,
         ))
-        .map_err(anyhow::Error::msg)?;
+        .map_err(|e| {
+            anyhow::anyhow!("{e} (with AIRLOCK_LOG=info, a stdio server's own output is shown)")
+        })?;
     let proposal = propose(&tools);
     let text = proposal.to_text();
     let shown = args.write.as_ref().map_or_else(
