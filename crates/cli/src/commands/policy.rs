@@ -79,6 +79,18 @@ fn init(args: InitArgs) -> anyhow::Result<ExitCode> {
     {
         bail!("`{}` exists; pass --force to replace it", path.display());
     }
+    if !config.servers.contains_key(&args.server) {
+        let known: Vec<&str> = config.servers.keys().map(String::as_str).collect();
+        bail!(
+            "no server `{}` in the config (it has: {})",
+            args.server,
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
+        );
+    }
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let tools = runtime
         .block_on(airlock_gate::configured_server_tools(
