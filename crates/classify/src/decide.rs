@@ -5,7 +5,7 @@ use serde_json::Value;
 use crate::tokens::{text_words, verb_forms, words};
 use crate::words::{
     ASPECT_VERBS, CREDENTIAL_PAIRS, CREDENTIAL_WORDS, FIELDS, FILLER, HTTP_VERBS, JOINERS,
-    NOUN_LIKE_VERBS, OBJECTS, PHRASES, READ_NOUNS, VERBS,
+    NOUN_LIKE_VERBS, OBJECTS, PHRASES, READ_NOUNS, SECRET_STORES, VERBS,
 };
 use crate::{Class, Classification, Confidence, Evidence, Rule, Source};
 
@@ -90,11 +90,30 @@ fn annotations(annotations: Option<&Value>, evidence: &mut Vec<Evidence>) {
     }
 }
 
+/// The class of a verb word; `re` + a verb is that verb again (`rerun`, `resend`, `reinvite`)
+/// unless the whole word is a verb of its own (`remove`, `reset`).
 fn verb_class(word: &str) -> Option<Class> {
-    VERBS
-        .iter()
-        .find(|(_, list)| list.contains(&word))
-        .map(|(class, _)| *class)
+    let find = |w: &str| {
+        VERBS
+            .iter()
+            .find(|(_, list)| list.contains(&w))
+            .map(|(class, _)| *class)
+    };
+    find(word).or_else(|| {
+        word.strip_prefix("re")
+            .filter(|rest| rest.len() >= 3)
+            .and_then(find)
+    })
+}
+
+/// Weight of a word naming a secret: like an object (6) when the verb writes or sends, so
+/// `create_secret` is about the secret; 3 otherwise (a read or a deletion of a secret ties with
+/// its verb, and the tie goes to the riskier class).
+fn secret_weight(verb: Option<Class>) -> u8 {
+    match verb {
+        Some(class) if class.risk() < Class::Destructive.risk() => OBJECT_WEIGHT,
+        _ => 3,
+    }
 }
 
 fn http_verb_class(word: &str) -> Option<Class> {
@@ -194,6 +213,15 @@ fn name_rules(name: &str, evidence: &mut Vec<Evidence>) -> NameFacts {
                 Rule::NameSecret,
                 format!("word \"{word}\""),
                 Class::Credential,
+                secret_weight(changing),
+            );
+        }
+        if SECRET_STORES.contains(&word.as_str()) {
+            push(
+                evidence,
+                Rule::NameSecret,
+                format!("word \"{word}\""),
+                Class::Credential,
                 3,
             );
         }
@@ -205,7 +233,7 @@ fn name_rules(name: &str, evidence: &mut Vec<Evidence>) -> NameFacts {
                 Rule::NameSecret,
                 format!("words \"{word} {next}\""),
                 Class::Credential,
-                3,
+                secret_weight(changing),
             );
         }
         if let Some(verb) = changing {
@@ -242,6 +270,7 @@ fn name_rules(name: &str, evidence: &mut Vec<Evidence>) -> NameFacts {
 fn description_rules(description: &str, evidence: &mut Vec<Evidence>) {
     let mut sentences = description.split_terminator(['.', '\n', ':', ';', '!', '?']);
     let first = sentences.next().unwrap_or_default();
+    let mut lead = Vec::new();
     // "List, create, close, or select a browser tab": each comma-separated part that starts
     // with a verb adds that verb, as long as the parts before it were a verb alone.
     for (n, part) in first.split(',').enumerate() {
@@ -263,6 +292,7 @@ fn description_rules(description: &str, evidence: &mut Vec<Evidence>) {
         let Some(((form, class), used)) = found else {
             break;
         };
+        lead.push(class);
         push(
             evidence,
             Rule::DescriptionVerb,
@@ -279,6 +309,7 @@ fn description_rules(description: &str, evidence: &mut Vec<Evidence>) {
             break;
         }
     }
+    secrets_in(first, &lead, evidence);
     let head: Vec<String> = std::iter::once(first)
         .chain(sentences.next())
         .flat_map(text_words)
@@ -294,6 +325,44 @@ fn description_rules(description: &str, evidence: &mut Vec<Evidence>) {
                 *weight,
             );
         }
+    }
+}
+
+/// A secret named in the first sentence is what the tool acts on ("Generate a secure password",
+/// "Get a secret", "List items from your vault"): weighed as in a name, once per kind.
+fn secrets_in(first: &str, lead: &[Class], evidence: &mut Vec<Evidence>) {
+    let words = text_words(first);
+    let changing = lead
+        .iter()
+        .copied()
+        .filter(|c| *c != Class::Read)
+        .max_by_key(|c| c.risk());
+    let secret = words.iter().enumerate().find_map(|(i, w)| {
+        if CREDENTIAL_WORDS.contains(&w.as_str()) {
+            return Some(w.clone());
+        }
+        let next = words.get(i + 1)?;
+        CREDENTIAL_PAIRS
+            .contains(&(w.as_str(), next.as_str()))
+            .then(|| format!("{w} {next}"))
+    });
+    if let Some(secret) = secret {
+        push(
+            evidence,
+            Rule::DescriptionObject,
+            format!("secret \"{secret}\""),
+            Class::Credential,
+            secret_weight(changing),
+        );
+    }
+    if let Some(store) = words.iter().find(|w| SECRET_STORES.contains(&w.as_str())) {
+        push(
+            evidence,
+            Rule::DescriptionObject,
+            format!("secret store \"{store}\""),
+            Class::Credential,
+            3,
+        );
     }
 }
 
@@ -440,7 +509,12 @@ mod tests {
         assert_eq!(c.class, Class::Destructive);
         assert!(c.has_conflict());
         assert!(c.confidence < Confidence::High);
-        assert!(c.summary().contains("conflict"), "{}", c.summary());
+        assert_eq!(c.confidence, Confidence::Medium);
+        assert_eq!(
+            c.summary(),
+            "name verb \"delete\" → destructive; \
+             annotation readOnlyHint: true → read (conflict: not trusted)"
+        );
     }
 
     #[test]
@@ -515,6 +589,29 @@ mod tests {
         );
         assert_eq!(class_of(json!({"name": "API-post-search"})), Class::Read);
         assert_eq!(class_of(json!({"name": "API-patch-page"})), Class::Write);
+    }
+
+    #[test]
+    fn secrets_weigh_like_objects_when_written_and_keep_lookups_from_being_reads() {
+        assert_eq!(
+            class_of(json!({"name": "create-secret"})),
+            Class::Credential
+        );
+        assert_eq!(class_of(json!({"name": "get-secret"})), Class::Credential);
+        // Deleting one ties destructive and credential; the riskier class takes it.
+        assert_eq!(class_of(json!({"name": "delete_token"})), Class::Credential);
+        let c = classify(&json!({"name": "generate", "description": "Generate a secure password"}));
+        assert_eq!(c.class, Class::Credential);
+        let c = classify(&json!({"name": "get", "description": "Get an item from your vault"}));
+        assert_eq!(c.class, Class::Credential);
+        // A store alone does not outweigh a write.
+        let c = classify(
+            &json!({"name": "create_folder", "description": "Create a folder in your vault"}),
+        );
+        assert_eq!(c.class, Class::Write);
+        // `re` + a verb is the verb; a verb of its own stays itself.
+        assert_eq!(class_of(json!({"name": "rerun_job"})), Class::Execute);
+        assert_eq!(class_of(json!({"name": "remove_user"})), Class::Destructive);
     }
 
     #[test]

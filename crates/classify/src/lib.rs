@@ -20,10 +20,13 @@
 //! | annotation | `readOnlyHint: false` → write | 1 |
 //! | name | the name's verb (`delete_file` → destructive); verbs joined by `and`/`or` each count | 3 |
 //! | name | an HTTP method as the verb (`API-patch-page` → write), unless a real verb follows | 2 |
-//! | name | a word naming a secret (`token`, `api_key`, `env`), with any verb → credential | 3 |
+//! | name | a word naming a secret (`token`, `api_key`, `env`) → credential: with a verb that writes or sends (`create_secret`) | 6 |
+//! | name | … with any other verb (`get_secret`, `delete_token`) | 3 |
+//! | name | a store of secrets (`vault`, `keychain`) → credential | 3 |
 //! | name | an object that makes a state-changing verb riskier (`create_refund` → financial, `add_comment` → communication, `start_process` → execute) | 6 |
 //! | name | a noun that only reports (`git_status`, `place_details`) → read | 2 |
 //! | description | its opening verb, after filler words ("Use this tool to delete …"), and each verb of a list that follows ("List, create or close tabs") | 2 each |
+//! | description | a secret or a store of secrets in its first sentence ("Generate a secure password", "List items from your vault"), weighed as in a name | 6 or 3 |
 //! | description | a phrase in its first two sentences: "read-only" → read, "permanently" → destructive, "shell command" → execute | 2 |
 //! | description | a mention: "api key" → credential, "payment" → financial, "send a message" → communication | 1 |
 //! | schema | a top-level field: `command`/`script`/`code` → execute, `amount`/`currency` → financial (unless the name's verb reads) | 2 |
@@ -213,6 +216,8 @@ pub enum Rule {
     NameReadNoun,
     /// The description's first verb.
     DescriptionVerb,
+    /// A secret, or a store of secrets, named in the description's first sentence.
+    DescriptionObject,
     /// A phrase or mention in the description.
     DescriptionPhrase,
     /// A top-level field of the input schema.
@@ -231,7 +236,9 @@ impl Rule {
             | Rule::NameSecret
             | Rule::NameObject
             | Rule::NameReadNoun => Source::Name,
-            Rule::DescriptionVerb | Rule::DescriptionPhrase => Source::Description,
+            Rule::DescriptionVerb | Rule::DescriptionObject | Rule::DescriptionPhrase => {
+                Source::Description
+            }
             Rule::SchemaField => Source::Schema,
         }
     }

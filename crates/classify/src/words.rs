@@ -26,7 +26,7 @@ pub const VERBS: &[(Class, &[&str])] = &[
         "archive", "restore", "sync", "rotate", "scroll", "handle", "emulate", "generate",
         "compress", "gzip", "zip", "make", "build", "change", "attach", "link", "rollout",
         "forward", "resize", "switch", "duplicate", "complete", "store", "remember", "record",
-        "new", "interact", "connect", "lock", "unlock", "pin",
+        "new", "interact", "connect", "invite", "confirm", "deny", "lock", "unlock", "pin",
     ]),
     (Class::Destructive, &[
         "delete", "remove", "drop", "destroy", "purge", "erase", "wipe", "truncate", "terminate",
@@ -47,7 +47,7 @@ pub const VERBS: &[(Class, &[&str])] = &[
     ]),
     (Class::Communication, &[
         "send", "reply", "publish", "broadcast", "notify", "email", "mail", "message", "tweet",
-        "trigger", "announce", "dm", "sms", "share", "invite", "react", "comment",
+        "trigger", "announce", "dm", "sms", "share", "react", "comment",
     ]),
 ];
 
@@ -94,8 +94,15 @@ pub const OBJECTS: &[(Class, &[&str])] = &[
 #[rustfmt::skip]
 pub const CREDENTIAL_WORDS: &[&str] = &[
     "token", "secret", "secrets", "password", "passwords", "credential", "credentials", "apikey",
-    "apikeys", "env", "oauth", "keychain", "keyring", "passphrase", "certificate", "certificates",
+    "apikeys", "env", "oauth", "passphrase", "certificate", "certificates",
     "cert", "certs", "2fa", "mfa", "otp",
+];
+
+/// Words that name a store of secrets (weight 3, any verb): enough to keep a lookup in it from
+/// being a plain read, not enough to outweigh a write (`create_folder` "in your vault").
+#[rustfmt::skip]
+pub const SECRET_STORES: &[&str] = &[
+    "vault", "vaults", "keychain", "keyring", "keystore", "keychains", "keyrings",
 ];
 
 /// Two words in a row that name a secret (`api_key`, `ssh-key`): `key` alone is a record's key.
@@ -228,6 +235,7 @@ mod tests {
             .flat_map(|(_, words)| words.iter())
             .chain(FIELDS.iter().flat_map(|(_, _, words)| words.iter()))
             .chain(CREDENTIAL_WORDS)
+            .chain(SECRET_STORES)
             .chain(READ_NOUNS)
             .chain(NOUN_LIKE_VERBS)
             .chain(ASPECT_VERBS)
