@@ -19,7 +19,7 @@
 //! | annotation | `destructiveHint: true` (and not read-only) → destructive | 2 |
 //! | annotation | `readOnlyHint: false` → write | 1 |
 //! | name | the name's verb (`delete_file` → destructive); verbs joined by `and`/`or` each count | 3 |
-//! | name | an HTTP method as the verb (`API-patch-page` → write), unless a real verb follows | 2 |
+//! | name | an HTTP method as the verb (`API-patch-page` → write), when the name has no other verb that is not noun-like | 2 |
 //! | name | a word naming a secret (`token`, `api_key`, `env`) → credential: with a verb that writes or sends (`create_secret`) | 6 |
 //! | name | … with any other verb (`get_secret`, `delete_token`) | 3 |
 //! | name | a store of secrets (`vault`, `keychain`) → credential | 3 |
@@ -38,8 +38,9 @@
 //! (name, schema, a description phrase) of weight 2 or more for `destructive`, `financial`,
 //! `execute` or `credential`**: the riskiest such class wins instead. The server's annotations and
 //! the description's opening verb only add to the totals: servers that mark every non-read tool
-//! destructive (including a search sent as POST) would otherwise turn searches into deletions. `idempotentHint` and `openWorldHint` decide nothing (deleting is idempotent;
-//! open world says where effects land, not whether there are any); they are kept as evidence.
+//! destructive (including a search sent as POST) would otherwise turn searches into deletions.
+//! `idempotentHint` and `openWorldHint` decide nothing (deleting is idempotent; open world says
+//! where effects land, not whether there are any); they are kept as evidence.
 //!
 //! # Annotations are hints
 //!
