@@ -8,6 +8,7 @@
 //! | `execute`, `destructive`, `credential` | a human approves each call |
 //! | `financial` | a human approves each call; with a required number field `amount` (or `amount_cents`, …), also a spend limit of [`SPEND_PER_DAY`] a day across all agents |
 //! | `unknown` | a human approves each call |
+//! | any class with `low` confidence | a human approves each call (too little evidence to allow calls unseen) |
 //!
 //! Every call also counts against `all_calls` ([`ALL_PER_MINUTE`] a minute per agent), and a tool
 //! the server adds later falls to `default: require_approval`. Each rule's `reason` names the
@@ -161,7 +162,7 @@ fn rule_for(name: &str, tool: &Value, classification: Classification) -> (Value,
         classification.summary()
     );
     let mut rule = Map::new();
-    let (action, limits, words) = match class {
+    let (mut action, mut limits, mut words) = match class {
         Class::Read => (
             Action::Limit,
             vec![limit("reads", "minute", READ_PER_MINUTE)],
@@ -203,6 +204,12 @@ fn rule_for(name: &str, tool: &Value, classification: Classification) -> (Value,
     };
     if class == Class::Unknown {
         reason = "unknown: no rule matched, so a human decides each call".to_string();
+    } else if action == Action::Limit && classification.confidence == Confidence::Low {
+        // Too little evidence to let calls through unseen (e.g. only `readOnlyHint: false`).
+        action = Action::Ask;
+        limits.clear();
+        words.clear();
+        reason.push_str("; too little evidence to allow it unseen, so a human decides");
     }
     if action == Action::Ask {
         rule.insert("action".into(), json!("require_approval"));
@@ -320,6 +327,23 @@ mod tests {
         ));
         assert!(text.starts_with("{\n  \"version\": \"1\",\n"), "{text}");
         assert!(text.ends_with("}\n"));
+    }
+
+    #[test]
+    fn too_little_evidence_asks_a_human_whatever_the_class() {
+        let proposal =
+            propose(&[json!({"name": "widget", "annotations": {"readOnlyHint": false}})]);
+        let row = &proposal.rows[0];
+        assert_eq!((row.class, row.confidence), (Class::Write, Confidence::Low));
+        assert_eq!(row.action, Action::Ask);
+        let rule = &proposal.policy["tools"]["widget"];
+        assert_eq!(rule["action"], "require_approval");
+        assert!(rule.get("limits").is_none());
+        assert!(
+            rule["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("too little evidence"))
+        );
     }
 
     #[test]
