@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use super::{Each, Outcome, Why};
+use super::conditions::{Each, Outcome, Why};
 use crate::compiled::{CompiledCondition, Test};
 use crate::pathmatch::{PathUndecided, is_under};
 use crate::paths::{NormPath, PathContext};
