@@ -6,7 +6,7 @@ use serde_json::Value;
 use crate::compiled::{CompiledCondition, Num, Test};
 use crate::paths::PathContext;
 
-use super::path_ops;
+mod path_ops;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Outcome {

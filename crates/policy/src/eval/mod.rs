@@ -30,8 +30,6 @@ mod limits;
 use conditions::{Each, Outcome, describe, test};
 use limits::{Pending, finish};
 
-mod path_ops;
-
 /// Who is calling what.
 #[derive(Debug, Clone, Copy)]
 pub struct CallFacts<'a> {

@@ -5,10 +5,11 @@
 
 use serde_json::Value;
 
-use super::conditions::{Each, Outcome, Why};
 use crate::compiled::{CompiledCondition, Test};
 use crate::pathmatch::{PathUndecided, is_under};
 use crate::paths::{NormPath, PathContext};
+
+use super::{Each, Outcome, Why};
 
 /// A path op on `v`: a string, or an array of strings (each one, as for a `*` path). The first
 /// reason a path could not be checked goes to `problem` when it is still empty.
