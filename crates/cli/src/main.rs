@@ -46,6 +46,9 @@ enum Command {
     Schema(commands::schema::Args),
     /// Work on policies: `policy init <server>` proposes a starter policy from the tools' risk.
     Policy(commands::policy::PolicyArgs),
+    /// Move your agents' MCP servers (Claude Desktop, Claude Code, Cursor, VS Code, Windsurf)
+    /// behind Airlock, each with a starter policy; --dry-run shows the diff, --undo restores.
+    Import(commands::import::ImportArgs),
     /// List the calls waiting for a human (with --watch, keep listing).
     Approvals(commands::approvals::ApprovalsArgs),
     /// Approve a waiting call, once or remembered (--for 10m, --session, --always).
@@ -64,6 +67,8 @@ enum Command {
 fn init_logging(command: &Command) {
     let default = match command {
         Command::Policy(_) => "warn",
+        // Servers it cannot reach are reported in its own output, once per server.
+        Command::Import(_) => "error",
         _ => "warn,airlock=info",
     };
     airlock_gate::logging::init(default);
@@ -81,6 +86,7 @@ fn main() -> ExitCode {
         Command::Explain(args) => commands::explain::run(args),
         Command::Schema(args) => commands::schema::run(args),
         Command::Policy(args) => commands::policy::run(args),
+        Command::Import(args) => commands::import::run(args),
         Command::Approvals(args) => commands::approvals::list(args),
         Command::Approve(args) => commands::approvals::approve(args),
         Command::Deny(args) => commands::approvals::deny(args),

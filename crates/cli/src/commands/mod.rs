@@ -9,6 +9,7 @@ pub mod demo_pusher;
 pub mod explain;
 pub mod gate_client;
 pub mod history;
+pub mod import;
 pub mod policy;
 pub mod schema;
 pub mod serve;

@@ -59,7 +59,7 @@ pub struct InitArgs {
     pub format: Format,
 }
 
-fn parse_timeout(text: &str) -> Result<Duration, String> {
+pub fn parse_timeout(text: &str) -> Result<Duration, String> {
     airlock_gate::parse_duration(text)
         .filter(|d| !d.is_zero())
         .ok_or_else(|| format!("`{text}` is not a duration; write e.g. `30s` or `2m`"))
@@ -91,27 +91,12 @@ fn init(args: InitArgs) -> anyhow::Result<ExitCode> {
             }
         );
     }
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    let tools = runtime
-        .block_on(airlock_gate::configured_server_tools(
-            &config,
-            &args.server,
-            args.timeout,
-        ))
-        .map_err(|e| {
-            anyhow::anyhow!("{e} (with AIRLOCK_LOG=info, a stdio server's own output is shown)")
-        })?;
-    let proposal = propose(&tools);
-    let text = proposal.to_text();
     let shown = args.write.as_ref().map_or_else(
         || format!("<{} starter policy>", args.server),
         |p| p.display().to_string(),
     );
-    if let Err(diagnostics) = airlock_policy::Policy::parse(&text, &shown) {
-        bail!(
-            "the proposed policy does not load (a bug in Airlock, please report it): {diagnostics}"
-        );
-    }
+    let proposal = starter(&config, &args.server, args.timeout, &shown)?;
+    let text = proposal.to_text();
 
     if args.format == Format::Json {
         let document = json!({
@@ -151,6 +136,32 @@ fn init(args: InitArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Probes `server` of `config` for its tools and proposes a starter policy, checked by the
+/// parser of `airlock check` (`shown` names it in a diagnostic). Used by `policy init` and by
+/// `airlock import`.
+pub fn starter(
+    config: &airlock_gate::Config,
+    server: &str,
+    timeout: Duration,
+    shown: &str,
+) -> anyhow::Result<Proposal> {
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let tools = runtime
+        .block_on(airlock_gate::configured_server_tools(
+            config, server, timeout,
+        ))
+        .map_err(|e| {
+            anyhow::anyhow!("{e} (with AIRLOCK_LOG=info, a stdio server's own output is shown)")
+        })?;
+    let proposal = propose(&tools);
+    if let Err(diagnostics) = airlock_policy::Policy::parse(&proposal.to_text(), shown) {
+        bail!(
+            "the proposed policy does not load (a bug in Airlock, please report it): {diagnostics}"
+        );
+    }
+    Ok(proposal)
 }
 
 /// The path to write in the config's `policy` field: relative paths there resolve against the

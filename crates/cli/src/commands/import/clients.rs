@@ -1,0 +1,246 @@
+//! Where each agent keeps its MCP servers, and how each reaches Airlock once imported.
+//!
+//! Formats (docs/compatibility.md has the rewrite per client):
+//! - Claude Desktop: `claude_desktop_config.json` in the OS config dir, `mcpServers`; it only
+//!   launches commands, so it gets `airlock connect <name>`.
+//! - Claude Code: `~/.claude.json` (`mcpServers`, and `projects.<path>.mcpServers`) and a
+//!   project's `.mcp.json`; `"type": "http"` with a `url`.
+//! - Cursor: `~/.cursor/mcp.json` and a project's `.cursor/mcp.json`, `mcpServers`; a `url`.
+//! - VS Code: a project's `.vscode/mcp.json` and the user profile's `mcp.json`, key `servers`,
+//!   JSONC (comments, trailing commas); `"type": "http"` with a `url`.
+//! - Windsurf: `~/.codeium/windsurf/mcp_config.json`, `mcpServers`; a `serverUrl`.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value, json};
+
+/// An agent whose config `airlock import` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Client {
+    ClaudeDesktop,
+    ClaudeCode,
+    Cursor,
+    Vscode,
+    Windsurf,
+}
+
+impl Client {
+    pub fn label(self) -> &'static str {
+        match self {
+            Client::ClaudeDesktop => "Claude Desktop",
+            Client::ClaudeCode => "Claude Code",
+            Client::Cursor => "Cursor",
+            Client::Vscode => "VS Code",
+            Client::Windsurf => "Windsurf",
+        }
+    }
+}
+
+/// One config file, and where in it the servers are.
+#[derive(Debug, Clone)]
+pub struct ConfigFile {
+    pub client: Client,
+    pub path: PathBuf,
+    /// The keys from the root to the servers object (`["projects", "/src/app", "mcpServers"]`).
+    pub pointer: Vec<String>,
+}
+
+impl ConfigFile {
+    fn new(client: Client, path: PathBuf, pointer: &[&str]) -> Self {
+        Self {
+            client,
+            path,
+            pointer: pointer.iter().map(|s| (*s).to_string()).collect(),
+        }
+    }
+
+    /// `Claude Code ~/.claude.json (project /src/app)`, for listings.
+    pub fn describe(&self) -> String {
+        let scope = match self.pointer.as_slice() {
+            [projects, project, _] if projects == "projects" => format!(" (project {project})"),
+            _ => String::new(),
+        };
+        format!("{} {}{scope}", self.client.label(), self.path.display())
+    }
+}
+
+/// The config files that exist, for the user's `home` and OS `config_dir`, and `project`.
+/// `~/.claude.json` is read to find its per-project server lists.
+pub fn discover(home: &Path, config_dir: &Path, project: &Path) -> Vec<ConfigFile> {
+    let mut files = vec![
+        ConfigFile::new(
+            Client::ClaudeDesktop,
+            config_dir.join("Claude").join("claude_desktop_config.json"),
+            &["mcpServers"],
+        ),
+        ConfigFile::new(
+            Client::ClaudeCode,
+            home.join(".claude.json"),
+            &["mcpServers"],
+        ),
+    ];
+    let claude_json = home.join(".claude.json");
+    if let Ok(Some(Value::Object(root))) = super::jsonc::read_value(&claude_json)
+        && let Some(Value::Object(projects)) = root.get("projects")
+    {
+        for (path, project) in projects {
+            if project.get("mcpServers").is_some_and(Value::is_object) {
+                files.push(ConfigFile {
+                    client: Client::ClaudeCode,
+                    path: claude_json.clone(),
+                    pointer: vec!["projects".into(), path.clone(), "mcpServers".into()],
+                });
+            }
+        }
+    }
+    files.extend([
+        ConfigFile::new(
+            Client::ClaudeCode,
+            project.join(".mcp.json"),
+            &["mcpServers"],
+        ),
+        ConfigFile::new(
+            Client::Cursor,
+            home.join(".cursor").join("mcp.json"),
+            &["mcpServers"],
+        ),
+        ConfigFile::new(
+            Client::Cursor,
+            project.join(".cursor").join("mcp.json"),
+            &["mcpServers"],
+        ),
+        ConfigFile::new(
+            Client::Vscode,
+            config_dir.join("Code").join("User").join("mcp.json"),
+            &["servers"],
+        ),
+        ConfigFile::new(
+            Client::Vscode,
+            project.join(".vscode").join("mcp.json"),
+            &["servers"],
+        ),
+        ConfigFile::new(
+            Client::Windsurf,
+            home.join(".codeium")
+                .join("windsurf")
+                .join("mcp_config.json"),
+            &["mcpServers"],
+        ),
+    ]);
+    // The same file twice (a project that is the home folder) is listed once.
+    let mut seen = Vec::new();
+    files.retain(|f| {
+        let key = (f.path.clone(), f.pointer.clone());
+        f.path.is_file() && !seen.contains(&key) && {
+            seen.push(key);
+            true
+        }
+    });
+    files
+}
+
+/// The fields of a client's entry that say how to reach the server: they move to Airlock's
+/// config (secrets in `env` and `headers` with them) and are replaced by the way to Airlock.
+const TRANSPORT: &[&str] = &[
+    "type",
+    "transport",
+    "command",
+    "args",
+    "env",
+    "envFile",
+    "cwd",
+    "url",
+    "serverUrl",
+    "headers",
+];
+
+pub fn is_transport(key: &str) -> bool {
+    TRANSPORT.contains(&key)
+}
+
+/// Airlock's `mcpServers` entry for a client's entry: its transport fields, in Airlock's shape.
+pub fn airlock_entry(entry: &Map<String, Value>) -> Result<Map<String, Value>, String> {
+    let mut out = Map::new();
+    let url = entry.get("url").or_else(|| entry.get("serverUrl"));
+    if let Some(command) = entry.get("command") {
+        out.insert("command".into(), command.clone());
+        for key in ["args", "env", "cwd"] {
+            if let Some(value) = entry.get(key) {
+                out.insert(key.into(), value.clone());
+            }
+        }
+    } else if let Some(url) = url {
+        let kind = entry.get("type").or_else(|| entry.get("transport"));
+        let sse = kind.and_then(Value::as_str) == Some("sse");
+        out.insert("type".into(), json!(if sse { "sse" } else { "http" }));
+        out.insert("url".into(), url.clone());
+        if let Some(headers) = entry.get("headers") {
+            out.insert("headers".into(), headers.clone());
+        }
+    } else {
+        return Err("has neither `command` nor `url`".into());
+    }
+    if uses_variables(&Value::Object(out.clone())) {
+        return Err(
+            "uses a `${…}` variable that only its agent fills in; copy it to Airlock's config by hand"
+                .into(),
+        );
+    }
+    if entry.contains_key("envFile") {
+        return Err("reads its environment from `envFile`, which Airlock does not read".into());
+    }
+    Ok(out)
+}
+
+/// Whether a string in `value` is a `${…}` variable (`${input:key}` in VS Code, `${env:NAME}` in
+/// Windsurf, `${NAME}` in Claude Code): Airlock would pass it on unexpanded.
+fn uses_variables(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains("${"),
+        Value::Array(items) => items.iter().any(uses_variables),
+        Value::Object(map) => map.values().any(uses_variables),
+        _ => false,
+    }
+}
+
+/// Whether the entry already goes through Airlock (so a second import leaves it alone).
+pub fn points_at_airlock(entry: &Map<String, Value>) -> bool {
+    let url = entry
+        .get("url")
+        .or_else(|| entry.get("serverUrl"))
+        .and_then(Value::as_str);
+    if let Some(url) = url {
+        let local = ["http://127.0.0.1:", "http://localhost:", "http://[::1]:"]
+            .iter()
+            .any(|prefix| url.starts_with(prefix));
+        return local && url.contains("/mcp/");
+    }
+    let command = entry.get("command").and_then(Value::as_str).unwrap_or("");
+    let launches_airlock = Path::new(command)
+        .file_stem()
+        .is_some_and(|stem| stem == "airlock");
+    let first_arg = entry
+        .get("args")
+        .and_then(Value::as_array)
+        .and_then(|args| args.first())
+        .and_then(Value::as_str);
+    launches_airlock && first_arg == Some("connect")
+}
+
+/// The fields that point `client`'s entry at the server `name` behind Airlock.
+pub fn via_airlock(client: Client, name: &str, port: u16, airlock: &Path) -> Vec<(String, Value)> {
+    let url = format!("http://127.0.0.1:{port}/mcp/{name}");
+    let fields: Vec<(&str, Value)> = match client {
+        Client::ClaudeDesktop => vec![
+            ("command", json!(airlock.display().to_string())),
+            ("args", json!(["connect", name])),
+        ],
+        Client::ClaudeCode | Client::Vscode => vec![("type", json!("http")), ("url", json!(url))],
+        Client::Cursor => vec![("url", json!(url))],
+        Client::Windsurf => vec![("serverUrl", json!(url))],
+    };
+    fields
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+}
