@@ -217,6 +217,17 @@ impl Plan {
             let f = &found[i];
             let file = &files[f.file];
             let skip = |why: String| format!("{} from {}: {why}", f.name, file.describe());
+            let valid_name = !f.name.is_empty()
+                && f.name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+            if !valid_name {
+                plan.skipped.push(skip(
+                    "skipped, Airlock's server names use only letters, digits, `-`, `_` and `.`; rename it"
+                        .into(),
+                ));
+                continue;
+            }
             let entry = match clients::airlock_entry(&f.entry) {
                 Ok(entry) => entry,
                 Err(why) => {
