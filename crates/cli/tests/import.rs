@@ -287,3 +287,62 @@ fn import_rewrites_every_agent_then_is_idempotent_and_undo_restores() -> Result<
     ensure!(restored == before, "undo did not restore every file");
     Ok(())
 }
+
+#[test]
+fn without_a_choice_it_lists_and_a_client_choice_imports_only_that_agent() -> Result<()> {
+    let setup = Setup::new()?;
+    let before = setup.snapshot()?;
+    // Not a terminal and no choice: a listing, nothing changed.
+    let (listing, _) = setup.airlock(&["import"])?;
+    ensure!(setup.snapshot()? == before, "a listing changed files");
+    for line in [
+        "pusher",
+        "Claude Desktop",
+        "sqlite",
+        "(project /src/app)",
+        "stripe",
+        "playwright",
+        "VS Code",
+        "context7",
+        "Windsurf",
+        "choose with --all",
+    ] {
+        ensure!(listing.contains(line), "`{line}` not listed: {listing}");
+    }
+    no_secrets(&listing)?;
+
+    setup.airlock(&["import", "--client", "windsurf", "--timeout", "5s"])?;
+    let config = setup.read_json(&setup.config)?;
+    let names: Vec<&String> = config["mcpServers"]
+        .as_object()
+        .context("no mcpServers")?
+        .keys()
+        .collect();
+    ensure!(names == ["demo", "context7", "git"], "{names:?}");
+    let cursor = setup.home.join(".cursor/mcp.json");
+    ensure!(
+        std::fs::read(&cursor)? == before[&cursor],
+        "another agent's file changed"
+    );
+
+    // A file edited after the import is not overwritten by undo unless forced.
+    let windsurf = setup.home.join(".codeium/windsurf/mcp_config.json");
+    std::fs::write(&windsurf, "{ \"mcpServers\": {} }\n")?;
+    let refused = Command::new(AIRLOCK)
+        .args(["import", "--undo"])
+        .env("HOME", &setup.home)
+        .env("AIRLOCK_CONFIG", &setup.config)
+        .output()?;
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    ensure!(
+        !refused.status.success()
+            && stderr.contains("changed since the import")
+            && stderr.contains("mcp_config.json"),
+        "{stderr}"
+    );
+    ensure!(std::fs::read_to_string(&windsurf)? == "{ \"mcpServers\": {} }\n");
+    setup.airlock(&["import", "--undo", "--force"])?;
+    ensure!(std::fs::read(&windsurf)? == before[&windsurf]);
+    ensure!(std::fs::read(&setup.config)? == before[&setup.config]);
+    Ok(())
+}

@@ -244,3 +244,58 @@ pub fn via_airlock(client: Client, name: &str, port: u16, airlock: &Path) -> Vec
         .map(|(k, v)| (k.to_string(), v))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object(value: Value) -> Map<String, Value> {
+        value.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn entries_pointing_at_airlock_are_recognised() {
+        for entry in [
+            json!({ "type": "http", "url": "http://127.0.0.1:4141/mcp/github" }),
+            json!({ "serverUrl": "http://localhost:4242/mcp/git" }),
+            json!({ "command": "/usr/local/bin/airlock", "args": ["connect", "pusher"] }),
+        ] {
+            assert!(points_at_airlock(&object(entry.clone())), "{entry}");
+        }
+        for entry in [
+            json!({ "url": "https://api.githubcopilot.com/mcp/" }),
+            json!({ "url": "http://127.0.0.1:8080/sse" }),
+            json!({ "command": "airlock", "args": ["demo-pusher"] }),
+            json!({ "command": "npx", "args": ["connect"] }),
+        ] {
+            assert!(!points_at_airlock(&object(entry.clone())), "{entry}");
+        }
+    }
+
+    #[test]
+    fn airlock_entry_takes_the_transport_and_refuses_what_it_cannot_carry() {
+        let stdio = object(json!({ "type": "stdio", "command": "uvx", "args": ["x"],
+                                    "env": { "K": "v" }, "disabled": false }));
+        assert_eq!(
+            airlock_entry(&stdio),
+            Ok(object(
+                json!({ "command": "uvx", "args": ["x"], "env": { "K": "v" } })
+            ))
+        );
+        let windsurf = object(json!({ "serverUrl": "https://h/mcp", "headers": { "A": "b" } }));
+        assert_eq!(
+            airlock_entry(&windsurf),
+            Ok(object(
+                json!({ "type": "http", "url": "https://h/mcp", "headers": { "A": "b" } })
+            ))
+        );
+        let sse = object(json!({ "type": "sse", "url": "https://h/sse" }));
+        assert_eq!(
+            airlock_entry(&sse).ok().map(|e| e["type"].clone()),
+            Some(json!("sse"))
+        );
+        let input = object(json!({ "command": "npx", "env": { "K": "${input:key}" } }));
+        assert!(airlock_entry(&input).is_err_and(|e| e.contains("${")));
+        assert!(airlock_entry(&object(json!({ "disabled": true }))).is_err());
+    }
+}

@@ -147,3 +147,82 @@ pub fn masked_diff(path: &Path, before: Option<&str>, after: &str) -> String {
         .header(&old_header, &shown)
         .to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const VSCODE: &str = r#"{
+  // workspace servers
+  "servers": {
+    "fetch": {
+      "type": "stdio", // launched by VS Code
+      "command": "uvx",
+      "args": ["mcp-server-fetch",],
+      "env": { "TOKEN": "secret-value" },
+      "dev": { "watch": "src/**" },
+    },
+  },
+}
+"#;
+
+    #[test]
+    fn rewrite_keeps_other_fields_comments_and_trailing_commas() -> anyhow::Result<()> {
+        let fields = vec![
+            ("type".to_string(), json!("http")),
+            ("url".to_string(), json!("http://127.0.0.1:4141/mcp/fetch")),
+        ];
+        let out = rewrite_entry(
+            VSCODE,
+            &["servers".to_string()],
+            "fetch",
+            super::super::clients::is_transport,
+            &fields,
+        )?;
+        let value = parse_value(&out, Path::new("mcp.json"))?;
+        assert_eq!(
+            value["servers"]["fetch"],
+            json!({ "type": "http", "url": "http://127.0.0.1:4141/mcp/fetch", "dev": { "watch": "src/**" } })
+        );
+        assert!(out.contains("// workspace servers"), "{out}");
+        assert!(out.contains("\"dev\": { \"watch\": \"src/**\" },"), "{out}");
+        assert_eq!(comments(VSCODE), 2);
+        assert_eq!(comments(&out), 1, "the comment on `type` goes with it");
+        Ok(())
+    }
+
+    #[test]
+    fn mask_hides_every_env_and_headers_value_and_nothing_else() {
+        let masked = mask(VSCODE);
+        assert!(!masked.contains("secret-value"), "{masked}");
+        assert!(masked.contains("\"TOKEN\": \"********\""), "{masked}");
+        assert!(masked.contains("mcp-server-fetch"), "{masked}");
+        let headers = mask(r#"{"a": {"headers": {"Authorization": "Bearer x"}, "url": "u"}}"#);
+        assert!(
+            !headers.contains("Bearer x") && headers.contains("\"u\""),
+            "{headers}"
+        );
+    }
+
+    #[test]
+    fn servers_are_added_to_a_new_or_existing_config() -> anyhow::Result<()> {
+        let entry = json!({ "command": "npx" });
+        let entries = vec![(
+            "memory".to_string(),
+            entry.as_object().cloned().unwrap_or_default(),
+        )];
+        let fresh = add_servers("", &entries)?;
+        assert_eq!(
+            parse_value(&fresh, Path::new("c"))?,
+            json!({ "mcpServers": { "memory": { "command": "npx" } } })
+        );
+        let existing = "{\n  \"gate\": { \"hold_seconds\": 40 }\n}\n";
+        let added = add_servers(existing, &entries)?;
+        assert_eq!(
+            parse_value(&added, Path::new("c"))?,
+            json!({ "gate": { "hold_seconds": 40 }, "mcpServers": { "memory": { "command": "npx" } } })
+        );
+        Ok(())
+    }
+}

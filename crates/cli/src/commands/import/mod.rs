@@ -36,6 +36,9 @@ pub struct ImportArgs {
     /// Restore the files the last import changed, from its backups.
     #[arg(long, conflicts_with_all = ["all", "client", "server", "dry_run"])]
     pub undo: bool,
+    /// With --undo: restore files edited since the import too (those edits are lost).
+    #[arg(long, requires = "undo")]
+    pub force: bool,
     /// The project whose `.mcp.json`, `.cursor/mcp.json` and `.vscode/mcp.json` are read
     /// (default: the current folder).
     #[arg(long, value_name = "DIR")]
@@ -62,7 +65,7 @@ pub fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(airlock_gate::runtime::default_config_path);
     let backups = backup::root(&config_path);
     if args.undo {
-        for line in backup::undo(&backups)? {
+        for line in backup::undo(&backups, args.force)? {
             println!("{line}");
         }
         return Ok(ExitCode::SUCCESS);
@@ -381,10 +384,18 @@ impl Plan {
         airlock_gate::Config::parse(&config_after, Some(&self.config_path))
             .context("the new config does not load (a bug in Airlock, please report it)")?;
 
-        let mut changed: Vec<PathBuf> = vec![self.config_path.clone()];
-        changed.extend(self.edits.iter().map(|(path, _, _)| path.clone()));
-        changed.extend(new_policies.iter().map(|(path, _)| path.clone()));
-        let saved = backup::save(backups, &changed)?;
+        let mut writes: Vec<(PathBuf, &str)> = vec![(self.config_path.clone(), &config_after)];
+        writes.extend(
+            self.edits
+                .iter()
+                .map(|(path, _, after)| (path.clone(), after.as_str())),
+        );
+        writes.extend(
+            new_policies
+                .iter()
+                .map(|(path, text)| (path.clone(), text.as_str())),
+        );
+        let saved = backup::save(backups, &writes)?;
         if let Some(parent) = self.config_path.parent() {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("cannot create `{}`", parent.display()))?;
