@@ -209,6 +209,12 @@ fn import_rewrites_every_agent_then_is_idempotent_and_undo_restores() -> Result<
             "{name} has a policy it cannot have"
         );
     }
+    // A project's stdio servers run in the project folder, as their agent starts them.
+    ensure!(servers["sqlite"]["cwd"] == "/src/app", "{config}");
+    ensure!(
+        servers["memory"]["cwd"] == json!(setup.project.display().to_string()),
+        "{config}"
+    );
     ensure!(servers.get("perplexity").is_none() && servers.get("sentry").is_none());
     ensure!(
         stdout.contains("stripe: imported without a policy"),

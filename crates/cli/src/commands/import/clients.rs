@@ -43,6 +43,9 @@ pub struct ConfigFile {
     pub path: PathBuf,
     /// The keys from the root to the servers object (`["projects", "/src/app", "mcpServers"]`).
     pub pointer: Vec<String>,
+    /// For a project's servers, the project folder: the agent starts them there, so Airlock's
+    /// entry gets it as `cwd` (relative `args` keep working).
+    pub project: Option<PathBuf>,
 }
 
 impl ConfigFile {
@@ -51,7 +54,13 @@ impl ConfigFile {
             client,
             path,
             pointer: pointer.iter().map(|s| (*s).to_string()).collect(),
+            project: None,
         }
+    }
+
+    fn in_project(mut self, project: &Path) -> Self {
+        self.project = Some(project.to_path_buf());
+        self
     }
 
     /// `Claude Code ~/.claude.json (project /src/app)`, for listings.
@@ -89,6 +98,7 @@ pub fn discover(home: &Path, config_dir: &Path, project: &Path) -> Vec<ConfigFil
                     client: Client::ClaudeCode,
                     path: claude_json.clone(),
                     pointer: vec!["projects".into(), path.clone(), "mcpServers".into()],
+                    project: Some(PathBuf::from(path)),
                 });
             }
         }
@@ -98,7 +108,8 @@ pub fn discover(home: &Path, config_dir: &Path, project: &Path) -> Vec<ConfigFil
             Client::ClaudeCode,
             project.join(".mcp.json"),
             &["mcpServers"],
-        ),
+        )
+        .in_project(project),
         ConfigFile::new(
             Client::Cursor,
             home.join(".cursor").join("mcp.json"),
@@ -108,7 +119,8 @@ pub fn discover(home: &Path, config_dir: &Path, project: &Path) -> Vec<ConfigFil
             Client::Cursor,
             project.join(".cursor").join("mcp.json"),
             &["mcpServers"],
-        ),
+        )
+        .in_project(project),
         ConfigFile::new(
             Client::Vscode,
             config_dir.join("Code").join("User").join("mcp.json"),
@@ -118,7 +130,8 @@ pub fn discover(home: &Path, config_dir: &Path, project: &Path) -> Vec<ConfigFil
             Client::Vscode,
             project.join(".vscode").join("mcp.json"),
             &["servers"],
-        ),
+        )
+        .in_project(project),
         ConfigFile::new(
             Client::Windsurf,
             home.join(".codeium")
@@ -158,8 +171,12 @@ pub fn is_transport(key: &str) -> bool {
     TRANSPORT.contains(&key)
 }
 
-/// Airlock's `mcpServers` entry for a client's entry: its transport fields, in Airlock's shape.
-pub fn airlock_entry(entry: &Map<String, Value>) -> Result<Map<String, Value>, String> {
+/// Airlock's `mcpServers` entry for a client's entry: its transport fields, in Airlock's shape;
+/// a stdio server of a `project` runs in the project folder, as its agent would start it.
+pub fn airlock_entry(
+    entry: &Map<String, Value>,
+    project: Option<&Path>,
+) -> Result<Map<String, Value>, String> {
     let mut out = Map::new();
     let url = entry.get("url").or_else(|| entry.get("serverUrl"));
     if let Some(command) = entry.get("command") {
@@ -168,6 +185,13 @@ pub fn airlock_entry(entry: &Map<String, Value>) -> Result<Map<String, Value>, S
             if let Some(value) = entry.get(key) {
                 out.insert(key.into(), value.clone());
             }
+        }
+        if let Some(project) = project {
+            let cwd = match entry.get("cwd").and_then(Value::as_str) {
+                Some(cwd) => project.join(cwd),
+                None => project.to_path_buf(),
+            };
+            out.insert("cwd".into(), json!(cwd.display().to_string()));
         }
     } else if let Some(url) = url {
         let kind = entry.get("type").or_else(|| entry.get("transport"));
@@ -277,25 +301,37 @@ mod tests {
         let stdio = object(json!({ "type": "stdio", "command": "uvx", "args": ["x"],
                                     "env": { "K": "v" }, "disabled": false }));
         assert_eq!(
-            airlock_entry(&stdio),
+            airlock_entry(&stdio, None),
             Ok(object(
                 json!({ "command": "uvx", "args": ["x"], "env": { "K": "v" } })
             ))
         );
+        let project = object(json!({ "command": "node", "args": ["./server.js"] }));
+        assert_eq!(
+            airlock_entry(&project, Some(Path::new("/src/app"))),
+            Ok(object(
+                json!({ "command": "node", "args": ["./server.js"], "cwd": "/src/app" })
+            ))
+        );
+        let sub = object(json!({ "command": "node", "cwd": "tools" }));
+        assert_eq!(
+            airlock_entry(&sub, Some(Path::new("/src/app"))).map(|e| e["cwd"].clone()),
+            Ok(json!("/src/app/tools"))
+        );
         let windsurf = object(json!({ "serverUrl": "https://h/mcp", "headers": { "A": "b" } }));
         assert_eq!(
-            airlock_entry(&windsurf),
+            airlock_entry(&windsurf, Some(Path::new("/p"))),
             Ok(object(
                 json!({ "type": "http", "url": "https://h/mcp", "headers": { "A": "b" } })
             ))
         );
         let sse = object(json!({ "type": "sse", "url": "https://h/sse" }));
         assert_eq!(
-            airlock_entry(&sse).ok().map(|e| e["type"].clone()),
+            airlock_entry(&sse, None).ok().map(|e| e["type"].clone()),
             Some(json!("sse"))
         );
         let input = object(json!({ "command": "npx", "env": { "K": "${input:key}" } }));
-        assert!(airlock_entry(&input).is_err_and(|e| e.contains("${")));
-        assert!(airlock_entry(&object(json!({ "disabled": true }))).is_err());
+        assert!(airlock_entry(&input, None).is_err_and(|e| e.contains("${")));
+        assert!(airlock_entry(&object(json!({ "disabled": true })), None).is_err());
     }
 }

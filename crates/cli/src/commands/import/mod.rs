@@ -231,7 +231,7 @@ impl Plan {
                 ));
                 continue;
             }
-            let entry = match clients::airlock_entry(&f.entry) {
+            let entry = match clients::airlock_entry(&f.entry, file.project.as_deref()) {
                 Ok(entry) => entry,
                 Err(why) => {
                     plan.skipped.push(skip(format!("skipped, it {why}")));
