@@ -79,7 +79,14 @@ pub fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
     let mut found = Vec::new();
     let mut already = 0;
     for (index, file) in files.iter().enumerate() {
-        let value = jsonc::read_value(&file.path)?.unwrap_or(Value::Null);
+        // One agent's broken file must not keep the others from being imported.
+        let value = match jsonc::read_value(&file.path) {
+            Ok(value) => value.unwrap_or(Value::Null),
+            Err(e) => {
+                eprintln!("airlock: skipping {}: {e:#}", file.describe());
+                continue;
+            }
+        };
         let servers = file
             .pointer
             .iter()
