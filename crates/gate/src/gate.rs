@@ -421,6 +421,21 @@ impl Gate {
         self.inner.proxy.router()
     }
 
+    /// Announces the gate in `runtime.json` (how `airlock call`, `connect` and `approve` find
+    /// it) for `listener`. [`Gate::serve`] does it too; call it first when something should
+    /// only be said once the gate can be found, such as "Airlock is running".
+    pub fn announce(&self, listener: &tokio::net::TcpListener) -> Result<(), GateError> {
+        let addr = listener.local_addr().map_err(GateError::Serve)?;
+        runtime::write_runtime(
+            &self.inner.data_dir,
+            &runtime::RuntimeInfo {
+                url: format!("http://{addr}"),
+                pid: std::process::id(),
+            },
+        )?;
+        Ok(())
+    }
+
     /// Serves `app` (normally [`Gate::proxy_router`] merged with the local API) on `listener`
     /// until `shutdown` resolves. Announces the gate in `runtime.json` while it runs.
     pub async fn serve(
@@ -431,13 +446,7 @@ impl Gate {
     ) -> Result<(), GateError> {
         let addr = listener.local_addr().map_err(GateError::Serve)?;
         let pid = std::process::id();
-        runtime::write_runtime(
-            &self.inner.data_dir,
-            &runtime::RuntimeInfo {
-                url: format!("http://{addr}"),
-                pid,
-            },
-        )?;
+        self.announce(&listener)?;
         tracing::info!("Airlock gate listening on http://{addr}");
         // Graceful shutdown waits for open connections, and agents keep SSE streams open for as
         // long as they like: after the signal, give them a moment, then stop regardless.

@@ -51,6 +51,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let listener = gate.bind(args.listen).await?;
         let addr = listener.local_addr()?;
         let app = gate.proxy_router().merge(airlock_api::router(gate.clone()));
+        // Findable (runtime.json) before it says it runs: a script that waits for the line may
+        // run `airlock call` at once.
+        gate.announce(&listener)?;
         eprintln!("Airlock is running on http://{addr}");
         // The link carries the API token: print it to a person's terminal, never into a log.
         if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
