@@ -2,9 +2,12 @@
 //!
 //! A web page the user visits can make the browser send requests to `127.0.0.1` (with its own
 //! `Origin`), or point a hostname it controls at `127.0.0.1` (with its own `Host`). Both are
-//! refused with 403: `Host` must name a loopback address (`localhost`, `127.0.0.1`, `[::1]`, any
-//! port) or a configured host, and `Origin`, when present, must be a loopback origin or a
-//! configured one. Clients that are not browsers send no `Origin` and pass.
+//! refused with 403: `Host` must name a loopback address (`localhost`, `127.0.0.1` or another
+//! `127.x.y.z`, `[::1]`, any port) or a configured host, and `Origin`, when present, must be a
+//! loopback origin or a configured one. Clients that are not browsers send no `Origin` and pass.
+//! Both are parsed strictly (a host, then at most `:port`), so a loopback name followed by
+//! anything else — `[::1]evil.example`, `localhost.evil.example`, `127.0.0.1@evil.example` — is
+//! not loopback.
 //!
 //! Use it as axum middleware:
 //! `router.layer(axum::middleware::from_fn_with_state(Arc::new(config), security::guard))`.
@@ -46,21 +49,66 @@ impl IntoResponse for Forbidden {
     }
 }
 
-const LOOPBACK: [&str; 3] = ["localhost", "127.0.0.1", "[::1]"];
+/// A `Host` value (or an origin's authority) read strictly: `host` or `host:port`, where `host` is
+/// a domain name, an IPv4 address or a bracketed IPv6 address, as [`url::Host::parse`] (the WHATWG
+/// URL standard, which browsers follow) reads it. Anything else is `None`: a bracketed address
+/// followed by more than a port (`[::1]evil.example`), user info, a path, whitespace, an empty
+/// host or port.
+fn parse_authority(text: &str) -> Option<(url::Host<String>, Option<u16>)> {
+    if text.is_empty()
+        || text
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "@/\\?#".contains(c))
+    {
+        return None;
+    }
+    let (host, port) = if text.starts_with('[') {
+        let end = text.find(']')?;
+        let (host, rest) = text.split_at(end + 1);
+        match rest {
+            "" => (host, None),
+            _ => (host, Some(rest.strip_prefix(':')?)),
+        }
+    } else {
+        match text.split_once(':') {
+            None => (text, None),
+            Some((host, port)) => (host, Some(port)),
+        }
+    };
+    let port = match port {
+        None => None,
+        Some(digits) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
+            Some(digits.parse::<u16>().ok()?)
+        }
+        Some(_) => return None,
+    };
+    if host.is_empty() {
+        return None;
+    }
+    let host = url::Host::parse(host).ok()?;
+    Some((host, port))
+}
 
-/// Splits `host[:port]` (IPv6 in brackets) into the lowercase host name.
-fn host_name(authority: &str) -> String {
-    let a = authority.trim().to_ascii_lowercase();
-    if a.starts_with('[') {
-        return match a.find(']') {
-            Some(i) => a[..=i].to_owned(),
-            None => a,
-        };
+/// `localhost`, an IPv4 loopback address (`127.0.0.0/8`) or `::1`.
+fn is_loopback(host: &url::Host<String>) -> bool {
+    match host {
+        url::Host::Domain(name) => name == "localhost",
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
     }
-    match a.rsplit_once(':') {
-        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h.to_owned(),
-        _ => a,
+}
+
+/// The authority of an `Origin` value (`scheme://host[:port]`, nothing after it) for `http` and
+/// `https`; `None` for anything else, including the opaque origin `null`.
+fn origin_authority(origin: &str) -> Option<&str> {
+    let (scheme, rest) = origin.split_once("://")?;
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        return None;
     }
+    // The whole value must also be a valid URL, read as a browser reads it.
+    let parsed = url::Url::parse(origin).ok()?;
+    (parsed.path() == "/" && parsed.query().is_none() && parsed.fragment().is_none())
+        .then_some(rest)
 }
 
 impl SecurityConfig {
@@ -87,11 +135,14 @@ impl SecurityConfig {
     }
 
     fn host_allowed(&self, host: &str) -> bool {
-        let name = host_name(host);
-        LOOPBACK.contains(&name.as_str())
-            || self.allowed_hosts.iter().any(|h| {
-                let h = h.to_ascii_lowercase();
-                h == name || h == host.to_ascii_lowercase()
+        let Some((name, port)) = parse_authority(host) else {
+            return false;
+        };
+        is_loopback(&name)
+            || self.allowed_hosts.iter().any(|allowed| {
+                parse_authority(allowed).is_some_and(|(allowed_name, allowed_port)| {
+                    allowed_name == name && allowed_port.is_none_or(|p| Some(p) == port)
+                })
             })
     }
 
@@ -103,13 +154,9 @@ impl SecurityConfig {
         {
             return true;
         }
-        let Some(rest) = origin
-            .strip_prefix("http://")
-            .or_else(|| origin.strip_prefix("https://"))
-        else {
-            return false;
-        };
-        !rest.contains('/') && LOOPBACK.contains(&host_name(rest).as_str())
+        origin_authority(origin)
+            .and_then(parse_authority)
+            .is_some_and(|(host, _)| is_loopback(&host))
     }
 }
 
@@ -192,6 +239,82 @@ mod tests {
             .is_err()
         );
         assert!(c.check(&HeaderMap::new(), None).is_err());
+    }
+
+    #[test]
+    fn a_loopback_literal_followed_by_anything_is_not_loopback() {
+        let c = SecurityConfig::default();
+        for host in [
+            "[::1]evil.example",
+            "[::1]:80evil",
+            "[::1]]",
+            "[::1",
+            "127.0.0.1@evil.example",
+            "evil.example@127.0.0.1",
+            "localhost:80:80",
+            "localhost:",
+            "localhost:99999",
+            "localhost/evil",
+            "localhost\\evil",
+            "local host",
+            "localhost.",
+            "[::ffff:127.0.0.1]",
+            ":8080",
+            "",
+        ] {
+            assert!(
+                c.check(&headers(host, None), None).is_err(),
+                "host {host:?}"
+            );
+        }
+        for origin in [
+            "http://[::1]evil.example",
+            "http://[::1]:80evil.example",
+            "http://localhost.evil.example",
+            "http://localhost/path",
+            "http://localhost?q",
+            "http://user@localhost",
+            "file://localhost",
+            "localhost",
+            "http://",
+        ] {
+            assert!(
+                c.check(&headers("127.0.0.1", Some(origin)), None).is_err(),
+                "origin {origin:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn loopback_is_read_as_a_browser_reads_it() {
+        let c = SecurityConfig::default();
+        for host in ["127.0.0.2:4141", "[0:0:0:0:0:0:0:1]:4141", "LocalHost:1"] {
+            assert_eq!(c.check(&headers(host, None), None), Ok(()), "{host}");
+        }
+        assert_eq!(
+            c.check(&headers("localhost", Some("HTTP://LOCALHOST:5173")), None),
+            Ok(())
+        );
+        assert_eq!(
+            c.check(&headers("localhost", Some("http://[::1]:5173")), None),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn a_configured_host_with_a_port_allows_that_port_only() {
+        let c = SecurityConfig {
+            allowed_hosts: vec!["gate.internal:9000".into(), "[fd00::1]".into()],
+            allowed_origins: Vec::new(),
+        };
+        assert_eq!(c.check(&headers("gate.internal:9000", None), None), Ok(()));
+        assert!(c.check(&headers("gate.internal:9001", None), None).is_err());
+        assert!(c.check(&headers("gate.internal", None), None).is_err());
+        assert_eq!(c.check(&headers("[fd00::1]:1", None), None), Ok(()));
+        assert!(
+            c.check(&headers("[fd00::1]evil.example", None), None)
+                .is_err()
+        );
     }
 
     #[test]
