@@ -74,6 +74,16 @@ pub async fn host_guard(State(access): State<Arc<Access>>, req: Request, next: N
     }
 }
 
+/// The token of an `Authorization: Bearer <token>` value. The scheme name is case-insensitive
+/// (RFC 9110 section 11.1), as the relay reads it for agents.
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
 /// Middleware for `/api`: requires `Authorization: Bearer <api-token>`.
 pub async fn require_token(
     State(access): State<Arc<Access>>,
@@ -84,13 +94,24 @@ pub async fn require_token(
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim);
+        .and_then(bearer_token);
     match presented {
         Some(token) if access.token_matches(token) => next.run(req).await,
         _ => ApiError::Unauthorized.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_token;
+
+    #[test]
+    fn the_scheme_is_read_in_any_case() {
+        for value in ["Bearer t", "bearer t", "BEARER t", "bEaReR  t "] {
+            assert_eq!(bearer_token(value), Some("t"), "{value}");
+        }
+        for value in ["Basic t", "Bearer", "Bearer ", "Bearert", "t"] {
+            assert_eq!(bearer_token(value), None, "{value}");
+        }
     }
 }

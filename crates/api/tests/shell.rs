@@ -95,6 +95,23 @@ async fn a_request_without_the_token_is_refused_in_the_error_shape()
 }
 
 #[tokio::test]
+async fn the_auth_scheme_is_accepted_in_any_case() -> Result<(), Box<dyn std::error::Error>> {
+    for scheme in ["Bearer", "bearer", "BEARER"] {
+        let (tx, _) = broadcast::channel(4);
+        let res = app(tx, events::KEEP_ALIVE)
+            .oneshot(
+                request("POST", "/api/echo")
+                    .header(header::AUTHORIZATION, format!("{scheme} {TOKEN}"))
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(Body::from(r#"{"decision":"approve"}"#))?,
+            )
+            .await?;
+        assert_eq!(res.status(), StatusCode::OK, "scheme `{scheme}`");
+    }
+    Ok(())
+}
+
+#[tokio::test]
 async fn a_foreign_host_or_origin_is_refused_before_the_token_is_looked_at()
 -> Result<(), Box<dyn std::error::Error>> {
     let (tx, _) = broadcast::channel(4);
