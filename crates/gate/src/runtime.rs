@@ -73,11 +73,42 @@ pub fn write_private(path: &Path, contents: &[u8]) -> Result<(), GateError> {
     std::fs::rename(&tmp, path).map_err(err)
 }
 
-/// Reads the API token, creating it on first use.
+/// Makes an existing file readable by its owner only (0600) when others could read it. Returns
+/// whether it changed anything.
+pub fn make_owner_only(path: &Path) -> Result<bool, GateError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::metadata(path).map_err(|error| GateError::DataDir {
+            path: path.to_path_buf(),
+            error,
+        })?;
+        if meta.permissions().mode() & 0o077 != 0 {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(
+                |error| GateError::DataDir {
+                    path: path.to_path_buf(),
+                    error,
+                },
+            )?;
+            return Ok(true);
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(false)
+}
+
+/// Reads the API token, creating it on first use. A token file others could read (an older
+/// version's, or one copied in) is made private first: whoever reads it can decide approvals.
 pub fn api_token(dir: &Path) -> Result<String, GateError> {
     let path = dir.join("api-token");
     match std::fs::read_to_string(&path) {
-        Ok(token) if !token.trim().is_empty() => Ok(token.trim().to_string()),
+        Ok(token) if !token.trim().is_empty() => {
+            if make_owner_only(&path)? {
+                tracing::warn!(file = %path.display(), "made the API token readable by its owner only (it was readable by others)");
+            }
+            Ok(token.trim().to_string())
+        }
         _ => {
             ensure_private_dir(dir)?;
             let token = new_token();
@@ -159,6 +190,19 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_existing_token_file_readable_by_others_is_made_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("api-token");
+        std::fs::write(&path, "airlock_existing").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(api_token(dir.path()).unwrap(), "airlock_existing");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
     }
 
     #[test]

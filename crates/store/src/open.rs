@@ -93,6 +93,7 @@ impl Store {
     ) -> Result<Self> {
         let redactor = Redactor::new(&options.redaction)?;
         db::prepare_path(&path)?;
+        owner_only(&path)?;
         let mut conn = db::open_connection(&path, options.busy_timeout, true)?;
         crate::migrate::migrate(&mut conn)?;
         // Bounded statistics for the planner; refreshed by the writer as the history grows.
@@ -132,4 +133,31 @@ impl Store {
             _temp: temp,
         }))
     }
+}
+
+/// Makes the database and its WAL and shared-memory files readable by the owner only (0600), also
+/// when they already existed with wider permissions (e.g. from an older version, or copied in):
+/// the history holds every agent's arguments.
+fn owner_only(path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        let mut shm = path.as_os_str().to_owned();
+        shm.push("-shm");
+        for file in [path.to_path_buf(), PathBuf::from(wal), PathBuf::from(shm)] {
+            let Ok(meta) = std::fs::metadata(&file) else {
+                continue;
+            };
+            if meta.permissions().mode() & 0o077 != 0 {
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                    .map_err(|e| StoreError::open(&file, e))?;
+                tracing::warn!(file = %file.display(), "made the history file readable by its owner only (it was readable by others)");
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }

@@ -83,6 +83,32 @@ async fn open_creates_a_private_file_in_a_private_directory_in_wal_mode() {
 }
 
 #[tokio::test]
+async fn an_existing_database_readable_by_others_is_made_private_on_open() {
+    use std::os::unix::fs::PermissionsExt;
+    let (_dir, path) = temp_db();
+    let store = Store::open(&path).unwrap();
+    store
+        .record_call(call("list_channels", 1, &json!({})))
+        .await
+        .unwrap();
+    store.close().await.unwrap();
+    let wal = path.with_extension("db-wal");
+    for file in [&path, &wal] {
+        if file.exists() {
+            std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+    }
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&path), 0o644);
+    let store = Store::open(&path).unwrap();
+    assert_eq!(mode(&path), 0o600);
+    if wal.exists() {
+        assert_eq!(mode(&wal), 0o600);
+    }
+    assert!(store.get_call(1).await.unwrap().is_some());
+}
+
+#[tokio::test]
 async fn an_in_memory_store_works_and_is_removed_with_its_last_handle() {
     let store = Store::open_in_memory().unwrap();
     let id = store
