@@ -678,9 +678,9 @@ fn grant_error(err: airlock_gate::GrantError) -> ApiError {
             what: "grant",
             id: name,
         },
-        E::Exists(_) | E::FromConfig(_) => ApiError::Conflict(err.to_string()),
+        E::Exists(_) | E::FromConfig(_) | E::Setting(_) => ApiError::Conflict(err.to_string()),
         E::BadName(_) | E::Reserved(_) | E::UnknownServer(_) => ApiError::Invalid(err.to_string()),
-        E::Store(e) => ApiError::Internal(e),
+        E::Store(e) | E::ConfigWrite(e) => ApiError::Internal(e),
     }
 }
 

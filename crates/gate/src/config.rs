@@ -60,8 +60,14 @@ pub struct GateSettings {
     /// Address the proxy and the local API listen on. Loopback by default: a gate reachable by
     /// other machines would let them drive your agents' tools.
     pub listen: SocketAddr,
-    /// Must be true to listen on a non-loopback address, and then grants are required.
+    /// Must be true to listen on a non-loopback address, and then grants and `require_grants`
+    /// are required.
     pub allow_non_loopback: bool,
+    /// Refuse agents that send no grant token (HTTP 401). Off by default: a tokenless agent is
+    /// let in as the grant `default` and told apart by its session and its declared client name,
+    /// which any program can claim (not authentication). Creating grants does not change this;
+    /// turn it on once every agent has a token.
+    pub require_grants: bool,
     /// Extra `Origin` values accepted besides loopback ones (e.g. a browser extension).
     pub allowed_origins: Vec<String>,
     /// Extra `Host` names accepted besides loopback ones.
@@ -102,6 +108,7 @@ impl Default for GateSettings {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT)),
             allow_non_loopback: false,
+            require_grants: false,
             allowed_origins: Vec::new(),
             allowed_hosts: Vec::new(),
             hold_seconds: 50,
@@ -285,9 +292,10 @@ impl Config {
                     self.gate.listen
                 )));
             }
-            if self.grants.is_empty() {
+            if self.grants.is_empty() || !self.gate.require_grants {
                 return Err(invalid(
-                    "a gate listening beyond loopback needs grants, so strangers cannot use it"
+                    "a gate listening beyond loopback needs grants and gate.require_grants = true, \
+                     so strangers cannot use it"
                         .into(),
                 ));
             }
@@ -473,6 +481,18 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("needs grants"), "{err}");
+        let hash = "0".repeat(64);
+        let with_grants = format!(
+            r#"{{"gate": {{"listen": "0.0.0.0:4141", "allow_non_loopback": true}},
+                "grants": {{"ci": {{"token_sha256": "{hash}"}}}}}}"#
+        );
+        let err = Config::parse(&with_grants, None).unwrap_err();
+        assert!(err.to_string().contains("gate.require_grants"), "{err}");
+        let required = with_grants.replace(
+            r#""allow_non_loopback": true"#,
+            r#""allow_non_loopback": true, "require_grants": true"#,
+        );
+        assert!(Config::parse(&required, None).unwrap().gate.require_grants);
     }
 
     #[test]

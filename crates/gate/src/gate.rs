@@ -232,7 +232,12 @@ impl Gate {
             .list_grants()
             .await
             .map_err(|err| GateError::Store(err.to_string()))?;
-        let grants = build_grants(&config, &api_token, &stored_grants);
+        let grants = build_grants(
+            &config,
+            &api_token,
+            &stored_grants,
+            config.gate.require_grants,
+        );
         let approval_timeout = parse_duration(&config.gate.approval_timeout).ok_or_else(|| {
             GateError::ConfigInvalid {
                 path: "gate.approval_timeout".into(),
@@ -305,6 +310,7 @@ impl Gate {
                 offer_tasks: config.gate.offer_tasks,
             },
             roots,
+            sessions: Default::default(),
         });
 
         let proxy = Proxy::new(
@@ -486,15 +492,18 @@ impl Gate {
     ) -> Result<tokio::net::TcpListener, GateError> {
         let addr = listen.unwrap_or(self.inner.config.gate.listen);
         // The same rule as for the config's `gate.listen`, for an address given on the command line.
+        let settings = &self.inner.config.gate;
         if !addr.ip().is_loopback()
-            && (!self.inner.config.gate.allow_non_loopback || self.inner.config.grants.is_empty())
+            && (!settings.allow_non_loopback
+                || !settings.require_grants
+                || self.inner.config.grants.is_empty())
         {
             return Err(GateError::ConfigInvalid {
                 path: "--listen".into(),
                 message: format!(
                     "`{addr}` is not a loopback address; listening beyond this machine needs \
-                     gate.allow_non_loopback = true and grants in the config, so strangers cannot \
-                     drive your agents' tools"
+                     gate.allow_non_loopback = true, gate.require_grants = true and grants in the \
+                     config, so strangers cannot drive your agents' tools"
                 ),
             });
         }
@@ -518,6 +527,14 @@ impl Gate {
 
     pub fn store(&self) -> &Store {
         &self.inner.interceptor.store
+    }
+
+    pub(crate) fn interceptor(&self) -> &GateInterceptor {
+        &self.inner.interceptor
+    }
+
+    pub(crate) fn events(&self) -> &broadcast::Sender<GateEvent> {
+        &self.inner.events
     }
 
     pub fn proxy(&self) -> &Proxy {
@@ -697,8 +714,13 @@ pub use crate::approvals::Remember;
 
 /// The grants table: the config's grants, the ones created in the app (stored as hashes), and the
 /// local API token as `cli`.
-fn build_grants(config: &Config, api_token: &str, stored: &[airlock_store::Grant]) -> Grants {
-    let mut grants = Grants::new(&config.grants, api_token);
+fn build_grants(
+    config: &Config,
+    api_token: &str,
+    stored: &[airlock_store::Grant],
+    require_grants: bool,
+) -> Grants {
+    let mut grants = Grants::new(&config.grants, api_token, require_grants);
     for grant in stored.iter().filter(|g| g.revoked_ms.is_none()) {
         if config.grants.contains_key(&grant.name) {
             continue; // the config file wins
@@ -753,6 +775,11 @@ pub enum GrantError {
     UnknownServer(String),
     #[error("cannot store the grant: {0}")]
     Store(String),
+    /// A setting that cannot change as asked.
+    #[error("{0}")]
+    Setting(String),
+    #[error("{0}")]
+    ConfigWrite(String),
 }
 
 impl Gate {
@@ -762,7 +789,8 @@ impl Gate {
             .list_grants()
             .await
             .map_err(|e| GrantError::Store(e.to_string()))?;
-        let grants = build_grants(&self.inner.config, &self.inner.api_token, &stored);
+        let required = self.inner.interceptor.grants.load().required();
+        let grants = build_grants(&self.inner.config, &self.inner.api_token, &stored, required);
         self.inner.interceptor.grants.store(Arc::new(grants));
         let _ = self.inner.events.send(GateEvent::Status);
         Ok(())

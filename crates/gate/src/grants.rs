@@ -1,10 +1,13 @@
 //! Agent identities.
 //!
 //! An agent presents a token as `Authorization: Bearer <token>`. The gate keeps only SHA-256
-//! hashes of tokens (from the config's `grants`, plus the local API token, which identifies the
-//! `cli` grant used by `airlock call`). With no grants configured there is a single local identity,
-//! `default`, and any agent on loopback that sends no token is it. A token that matches nothing is
-//! always refused (a typo or a revoked grant must not pass as someone else).
+//! hashes of tokens (from the config's `grants`, the ones created in the app, plus the local API
+//! token, which identifies the `cli` grant used by `airlock call`). An agent that sends no token
+//! is let in as the grant `default` unless `gate.require_grants` is on; the gate then tells such
+//! agents apart by their session and their declared client name (see `crate::identity`), which is
+//! not authentication. Creating a grant does not change that: `require_grants` is the one switch
+//! that refuses tokenless agents, so a rollout never locks anyone out by surprise. A token that
+//! matches nothing is always refused (a typo or a revoked grant must not pass as someone else).
 //!
 //! Tokens are never logged and never forwarded upstream (the relay strips `Authorization`).
 
@@ -15,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::GrantEntry;
 
-/// The identity of agents when no grants are configured.
+/// The grant of every agent that sends no token (while `gate.require_grants` is off).
 pub const DEFAULT_GRANT: &str = "default";
 /// The identity of the local CLI (`airlock call`), which authenticates with the API token.
 pub const CLI_GRANT: &str = "cli";
@@ -42,12 +45,18 @@ struct Grant {
 #[derive(Debug, Clone)]
 pub struct Grants {
     by_hash: HashMap<String, Grant>,
-    /// True when the config declares grants: then a token is required.
+    /// `gate.require_grants`: refuse agents that send no token.
     required: bool,
 }
 
 impl Grants {
-    pub fn new(config: &BTreeMap<String, GrantEntry>, api_token: &str) -> Self {
+    /// The config's grants and the API token (as `cli`); tokenless agents are refused when
+    /// `require_grants` is true.
+    pub fn new(
+        config: &BTreeMap<String, GrantEntry>,
+        api_token: &str,
+        require_grants: bool,
+    ) -> Self {
         let mut by_hash: HashMap<String, Grant> = config
             .iter()
             .map(|(name, entry)| {
@@ -69,11 +78,30 @@ impl Grants {
         );
         Grants {
             by_hash,
-            required: !config.is_empty(),
+            required: require_grants,
         }
     }
 
-    /// Adds a grant created at run time (from the app or the API), stored as a token hash.
+    /// Whether agents without a token are refused.
+    pub fn required(&self) -> bool {
+        self.required
+    }
+
+    /// Switches `gate.require_grants`.
+    pub fn set_required(&mut self, required: bool) {
+        self.required = required;
+    }
+
+    /// Grants with a token of their own (not the API token's `cli`).
+    pub fn count(&self) -> usize {
+        self.by_hash
+            .values()
+            .filter(|g| g.name != CLI_GRANT)
+            .count()
+    }
+
+    /// Adds a grant created at run time (from the app or the API), stored as a token hash. It
+    /// does not make tokens required: that is `gate.require_grants`.
     pub fn add(&mut self, name: &str, token_hash: &str, servers: Option<Vec<String>>) {
         self.by_hash.insert(
             token_hash.to_ascii_lowercase(),
@@ -82,7 +110,6 @@ impl Grants {
                 servers,
             },
         );
-        self.required = true;
     }
 
     /// Maps a bearer token to an identity for a request to `server`.
@@ -135,7 +162,7 @@ mod tests {
 
     #[test]
     fn without_grants_tokenless_agents_are_default_and_the_api_token_is_cli() {
-        let grants = Grants::new(&BTreeMap::new(), "api");
+        let grants = Grants::new(&BTreeMap::new(), "api", false);
         assert_eq!(
             grants.authenticate("pusher", None).unwrap().grant,
             "default"
@@ -148,17 +175,20 @@ mod tests {
             grants.authenticate("pusher", Some("api")).unwrap().grant,
             "cli"
         );
+        assert_eq!(grants.count(), 0);
     }
 
     #[test]
-    fn with_grants_tokens_are_required_and_scoped_to_servers() {
+    fn grants_are_scoped_to_servers_and_tokenless_agents_still_get_in_until_required() {
         let mut config = BTreeMap::new();
         config.insert("claude".to_string(), entry("t1", Some(&["pusher"])));
         config.insert("ci".to_string(), entry("t2", None));
-        let grants = Grants::new(&config, "api");
+        let grants = Grants::new(&config, "api", false);
+        assert_eq!(grants.count(), 2);
         assert_eq!(
-            grants.authenticate("pusher", None),
-            Err(AuthError::MissingToken)
+            grants.authenticate("pusher", None).unwrap().grant,
+            "default",
+            "grants alone do not lock tokenless agents out"
         );
         assert_eq!(
             grants.authenticate("pusher", Some("nope")),
@@ -179,27 +209,35 @@ mod tests {
             grants.authenticate("files", Some("t2")).unwrap().grant,
             "ci"
         );
+
+        let required = Grants::new(&config, "api", true);
         assert_eq!(
-            grants.authenticate("files", Some("api")).unwrap().grant,
+            required.authenticate("pusher", None),
+            Err(AuthError::MissingToken)
+        );
+        assert_eq!(
+            required.authenticate("files", Some("api")).unwrap().grant,
             "cli"
         );
     }
 
     #[test]
-    fn a_grant_added_at_run_time_makes_tokens_required() {
-        let mut grants = Grants::new(&BTreeMap::new(), "api");
+    fn a_grant_added_at_run_time_does_not_make_tokens_required() {
+        let mut grants = Grants::new(&BTreeMap::new(), "api", false);
         grants.add("ci", &hash_token("t3"), Some(vec!["pusher".into()]));
         assert_eq!(
             grants.authenticate("pusher", Some("t3")).unwrap().grant,
             "ci"
         );
         assert_eq!(
-            grants.authenticate("pusher", None),
-            Err(AuthError::MissingToken)
+            grants.authenticate("pusher", None).unwrap().grant,
+            "default"
         );
+        let mut required = Grants::new(&BTreeMap::new(), "api", true);
+        required.add("ci", &hash_token("t3"), None);
         assert_eq!(
-            grants.authenticate("pusher", Some("api")).unwrap().grant,
-            "cli"
+            required.authenticate("pusher", None),
+            Err(AuthError::MissingToken)
         );
     }
 

@@ -5,6 +5,7 @@
 //! policy, limits, remembered decisions and, when asked for, a human; every call is recorded before
 //! it is forwarded. [`Gate`] is the handle; [`Gate::build`] starts one.
 
+pub mod access;
 pub mod approvals;
 pub mod clock;
 pub mod config;
@@ -13,6 +14,7 @@ mod decide;
 mod events;
 mod gate;
 pub mod grants;
+pub mod identity;
 pub mod logging;
 pub mod policies;
 mod probe;

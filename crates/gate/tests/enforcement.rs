@@ -408,8 +408,8 @@ async fn grants_created_rotated_and_revoked_at_run_time_take_effect_at_once() {
         .unwrap();
     assert_eq!(
         initialize_status(&gate.url, None).await,
-        401,
-        "grants exist: a token is required"
+        200,
+        "a grant alone does not lock tokenless agents out"
     );
     assert_eq!(initialize_status(&gate.url, Some("wrong")).await, 401);
     let mut agent = common::PlainAgent::connect_as(&gate.url, Some(&token)).await;
@@ -428,8 +428,24 @@ async fn grants_created_rotated_and_revoked_at_run_time_take_effect_at_once() {
     );
     assert_eq!(initialize_status(&gate.url, Some(&rotated)).await, 200);
 
+    let change = gate.gate.set_require_grants(true).await.unwrap();
+    assert!(change.require_grants);
+    assert_eq!(
+        initialize_status(&gate.url, None).await,
+        401,
+        "require_grants refuses tokenless agents"
+    );
+    assert_eq!(initialize_status(&gate.url, Some(&rotated)).await, 200);
+
     gate.gate.revoke_grant("ci-bot").await.unwrap();
     assert_eq!(initialize_status(&gate.url, Some(&rotated)).await, 401);
+    assert_eq!(
+        initialize_status(&gate.url, None).await,
+        401,
+        "revoking the last grant does not reopen the gate"
+    );
+    gate.gate.set_require_grants(false).await.unwrap();
+    assert_eq!(initialize_status(&gate.url, None).await, 200);
     let grants = gate.gate.grants().await.unwrap();
     assert!(grants.iter().any(|g| g.name == "ci-bot" && g.revoked));
     assert!(matches!(

@@ -64,6 +64,8 @@ pub struct GateInterceptor {
     pub(crate) hold: HoldSettings,
     /// What each server's path arguments are normalized against.
     pub(crate) roots: crate::roots::ServerRoots,
+    /// Open agent sessions the gate has seen (for "who is connected").
+    pub(crate) sessions: crate::identity::Sessions,
 }
 
 impl std::fmt::Debug for GateInterceptor {
@@ -82,6 +84,7 @@ impl Interceptor for GateInterceptor {
         call: ToolCall<'a>,
         agent: AgentChannel,
     ) -> BoxFuture<'a, CallDecision> {
+        self.sessions.seen(call.session);
         Box::pin(async move {
             let trail = Trail::default();
             let mut unrecorded = Unrecorded {
@@ -111,7 +114,12 @@ impl Interceptor for GateInterceptor {
             .is_ok_and(|policy| policy.may_ask_human(tool))
     }
 
+    fn session_closed(&self, session: &SessionInfo) {
+        self.sessions.closed(session);
+    }
+
     fn tools_list(&self, session: &SessionInfo, result: &mut Value) {
+        self.sessions.seen(session);
         let policy = match self
             .policies
             .for_call(&session.agent.grant, &session.server)
