@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::gate::{Gate, GateEvent, GrantError};
+use crate::events::GateEvent;
+use crate::gate::Gate;
+use crate::grant_admin::GrantError;
 use crate::identity::AgentSession;
 
 /// The state of the door.

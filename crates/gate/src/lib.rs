@@ -13,6 +13,7 @@ mod counters;
 mod decide;
 mod events;
 mod gate;
+mod grant_admin;
 pub mod grants;
 pub mod identity;
 pub mod logging;
@@ -35,9 +36,9 @@ pub use config::Config;
 pub use decide::META_KEY;
 pub use events::GateEvent;
 pub use gate::{
-    Gate, GateOptions, GrantError, GrantInfo, PolicySaveError, Remember, ToolPreview,
-    parse_duration,
+    Gate, GateOptions, PolicySaveError, Remember, ToolPreview, parse_duration,
 };
+pub use grant_admin::{GrantError, GrantInfo};
 pub use probe::configured_server_tools;
 pub use roots::local_path_context;
 
