@@ -18,6 +18,7 @@ use crate::error::{Result, StoreError};
 pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_init.sql"),
     include_str!("../migrations/0002_call_counts.sql"),
+    include_str!("../migrations/0003_remembered_scope.sql"),
 ];
 
 /// The schema version this build writes.

@@ -257,6 +257,9 @@ pub struct NewRemembered {
     pub grant: Option<String>,
     /// Limits it to one agent session ("for this session"); `None` for any session.
     pub session_id: Option<String>,
+    /// Limits it to agents that declared this client name (a tokenless agent's timed or
+    /// "always" rule; `""` for a client that declared none); `None` for any client.
+    pub client_name: Option<String>,
     pub server: String,
     pub tool: String,
     /// Optional argument match as JSON (its meaning belongs to the gate); `None` matches any.

@@ -1052,6 +1052,7 @@ async fn remembered_decisions_are_active_until_they_expire_or_are_revoked() {
     let base = NewRemembered {
         grant: Some("claude".into()),
         session_id: None,
+        client_name: Some("claude-code".into()),
         server: "pusher".into(),
         tool: "trigger_event".into(),
         arg_match: Some(json!({"channel": "orders"})),

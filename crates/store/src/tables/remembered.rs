@@ -19,8 +19,8 @@ impl Store {
                 ctx.conn
                     .prepare_cached(
                         "INSERT INTO remembered (grant_name, session_id, server, tool, arg_match, \
-                         effect, note, created_ms, expires_ms, approval_id) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                         effect, note, created_ms, expires_ms, approval_id, client_name) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                     )?
                     .execute(params![
                         rule.grant,
@@ -32,7 +32,8 @@ impl Store {
                         rule.note,
                         rule.created_ms,
                         rule.expires_ms,
-                        rule.approval_id
+                        rule.approval_id,
+                        rule.client_name
                     ])?;
                 Ok(Remembered {
                     id: ctx.conn.last_insert_rowid(),
@@ -72,7 +73,7 @@ impl Store {
 }
 
 const REMEMBERED_COLUMNS: &str = "id, grant_name, session_id, server, tool, arg_match, effect, note, \
-    created_ms, expires_ms, approval_id, revoked_ms";
+    created_ms, expires_ms, approval_id, revoked_ms, client_name";
 
 fn remembered_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Remembered> {
     let arg_match =
@@ -87,6 +88,7 @@ fn remembered_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Remembered> {
         rule: NewRemembered {
             grant: r.get(1)?,
             session_id: r.get(2)?,
+            client_name: r.get(12)?,
             server: r.get(3)?,
             tool: r.get(4)?,
             arg_match,
