@@ -28,6 +28,8 @@ use serde_json::Value;
 use tokio::sync::{broadcast, watch};
 
 use crate::clock::Clock;
+use crate::identity::{ClientInfo, client_key, is_tokenless};
+use crate::scope::{ArgMatch, ArgsChoice, ScopeError, describe, describe_duration, describe_who};
 
 /// Where a human decision came from; recorded in history.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -90,6 +92,9 @@ pub struct HumanDecision {
     /// Reaches the agent on deny; shown in history either way.
     pub note: Option<String>,
     pub source: DecisionSource,
+    /// Which arguments a remembered decision covers (ignored for [`Remember::Once`], which
+    /// covers the request on screen only).
+    pub args: ArgsChoice,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -121,7 +126,8 @@ pub struct ApprovalRequest {
     pub server: String,
     pub tool: String,
     pub session_id: String,
-    pub client: Option<String>,
+    /// The client the agent declared in `initialize`; for a tokenless agent, all it is known by.
+    pub client: Option<ClientInfo>,
     /// Redacted arguments: what the human sees.
     pub arguments: Value,
     /// Hash of the unredacted canonical arguments: what identical calls share.
@@ -133,11 +139,28 @@ pub struct ApprovalRequest {
 }
 
 impl ApprovalRequest {
+    /// What identical calls share. A tokenless agent is only its session: two tokenless programs
+    /// making the same call get a request each, so one answer never reaches the other.
     fn fingerprint(&self) -> String {
+        let who = if is_tokenless(&self.grant) {
+            format!("{}\u{1f}{}", self.grant, self.session_id)
+        } else {
+            self.grant.clone()
+        };
         format!(
-            "{}\u{1f}{}\u{1f}{}\u{1f}{}",
-            self.grant, self.server, self.tool, self.args_hash
+            "{who}\u{1f}{}\u{1f}{}\u{1f}{}",
+            self.server, self.tool, self.args_hash
         )
+    }
+
+    /// The declared client name, if any.
+    pub fn client_name(&self) -> Option<&str> {
+        self.client.as_ref().map(|c| c.name.as_str())
+    }
+
+    /// How the agent is named: see [`crate::identity::agent_label`].
+    pub fn agent_label(&self) -> String {
+        crate::identity::agent_label(&self.grant, self.client_name())
     }
 }
 
@@ -154,6 +177,9 @@ pub struct Approval {
     pub decided_ms: Option<u64>,
     pub decided_by: Option<DecisionSource>,
     pub note: Option<String>,
+    /// What the decision's remembered rule covers, in words (see [`RememberedRule::describe`]);
+    /// `None` for a decision about this request only.
+    pub remembered: Option<String>,
 }
 
 /// A human decision that applies to later calls too.
@@ -163,8 +189,12 @@ pub struct RememberedRule {
     pub grant: String,
     pub server: String,
     pub tool: String,
-    /// When set, only calls with exactly these arguments match.
-    pub args_hash: Option<String>,
+    /// For a tokenless agent's timed or "always" rule: the declared client name it covers (`""`
+    /// for a client that declared none). `None` covers every client of `grant` (grant agents, and
+    /// deny rules kept from before scopes existed).
+    pub client: Option<String>,
+    /// Which arguments match.
+    pub args: ArgMatch,
     /// When set, only calls from this agent session match.
     pub session_id: Option<String>,
     pub approve: bool,
@@ -180,15 +210,52 @@ impl RememberedRule {
         self.grant == call.grant
             && self.server == call.server
             && self.tool == call.tool
-            && self
-                .args_hash
-                .as_deref()
-                .is_none_or(|h| h == call.args_hash)
+            && self.client.as_deref().is_none_or(|c| c == call.client)
+            && self.args.matches(call.arguments, call.args_hash)
             && self
                 .session_id
                 .as_deref()
                 .is_none_or(|s| s == call.session_id)
             && self.expires_ms.is_none_or(|t| now_ms < t)
+    }
+
+    /// The agent it covers, in words.
+    pub fn who(&self) -> String {
+        match &self.client {
+            Some(client) => describe_who(
+                &self.grant,
+                Some(client.as_str()),
+                self.session_id.is_some(),
+            ),
+            None if is_tokenless(&self.grant) && self.session_id.is_none() => {
+                "every agent without a token".to_owned()
+            }
+            None => describe_who(&self.grant, None, self.session_id.is_some()),
+        }
+    }
+
+    /// What it covers, in one sentence: "approve `x` on `y` for grant `ci`, with these arguments
+    /// only, until revoked". A timed rule says how long it was made for; when it ends is
+    /// `expires_ms`, which each surface shows in its own clock.
+    pub fn describe(&self) -> String {
+        let duration = match (self.expires_ms, &self.session_id) {
+            (Some(t), _) => {
+                let minutes = t.saturating_sub(self.created_ms).div_ceil(60_000);
+                describe_duration(Remember::Minutes(
+                    u32::try_from(minutes).unwrap_or(u32::MAX),
+                ))
+            }
+            (None, Some(_)) => describe_duration(Remember::Session),
+            (None, None) => describe_duration(Remember::Always),
+        };
+        describe(
+            self.approve,
+            &self.who(),
+            &self.server,
+            &self.tool,
+            &self.args,
+            &duration,
+        )
     }
 }
 
@@ -199,7 +266,11 @@ pub struct CallKey<'a> {
     pub server: &'a str,
     pub tool: &'a str,
     pub session_id: &'a str,
+    /// The declared client name (`""` when none), see [`client_key`].
+    pub client: &'a str,
     pub args_hash: &'a str,
+    /// The arguments as the agent sent them (for argument patterns).
+    pub arguments: &'a Value,
 }
 
 /// Something changed that a UI or a notifier wants to know.
@@ -217,10 +288,15 @@ pub enum DecideError {
     NotFound(String),
     #[error("approval request `{id}` is already {status}")]
     NotPending { id: String, status: &'static str },
+    #[error(transparent)]
+    Scope(#[from] ScopeError),
 }
 
 struct Entry {
     approval: Approval,
+    /// The arguments as the agent sent them (never shown or stored: the request has the
+    /// redacted copy), for checking an argument pattern the human chooses.
+    arguments: Value,
     /// Watchers see every status change.
     tx: watch::Sender<ApprovalStatus>,
     /// An approved request runs once: the first caller to claim it.
@@ -288,8 +364,8 @@ impl Broker {
             .send(BrokerEvent::Approval(Box::new(approval.clone())));
     }
 
-    /// Joins the request for this call, creating it when there is none.
-    pub fn join(&self, request: ApprovalRequest) -> Joined {
+    /// Joins the request for this call (`arguments` as sent), creating it when there is none.
+    pub fn join(&self, request: ApprovalRequest, arguments: &Value) -> Joined {
         let now = self.clock.now_ms();
         let fingerprint = request.fingerprint();
         let mut state = self.lock();
@@ -327,12 +403,14 @@ impl Broker {
             decided_ms: None,
             decided_by: None,
             note: None,
+            remembered: None,
         };
         state.by_fingerprint.insert(fingerprint, id.clone());
         state.entries.insert(
             id.clone(),
             Entry {
                 approval,
+                arguments: arguments.clone(),
                 tx,
                 claimed: false,
             },
@@ -346,6 +424,11 @@ impl Broker {
         if let Some(approval) = snapshot {
             self.emit(&approval);
         }
+    }
+
+    /// The arguments a request's call was made with, as sent.
+    pub fn arguments(&self, id: &str) -> Option<Value> {
+        self.lock().entries.get(id).map(|e| e.arguments.clone())
     }
 
     pub fn get(&self, id: &str) -> Option<Approval> {
@@ -410,6 +493,7 @@ impl Broker {
         entry.approval.decided_ms = Some(now);
         entry.approval.decided_by = Some(decision.source);
         entry.approval.note = decision.note.clone();
+        entry.approval.remembered = rule.as_ref().map(RememberedRule::describe);
         if !decision.approve {
             // A denial answers retries for as long as the request would have waited.
             entry.approval.expires_ms = entry.approval.expires_ms.max(now + 60_000);
@@ -567,30 +651,43 @@ impl Broker {
 
 /// The rule a decision asks to remember, if any. `id` is left empty for the caller to fill in
 /// (with the store's id) before passing it to [`Broker::decide`].
+///
+/// `arguments` are the call's arguments as the agent sent them (the request keeps only a
+/// redacted copy): an argument pattern is checked against them. The rule covers the agent's
+/// identity (see `crate::scope`), the server, the tool and the arguments chosen.
 pub fn remembered_rule(
     approval: &Approval,
     decision: &HumanDecision,
+    arguments: &Value,
     now: u64,
-) -> Option<RememberedRule> {
+) -> Result<Option<RememberedRule>, ScopeError> {
+    let request = &approval.request;
     let (expires_ms, session_id) = match decision.remember {
-        Remember::Once => return None,
+        Remember::Once if decision.args == ArgsChoice::Same => return Ok(None),
+        Remember::Once => return Err(ScopeError::OnceWidened),
         Remember::Minutes(m) => (Some(now + u64::from(m) * 60_000), None),
-        Remember::Session => (None, Some(approval.request.session_id.clone())),
+        Remember::Session => (None, Some(request.session_id.clone())),
         Remember::Always => (None, None),
     };
-    Some(RememberedRule {
+    let args = ArgMatch::from_choice(&decision.args, arguments, &request.args_hash)?;
+    // A tokenless agent's session is its identity for "this session"; otherwise its declared
+    // client name is all that tells it from other tokenless agents.
+    let client = (is_tokenless(&request.grant) && session_id.is_none())
+        .then(|| client_key(request.client_name()).to_owned());
+    Ok(Some(RememberedRule {
         id: String::new(),
-        grant: approval.request.grant.clone(),
-        server: approval.request.server.clone(),
-        tool: approval.request.tool.clone(),
-        args_hash: None,
+        grant: request.grant.clone(),
+        server: request.server.clone(),
+        tool: request.tool.clone(),
+        client,
+        args,
         session_id,
         approve: decision.approve,
         note: decision.note.clone(),
         created_ms: now,
         expires_ms,
         approval_id: approval.id.clone(),
-    })
+    }))
 }
 
 /// A short random id that is easy to read out and type (`airlock approve 7f3a9c2e`).
@@ -685,10 +782,11 @@ mod tests {
         decision: &HumanDecision,
     ) -> Result<(Approval, Option<RememberedRule>), DecideError> {
         let current = broker.check_pending(id)?;
-        let rule = remembered_rule(&current, decision, broker.now_ms()).map(|mut r| {
-            r.id = format!("r-{id}");
-            r
-        });
+        let rule = remembered_rule(&current, decision, &serde_json::json!({}), broker.now_ms())?
+            .map(|mut r| {
+                r.id = format!("r-{id}");
+                r
+            });
         let approval = broker.decide(id, decision, rule.clone())?;
         Ok((approval, rule))
     }
@@ -699,6 +797,7 @@ mod tests {
             remember,
             note: None,
             source: DecisionSource::Api,
+            args: ArgsChoice::Same,
         }
     }
 
@@ -712,8 +811,8 @@ mod tests {
     #[tokio::test]
     async fn identical_calls_join_one_request_and_an_approval_runs_once() {
         let broker = Broker::new(Arc::new(ManualClock::new(1_000)));
-        let mut first = created(broker.join(request("h")));
-        let Joined::Waiting(mut second) = broker.join(request("h")) else {
+        let mut first = created(broker.join(request("h"), &serde_json::json!({})));
+        let Joined::Waiting(mut second) = broker.join(request("h"), &serde_json::json!({})) else {
             panic!("second identical call must join");
         };
         assert_eq!(first.id(), second.id());
@@ -732,7 +831,7 @@ mod tests {
     #[tokio::test]
     async fn a_retry_after_the_hold_picks_up_the_approval() {
         let broker = Broker::new(Arc::new(ManualClock::new(1_000)));
-        let waiter = created(broker.join(request("h")));
+        let waiter = created(broker.join(request("h"), &serde_json::json!({})));
         let id = waiter.id().to_string();
         waiter.release();
         assert_eq!(
@@ -741,18 +840,21 @@ mod tests {
             "the hold ending leaves the request pending"
         );
         decide(&broker, &id, &approve(Remember::Once)).unwrap();
-        match broker.join(request("h")) {
+        match broker.join(request("h"), &serde_json::json!({})) {
             Joined::Approved(a) => assert_eq!(a.id, id),
             other => panic!("expected the approval, got {other:?}"),
         }
         // Used once: the next identical call asks again.
-        assert!(matches!(broker.join(request("h")), Joined::Created(_)));
+        assert!(matches!(
+            broker.join(request("h"), &serde_json::json!({})),
+            Joined::Created(_)
+        ));
     }
 
     #[tokio::test]
     async fn the_last_waiter_withdrawing_withdraws_the_request() {
         let broker = Broker::new(Arc::new(ManualClock::new(1_000)));
-        let waiter = created(broker.join(request("h")));
+        let waiter = created(broker.join(request("h"), &serde_json::json!({})));
         let id = waiter.id().to_string();
         drop(waiter);
         assert_eq!(broker.get(&id).unwrap().status, ApprovalStatus::Withdrawn);
@@ -768,8 +870,8 @@ mod tests {
     #[tokio::test]
     async fn a_waiter_left_behind_keeps_the_request_when_another_withdraws() {
         let broker = Broker::new(Arc::new(ManualClock::new(1_000)));
-        let first = created(broker.join(request("h")));
-        let Joined::Waiting(second) = broker.join(request("h")) else {
+        let first = created(broker.join(request("h"), &serde_json::json!({})));
+        let Joined::Waiting(second) = broker.join(request("h"), &serde_json::json!({})) else {
             panic!("must join");
         };
         drop(first);
@@ -782,7 +884,7 @@ mod tests {
     async fn timeouts_expire_and_never_approve() {
         let clock = Arc::new(ManualClock::new(1_000));
         let broker = Broker::new(clock.clone());
-        let mut waiter = created(broker.join(request("h")));
+        let mut waiter = created(broker.join(request("h"), &serde_json::json!({})));
         assert!(broker.expire_due().is_empty());
         clock.advance(600_000);
         let expired = broker.expire_due();
@@ -794,7 +896,7 @@ mod tests {
     #[tokio::test]
     async fn a_denial_answers_retries() {
         let broker = Broker::new(Arc::new(ManualClock::new(1_000)));
-        let waiter = created(broker.join(request("h")));
+        let waiter = created(broker.join(request("h"), &serde_json::json!({})));
         let id = waiter.id().to_string();
         waiter.release();
         let deny = HumanDecision {
@@ -802,69 +904,132 @@ mod tests {
             remember: Remember::Once,
             note: Some("not today".into()),
             source: DecisionSource::Cli,
+            args: ArgsChoice::Same,
         };
         decide(&broker, &id, &deny).unwrap();
-        match broker.join(request("h")) {
+        match broker.join(request("h"), &serde_json::json!({})) {
             Joined::Denied(a) => assert_eq!(a.note.as_deref(), Some("not today")),
             other => panic!("expected the denial, got {other:?}"),
         }
     }
 
-    #[test]
-    fn remembered_rules_match_scope_and_expire() {
-        let clock = Arc::new(ManualClock::new(1_000));
-        let broker = Broker::new(clock.clone());
-        let waiter = created(broker.join(request("h")));
-        let id = waiter.id().to_string();
-        waiter.release();
-        let (_, rule) = decide(&broker, &id, &approve(Remember::Minutes(10))).unwrap();
-        let rule = rule.unwrap();
-        let key = CallKey {
+    fn key<'a>(client: &'a str, session_id: &'a str, args_hash: &'a str) -> CallKey<'a> {
+        static NO_ARGS: Value = Value::Null;
+        CallKey {
             grant: "default",
             server: "pusher",
             tool: "terminate_user_connections",
-            session_id: "another-session",
-            args_hash: "other-args",
-        };
-        assert_eq!(broker.remembered_for(&key), Some(rule.clone()));
+            session_id,
+            client,
+            args_hash,
+            arguments: &NO_ARGS,
+        }
+    }
+
+    fn tokenless(client: &str, session: &str, args_hash: &str) -> ApprovalRequest {
+        ApprovalRequest {
+            client: Some(ClientInfo {
+                name: client.into(),
+                version: Some("1.0".into()),
+            }),
+            session_id: session.into(),
+            ..request(args_hash)
+        }
+    }
+
+    #[test]
+    fn a_timed_rule_covers_this_client_tool_and_arguments_and_expires() {
+        let clock = Arc::new(ManualClock::new(1_000));
+        let broker = Broker::new(clock.clone());
+        let waiter = created(broker.join(tokenless("py", "s1", "h"), &Value::Null));
+        let id = waiter.id().to_string();
+        waiter.release();
+        let (approval, rule) = decide(&broker, &id, &approve(Remember::Minutes(10))).unwrap();
+        let rule = rule.unwrap();
+        assert_eq!(rule.client.as_deref(), Some("py"));
+        assert_eq!(
+            approval.remembered.as_deref(),
+            Some(
+                "approve `terminate_user_connections` on `pusher` for any tokenless agent that \
+                 says it is `py`, with these arguments only, for 10 min"
+            )
+        );
+        let same = key("py", "another-session", "h");
+        assert_eq!(broker.remembered_for(&same), Some(rule.clone()));
+        assert!(
+            broker.remembered_for(&key("ts", "s1", "h")).is_none(),
+            "another client"
+        );
+        assert!(
+            broker.remembered_for(&key("py", "s1", "other")).is_none(),
+            "other arguments"
+        );
         assert!(
             broker
-                .remembered_for(&CallKey { grant: "ci", ..key })
+                .remembered_for(&CallKey {
+                    grant: "ci",
+                    ..same
+                })
                 .is_none()
         );
         clock.advance(10 * 60_000);
         assert!(
-            broker.remembered_for(&key).is_none(),
+            broker.remembered_for(&same).is_none(),
             "expired after 10 minutes"
         );
         assert!(broker.remembered().is_empty());
     }
 
     #[test]
+    fn any_arguments_is_chosen_explicitly_and_only_with_a_remembered_decision() {
+        let broker = Broker::new(Arc::new(ManualClock::new(1_000)));
+        let waiter = created(broker.join(tokenless("py", "s1", "h"), &Value::Null));
+        let id = waiter.id().to_string();
+        waiter.release();
+        let once_any = HumanDecision {
+            args: ArgsChoice::Any,
+            ..approve(Remember::Once)
+        };
+        assert!(matches!(
+            decide(&broker, &id, &once_any),
+            Err(DecideError::Scope(ScopeError::OnceWidened))
+        ));
+        let always_any = HumanDecision {
+            args: ArgsChoice::Any,
+            ..approve(Remember::Always)
+        };
+        let (approval, _) = decide(&broker, &id, &always_any).unwrap();
+        assert!(
+            approval
+                .remembered
+                .unwrap()
+                .contains("with any arguments, until revoked")
+        );
+        assert!(broker.remembered_for(&key("py", "s9", "other")).is_some());
+        assert!(broker.remembered_for(&key("ts", "s9", "other")).is_none());
+    }
+
+    #[test]
+    fn two_tokenless_sessions_never_share_a_request() {
+        let broker = Broker::new(Arc::new(ManualClock::new(1_000)));
+        let _first = created(broker.join(tokenless("py", "s1", "h"), &Value::Null));
+        let _second = created(broker.join(tokenless("ts", "s2", "h"), &Value::Null));
+        assert_eq!(broker.pending().len(), 2);
+    }
+
+    #[test]
     fn session_rules_only_match_their_session_and_deny_wins() {
         let broker = Broker::new(Arc::new(ManualClock::new(1_000)));
-        let w = created(broker.join(request("h")));
+        let w = created(broker.join(request("h"), &Value::Null));
         let id = w.id().to_string();
         w.release();
-        decide(&broker, &id, &approve(Remember::Session)).unwrap();
-        let key = CallKey {
-            grant: "default",
-            server: "pusher",
-            tool: "terminate_user_connections",
-            session_id: "s1",
-            args_hash: "x",
-        };
-        assert!(broker.remembered_for(&key).unwrap().approve);
-        assert!(
-            broker
-                .remembered_for(&CallKey {
-                    session_id: "s2",
-                    ..key
-                })
-                .is_none()
-        );
+        let (_, rule) = decide(&broker, &id, &approve(Remember::Session)).unwrap();
+        assert_eq!(rule.unwrap().client, None, "the session is the identity");
+        let in_session = key("", "s1", "h");
+        assert!(broker.remembered_for(&in_session).unwrap().approve);
+        assert!(broker.remembered_for(&key("", "s2", "h")).is_none());
 
-        let w = created(broker.join(request("other")));
+        let w = created(broker.join(request("other"), &Value::Null));
         let id = w.id().to_string();
         w.release();
         let deny_always = HumanDecision {
@@ -872,10 +1037,14 @@ mod tests {
             remember: Remember::Always,
             note: None,
             source: DecisionSource::Window,
+            args: ArgsChoice::Any,
         };
         let (_, rule) = decide(&broker, &id, &deny_always).unwrap();
-        assert!(!broker.remembered_for(&key).unwrap().approve, "deny wins");
+        assert!(
+            !broker.remembered_for(&in_session).unwrap().approve,
+            "deny wins"
+        );
         assert!(broker.revoke(&rule.unwrap().id));
-        assert!(broker.remembered_for(&key).unwrap().approve);
+        assert!(broker.remembered_for(&in_session).unwrap().approve);
     }
 }

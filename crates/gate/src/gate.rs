@@ -223,7 +223,7 @@ impl Gate {
         broker.restore_remembered(
             remembered
                 .into_iter()
-                .map(crate::store_glue::rule_from_store)
+                .filter_map(crate::store_glue::rule_from_store)
                 .collect(),
         );
 
@@ -575,7 +575,9 @@ impl Gate {
         let store = &self.inner.interceptor.store;
         let current = broker.check_pending(id).map_err(GateError::Decide)?;
         let now = broker.now_ms();
-        let mut rule = remembered_rule(&current, &decision, now);
+        let arguments = broker.arguments(id).unwrap_or_default();
+        let mut rule = remembered_rule(&current, &decision, &arguments, now)
+            .map_err(|e| GateError::Decide(e.into()))?;
         if let Some(rule) = rule.as_mut() {
             let stored = store
                 .insert_remembered(crate::store_glue::rule_to_store(rule))

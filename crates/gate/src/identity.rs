@@ -18,6 +18,28 @@ use serde::Serialize;
 
 use crate::grants::DEFAULT_GRANT;
 
+/// The client an agent declared in `initialize` (`clientInfo`), name and version kept apart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClientInfo {
+    pub name: String,
+    /// `None` when the client declared no version.
+    pub version: Option<String>,
+}
+
+impl ClientInfo {
+    /// The session's declared client; `None` when it declared no name.
+    pub fn of(session: &SessionInfo) -> Option<Self> {
+        let client = session.client.as_ref()?;
+        let name = client.name.trim();
+        (!name.is_empty()).then(|| ClientInfo {
+            name: name.to_owned(),
+            version: Some(client.version.trim())
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned),
+        })
+    }
+}
+
 /// Shown for a tokenless agent whose client declared no name.
 pub const UNNAMED_CLIENT: &str = "unnamed client";
 
@@ -103,11 +125,7 @@ impl Sessions {
                 session_id: session.session_id.to_string(),
                 server: session.server.to_string(),
                 grant: session.agent.grant.clone(),
-                client: session
-                    .client
-                    .as_ref()
-                    .map(|c| c.name.clone())
-                    .filter(|n| !n.is_empty()),
+                client: ClientInfo::of(session).map(|c| c.name),
             },
         );
     }

@@ -21,6 +21,7 @@ pub mod policies;
 mod probe;
 mod roots;
 pub mod runtime;
+pub mod scope;
 mod store_glue;
 mod upstreams;
 mod watch;

@@ -3,6 +3,8 @@
 use airlock_store::{ApprovalDecision, Effect, NewRemembered, Remembered, Store};
 
 use crate::approvals::{Approval, ApprovalStatus, DecisionSource, RememberedRule};
+use crate::identity::is_tokenless;
+use crate::scope::ArgMatch;
 
 fn ms(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
@@ -56,12 +58,10 @@ pub fn rule_to_store(rule: &RememberedRule) -> NewRemembered {
     NewRemembered {
         grant: Some(rule.grant.clone()),
         session_id: rule.session_id.clone(),
+        client_name: rule.client.clone(),
         server: rule.server.clone(),
         tool: rule.tool.clone(),
-        arg_match: rule
-            .args_hash
-            .as_ref()
-            .map(|h| serde_json::json!({ "argsHash": h })),
+        arg_match: rule.args.to_store(),
         effect: if rule.approve {
             Effect::Approve
         } else {
@@ -74,24 +74,39 @@ pub fn rule_to_store(rule: &RememberedRule) -> NewRemembered {
     }
 }
 
-pub fn rule_from_store(stored: Remembered) -> RememberedRule {
+/// A stored rule as the broker applies it; `None` (logged) for one whose argument match this
+/// build cannot read, or a tokenless approval that names no client or session: applying either
+/// would approve more than the human chose.
+pub fn rule_from_store(stored: Remembered) -> Option<RememberedRule> {
     let rule = stored.rule;
-    RememberedRule {
+    let approve = rule.effect == Effect::Approve;
+    let Some(args) = ArgMatch::from_store(rule.arg_match.as_ref()) else {
+        tracing::warn!(
+            id = stored.id,
+            "remembered decision with an unknown argument match is not applied"
+        );
+        return None;
+    };
+    let grant = rule.grant.unwrap_or_default();
+    if approve && is_tokenless(&grant) && rule.client_name.is_none() && rule.session_id.is_none() {
+        tracing::warn!(
+            id = stored.id,
+            "remembered approval for every tokenless agent is not applied"
+        );
+        return None;
+    }
+    Some(RememberedRule {
         id: stored.id.to_string(),
-        grant: rule.grant.unwrap_or_default(),
+        grant,
         server: rule.server,
         tool: rule.tool,
-        args_hash: rule
-            .arg_match
-            .as_ref()
-            .and_then(|m| m.get("argsHash"))
-            .and_then(|h| h.as_str())
-            .map(str::to_string),
+        client: rule.client_name,
+        args,
         session_id: rule.session_id,
-        approve: rule.effect == Effect::Approve,
+        approve,
         note: rule.note,
         created_ms: u64::try_from(rule.created_ms).unwrap_or(0),
         expires_ms: rule.expires_ms.map(|t| u64::try_from(t).unwrap_or(0)),
         approval_id: rule.approval_id.unwrap_or_default(),
-    }
+    })
 }

@@ -15,7 +15,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use airlock_gate::clock::ManualClock;
-use airlock_gate::{ApprovalStatus, Remember};
+use airlock_gate::scope::ArgsChoice;
+use airlock_gate::{ApprovalStatus, HumanDecision, Remember};
 use airlock_store::{DecidedBy, Decision};
 use common::{
     Options, PlainAgent, TestGate, approval_policy as policy, assert_cannot_approve_withdrawn,
@@ -326,14 +327,36 @@ async fn g_remembered_for_ten_minutes_then_asked_again() {
     assert_eq!(rules.len(), 1);
     assert_eq!(rules[0].expires_ms, Some(rules[0].created_ms + 600_000));
 
-    // Another user, same tool and grant: passes without asking (and the approval itself is used).
+    // The same arguments again: passes without asking (and the approval itself is used).
     let again = agent
-        .call("terminate_user_connections", json!({"userId": "u-99"}))
+        .call("terminate_user_connections", json!({"userId": "u-7"}))
         .await;
     assert_ne!(again["isError"], true, "{again}");
     assert!(gate.gate.pending_approvals().is_empty(), "nobody was asked");
     let history = gate.history().await;
     assert_eq!(history.last().unwrap().decided_by, DecidedBy::Remembered);
+
+    // Another user: the "yes" covered these arguments only, so the human is asked.
+    let other = agent
+        .call("terminate_user_connections", json!({"userId": "u-99"}))
+        .await;
+    assert!(
+        result_text(&other).starts_with("Approval pending"),
+        "{other}"
+    );
+    let other_id = result_meta(&other)["approvalId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let any_args = HumanDecision {
+        args: ArgsChoice::Any,
+        ..decision(true, Remember::Minutes(10), None)
+    };
+    gate.gate.decide(&other_id, any_args).await.unwrap();
+    let widened = agent
+        .call("terminate_user_connections", json!({"userId": "u-100"}))
+        .await;
+    assert_ne!(widened["isError"], true, "any arguments, chosen: {widened}");
 
     clock.advance(10 * 60_000);
     let expired = agent
@@ -374,7 +397,10 @@ async fn remembered_decisions_survive_a_restart_and_deny_always_carries_the_note
     gate.gate
         .decide(
             &id,
-            decision(false, Remember::Always, Some("never kick users")),
+            HumanDecision {
+                args: ArgsChoice::Any,
+                ..decision(false, Remember::Always, Some("never kick users"))
+            },
         )
         .await
         .unwrap();

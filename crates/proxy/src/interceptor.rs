@@ -184,8 +184,10 @@ pub struct RefusedCall<'a> {
 /// Why an agent was refused at the door.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
-    /// No token was sent, and grants are configured (HTTP 401).
-    #[error("this gate requires a grant token: send `Authorization: Bearer <token>`")]
+    /// No token was sent, and `gate.require_grants` is on (HTTP 401).
+    #[error(
+        "this gate requires a grant token (gate.require_grants is on): send `Authorization: Bearer <token>`"
+    )]
     MissingToken,
     /// The token matches no grant (HTTP 401).
     #[error("unknown grant token")]

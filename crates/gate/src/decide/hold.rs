@@ -32,20 +32,14 @@ impl GateInterceptor {
             server: call.session.server.to_string(),
             tool: call.name.to_string(),
             session_id: call.session.session_id.to_string(),
-            client: call.session.client.as_ref().map(|c| {
-                if c.version.is_empty() {
-                    c.name.clone()
-                } else {
-                    format!("{} {}", c.name, c.version)
-                }
-            }),
+            client: crate::identity::ClientInfo::of(call.session),
             arguments: self.store.redactor().redact_value(call.arguments),
             args_hash: args_hash.to_string(),
             rule: evaluation.rule.clone(),
             reason: evaluation.reason.clone(),
             timeout_ms,
         };
-        let mut waiter = match self.broker.join(request) {
+        let mut waiter = match self.broker.join(request, call.arguments) {
             Joined::Approved(approval) => return Human::Approved(approval),
             Joined::Denied(approval) => return Human::Denied(approval),
             Joined::Waiting(waiter) => waiter,

@@ -25,7 +25,9 @@ impl GateInterceptor {
             server: &call.session.server,
             tool: call.name,
             session_id: &call.session.session_id,
+            client: call.session.client.as_ref().map_or("", |c| c.name.trim()),
             args_hash,
+            arguments: call.arguments,
         }
     }
 

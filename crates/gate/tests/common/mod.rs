@@ -334,6 +334,7 @@ pub fn decision(approve: bool, remember: Remember, note: Option<&str>) -> HumanD
         remember,
         note: note.map(str::to_string),
         source: DecisionSource::Api,
+        args: airlock_gate::scope::ArgsChoice::Same,
     }
 }
 
