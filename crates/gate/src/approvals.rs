@@ -615,6 +615,20 @@ impl Broker {
         self.lock().remembered = rules;
     }
 
+    /// Forgets the "this session" rules of a session that ended: they can never match again.
+    pub fn session_ended(&self, session_id: &str) {
+        let mut state = self.lock();
+        let before = state.remembered.len();
+        state
+            .remembered
+            .retain(|r| r.session_id.as_deref() != Some(session_id));
+        let changed = state.remembered.len() != before;
+        drop(state);
+        if changed {
+            let _ = self.events.send(BrokerEvent::Remembered);
+        }
+    }
+
     /// Revokes a remembered rule. False when there is none with that id.
     pub fn revoke(&self, id: &str) -> bool {
         let mut state = self.lock();

@@ -223,6 +223,8 @@ impl Gate {
         broker.restore_remembered(
             remembered
                 .into_iter()
+                // Sessions do not outlive the gate: their rules cannot match after a restart.
+                .filter(|r| r.rule.session_id.is_none())
                 .filter_map(crate::store_glue::rule_from_store)
                 .collect(),
         );

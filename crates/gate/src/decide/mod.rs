@@ -116,6 +116,7 @@ impl Interceptor for GateInterceptor {
 
     fn session_closed(&self, session: &SessionInfo) {
         self.sessions.closed(session);
+        self.broker.session_ended(&session.session_id);
     }
 
     fn tools_list(&self, session: &SessionInfo, result: &mut Value) {
