@@ -5,12 +5,14 @@
 //! - [`auth`]: the Host/Origin guard and the bearer token.
 //! - [`events`]: the SSE event stream.
 //! - [`assets`]: ui/dist at `/` (embedded in release builds).
+//! - [`door`]: `/api/access`, who may come in (`gate.require_grants` and the open sessions).
 //!
 //! The contract in prose is `docs/ui.md`. Nothing here depends on Tauri, so the desktop shell and
 //! `airlock serve` run the very same routes.
 
 pub mod assets;
 pub mod auth;
+pub mod door;
 pub mod error;
 pub mod events;
 pub mod extract;

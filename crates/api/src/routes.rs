@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use airlock_gate::config::{PolicySource, UpstreamKind};
+use airlock_gate::scope::{ArgMatch, ArgsChoice};
 use airlock_gate::{DecideError, DecisionSource as GateSource, Gate, GateError, GateEvent};
 use airlock_gate::{HumanDecision, PolicySaveError, Remember as GateRemember};
 use airlock_store::{CallFilter, CallRecord, PageRequest};
@@ -19,10 +20,11 @@ use sha2::{Digest, Sha256};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery};
 use crate::types::{
-    Approval, ApprovalStatus, BulkDecideRequest, BulkDecideResponse, Call, CallPage, ClientInfo,
-    DecideRequest, DecidedBy, Decision, DecisionSource, Diagnostic, Event, ExportFormat, Grant,
-    GrantToken, HistoryQuery, PauseRequest, PolicyDoc, PolicyState, PolicyText, Remember,
-    Remembered, ServerStatus, Stats, StatsBucket, Status, ToolDecision, ToolPreview, Validation,
+    Approval, ApprovalStatus, ArgsScope, BulkDecideRequest, BulkDecideResponse, Call, CallPage,
+    ClientInfo, DecideRequest, DecidedBy, Decision, DecisionSource, Diagnostic, Event,
+    ExportFormat, Grant, GrantToken, HistoryQuery, PauseRequest, PolicyDoc, PolicyState,
+    PolicyText, Remember, Remembered, ServerStatus, Stats, StatsBucket, Status, ToolDecision,
+    ToolPreview, Validation,
 };
 
 /// Default and largest history page.
@@ -49,6 +51,10 @@ pub fn api_routes(gate: Gate) -> Router {
         .route("/policies/{id}", put(save_policy))
         .route("/servers/{name}/tools", get(tools))
         .route("/grants", get(grants).post(create_grant))
+        .route(
+            "/access",
+            get(crate::door::access).put(crate::door::set_access),
+        )
         .route("/grants/{name}/rotate", post(rotate_grant))
         .route("/grants/{name}", delete(revoke_grant))
         .route(
@@ -168,18 +174,21 @@ pub fn approval(a: &airlock_gate::Approval) -> Approval {
         expires_ms: ms(a.expires_ms),
         status: approval_status(a.status),
         grant: r.grant.clone(),
+        agent: r.agent_label(),
+        tokenless: airlock_gate::identity::is_tokenless(&r.grant),
         server: r.server.clone(),
         tool: r.tool.clone(),
         arguments: r.arguments.clone(),
         rule: r.rule.clone(),
         reason: r.reason.clone(),
-        client: r.client.as_ref().map(|name| ClientInfo {
-            name: name.clone(),
-            version: None,
+        client: r.client.as_ref().map(|c| ClientInfo {
+            name: c.name.clone(),
+            version: c.version.clone(),
         }),
         session_id: r.session_id.clone(),
         waiting: u32::try_from(a.waiting).unwrap_or(u32::MAX),
         note: a.note.clone(),
+        remembered: a.remembered.clone(),
     }
 }
 
@@ -201,6 +210,7 @@ fn human_decision(
     decision: Decision,
     remember: Option<Remember>,
     minutes: Option<u32>,
+    args: Option<ArgsScope>,
     note: Option<String>,
     from: Option<DecisionSource>,
 ) -> Result<HumanDecision, ApiError> {
@@ -229,6 +239,11 @@ fn human_decision(
         remember,
         note,
         source: source(from),
+        args: match args.unwrap_or_default() {
+            ArgsScope::Same => ArgsChoice::Same,
+            ArgsScope::Any => ArgsChoice::Any,
+            ArgsScope::Under { argument, path } => ArgsChoice::Under { argument, path },
+        },
     })
 }
 
@@ -242,6 +257,7 @@ fn decide_error(err: GateError) -> ApiError {
             id,
             status: status.to_owned(),
         },
+        GateError::Decide(e @ DecideError::Scope(_)) => ApiError::Invalid(e.to_string()),
         other => internal(other),
     }
 }
@@ -255,6 +271,7 @@ async fn decide(
         body.decision,
         body.remember,
         body.minutes,
+        body.args,
         body.note,
         body.source,
     )?;
@@ -266,7 +283,7 @@ async fn bulk(
     State(gate): State<Gate>,
     ApiJson(body): ApiJson<BulkDecideRequest>,
 ) -> Result<axum::Json<BulkDecideResponse>, ApiError> {
-    let d = human_decision(body.decision, None, None, body.note, body.source)?;
+    let d = human_decision(body.decision, None, None, None, body.note, body.source)?;
     let n = gate
         .decide_bulk(&body.tool, &body.grant, body.server.as_deref(), d)
         .await
@@ -281,11 +298,22 @@ async fn remembered(State(gate): State<Gate>) -> axum::Json<Vec<Remembered>> {
         .remembered()
         .into_iter()
         .map(|r| Remembered {
+            scope: r.describe(),
+            agent: r.who(),
             id: r.id,
             grant: r.grant,
+            client: r.client,
             server: r.server,
             tool: r.tool,
-            args_hash: r.args_hash,
+            args_hash: match &r.args {
+                ArgMatch::Exact { args_hash } => Some(args_hash.clone()),
+                _ => None,
+            },
+            args: match r.args {
+                ArgMatch::Exact { .. } => ArgsScope::Same,
+                ArgMatch::Any => ArgsScope::Any,
+                ArgMatch::Under { argument, path } => ArgsScope::Under { argument, path },
+            },
             effect: if r.approve {
                 Decision::Approve
             } else {
@@ -382,10 +410,12 @@ fn decided_by(d: airlock_store::DecidedBy) -> DecidedBy {
 pub fn call_of(r: CallRecord) -> Call {
     let arguments = serde_json::from_str(&r.arguments)
         .unwrap_or_else(|_| serde_json::Value::String(r.arguments.clone()));
+    let grant = r.grant.unwrap_or_else(|| "(no grant)".into());
     Call {
         id: r.id,
         time_ms: r.at_ms,
-        grant: r.grant.unwrap_or_else(|| "(no grant)".into()),
+        agent: airlock_gate::identity::agent_label(&grant, r.client_name.as_deref()),
+        grant,
         session_id: r.session_id.unwrap_or_default(),
         client: r.client_name.map(|name| ClientInfo {
             name,
@@ -709,6 +739,7 @@ async fn create_grant(
     Ok(axum::Json(GrantToken {
         name: body.name,
         token,
+        note: airlock_gate::access::tokenless_note(gate.requires_grants()).map(str::to_owned),
     }))
 }
 
@@ -717,7 +748,11 @@ async fn rotate_grant(
     Path(name): Path<String>,
 ) -> Result<axum::Json<GrantToken>, ApiError> {
     let token = gate.rotate_grant(&name).await.map_err(grant_error)?;
-    Ok(axum::Json(GrantToken { name, token }))
+    Ok(axum::Json(GrantToken {
+        name,
+        token,
+        note: None,
+    }))
 }
 
 async fn revoke_grant(

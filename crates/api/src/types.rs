@@ -101,8 +101,14 @@ pub struct Approval {
     pub expires_ms: i64,
     /// Where it stands.
     pub status: ApprovalStatus,
-    /// The grant (agent identity) that made the call.
+    /// The grant (agent identity) that made the call; `default` for an agent without a token.
     pub grant: String,
+    /// How the agent is named everywhere: the grant (with its client), or for an agent without a
+    /// token its declared client name marked `(no token)`, e.g. `claude-code (no token)`.
+    pub agent: String,
+    /// True when the agent sent no grant token: it is not authenticated, and its client name is
+    /// only what it claims.
+    pub tokenless: bool,
     /// Upstream server name.
     pub server: String,
     /// Tool name.
@@ -124,6 +130,28 @@ pub struct Approval {
     /// The human's note (on a decided request).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// On a decided request: what the remembered decision it created covers, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remembered: Option<String>,
+}
+
+/// Which arguments a remembered decision covers.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ArgsScope {
+    /// Exactly the arguments of the request decided (the default).
+    #[default]
+    Same,
+    /// Any arguments of the same tool.
+    Any,
+    /// Calls whose string argument `argument` is an absolute path at or below `path` (both
+    /// normalized: `..` cannot climb out; a relative path asks again).
+    Under {
+        /// The argument's name, e.g. `path`.
+        argument: String,
+        /// An absolute directory, e.g. `/home/me/project`.
+        path: String,
+    },
 }
 
 /// Approve or deny.
@@ -181,6 +209,9 @@ pub struct DecideRequest {
     /// With `remember: "minutes"`: how many (1 to 10080; default 10).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub minutes: Option<u32>,
+    /// With a remembered decision: which arguments it covers; the same arguments when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub args: Option<ArgsScope>,
     /// A note the agent reads (on deny) and history keeps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
@@ -228,13 +259,24 @@ pub struct Remembered {
     pub id: String,
     /// Grant it applies to.
     pub grant: String,
+    /// For an agent without a token: the declared client name it applies to (`""` for a client
+    /// that declared none); absent when the grant (or the session) is the identity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
+    /// Who it covers, in words, e.g. `any tokenless agent that says it is \`claude-code\``.
+    pub agent: String,
     /// Server it applies to.
     pub server: String,
     /// Tool it applies to.
     pub tool: String,
-    /// When set, only calls with these exact arguments (canonical hash) match.
+    /// Which arguments it covers.
+    pub args: ArgsScope,
+    /// With `args: same`: the canonical hash of the arguments it covers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub args_hash: Option<String>,
+    /// The whole scope in one sentence, e.g. "approve \`x\` on \`y\` for grant \`ci\`, with
+    /// these arguments only, for 10 min".
+    pub scope: String,
     /// What it decides.
     pub effect: Decision,
     /// The human's note.
@@ -288,6 +330,9 @@ pub struct Call {
     pub time_ms: i64,
     /// Grant (agent identity).
     pub grant: String,
+    /// How the agent is named: the grant (with its client), or `<client> (no token)` for an
+    /// agent without a token, which is not authenticated.
+    pub agent: String,
     /// Agent session.
     pub session_id: String,
     /// The agent's MCP client.
@@ -540,6 +585,68 @@ pub struct GrantToken {
     pub name: String,
     /// The bearer token; Airlock keeps only its hash.
     pub token: String,
+    /// On create while `gate.require_grants` is off: that agents without a token still get in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// An open agent session that listed or called tools.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(optional_fields)]
+pub struct AgentSession {
+    /// Airlock's id for the session.
+    pub session_id: String,
+    /// The server it talks to.
+    pub server: String,
+    /// Its grant; `default` without a token.
+    pub grant: String,
+    /// The client name it declared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
+    /// How it is named, e.g. `claude-code (no token)`.
+    pub agent: String,
+    /// It sent no grant token (not authenticated).
+    pub tokenless: bool,
+}
+
+/// `GET /api/access`: who may come in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Access {
+    /// `gate.require_grants`: agents without a grant token are refused.
+    pub require_grants: bool,
+    /// Grants with a token (not revoked).
+    pub grants: u32,
+    /// Open agent sessions.
+    pub sessions: Vec<AgentSession>,
+    /// How many of them sent no token (refused from their next request if tokens become
+    /// required).
+    pub tokenless_sessions: u32,
+}
+
+/// `PUT /api/access`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SetAccess {
+    /// Turn `gate.require_grants` on or off.
+    pub require_grants: bool,
+}
+
+/// Answer to `PUT /api/access`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(optional_fields)]
+pub struct AccessChange {
+    /// The setting now.
+    pub require_grants: bool,
+    /// Tokenless sessions connected when it changed.
+    pub tokenless_sessions: u32,
+    /// The config file it was saved to; absent when Airlock runs on its built-in config.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub saved_to: Option<String>,
+    /// What changed, for the person who switched it.
+    pub message: String,
 }
 
 /// `POST /api/pause`.
@@ -606,6 +713,7 @@ pub fn typescript_bindings() -> String {
         ApprovalStatus::decl(&cfg),
         ClientInfo::decl(&cfg),
         Approval::decl(&cfg),
+        ArgsScope::decl(&cfg),
         Decision::decl(&cfg),
         Remember::decl(&cfg),
         DecisionSource::decl(&cfg),
@@ -629,6 +737,10 @@ pub fn typescript_bindings() -> String {
         Grant::decl(&cfg),
         CreateGrant::decl(&cfg),
         GrantToken::decl(&cfg),
+        AgentSession::decl(&cfg),
+        Access::decl(&cfg),
+        SetAccess::decl(&cfg),
+        AccessChange::decl(&cfg),
         PauseRequest::decl(&cfg),
         Event::decl(&cfg),
         ErrorBody::decl(&cfg),

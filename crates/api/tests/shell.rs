@@ -53,6 +53,8 @@ fn sample_approval() -> Approval {
         expires_ms: 1_700_000_600_000,
         status: ApprovalStatus::Pending,
         grant: "default".into(),
+        agent: "unnamed client (no token)".into(),
+        tokenless: true,
         server: "pusher".into(),
         tool: "terminate_user_connections".into(),
         arguments: serde_json::json!({"userId": "u-42"}),
@@ -62,6 +64,7 @@ fn sample_approval() -> Approval {
         session_id: "s-1".into(),
         waiting: 1,
         note: None,
+        remembered: None,
     }
 }
 

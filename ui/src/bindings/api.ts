@@ -92,9 +92,19 @@ expiresMs: number,
  */
 status: ApprovalStatus, 
 /**
- * The grant (agent identity) that made the call.
+ * The grant (agent identity) that made the call; `default` for an agent without a token.
  */
 grant: string, 
+/**
+ * How the agent is named everywhere: the grant (with its client), or for an agent without a
+ * token its declared client name marked `(no token)`, e.g. `claude-code (no token)`.
+ */
+agent: string, 
+/**
+ * True when the agent sent no grant token: it is not authenticated, and its client name is
+ * only what it claims.
+ */
+tokenless: boolean, 
 /**
  * Upstream server name.
  */
@@ -130,7 +140,21 @@ waiting: number,
 /**
  * The human's note (on a decided request).
  */
-note?: string, };
+note?: string, 
+/**
+ * On a decided request: what the remembered decision it created covers, in words.
+ */
+remembered?: string, };
+
+export type ArgsScope = { "kind": "same" } | { "kind": "any" } | { "kind": "under", 
+/**
+ * The argument's name, e.g. `path`.
+ */
+argument: string, 
+/**
+ * An absolute directory, e.g. `/home/me/project`.
+ */
+path: string, };
 
 export type Decision = "approve" | "deny";
 
@@ -151,6 +175,10 @@ remember?: Remember,
  * With `remember: "minutes"`: how many (1 to 10080; default 10).
  */
 minutes?: number, 
+/**
+ * With a remembered decision: which arguments it covers; the same arguments when absent.
+ */
+args?: ArgsScope, 
 /**
  * A note the agent reads (on deny) and history keeps.
  */
@@ -202,6 +230,15 @@ id: string,
  */
 grant: string, 
 /**
+ * For an agent without a token: the declared client name it applies to (`""` for a client
+ * that declared none); absent when the grant (or the session) is the identity.
+ */
+client?: string, 
+/**
+ * Who it covers, in words, e.g. `any tokenless agent that says it is \`claude-code\``.
+ */
+agent: string, 
+/**
  * Server it applies to.
  */
 server: string, 
@@ -210,9 +247,18 @@ server: string,
  */
 tool: string, 
 /**
- * When set, only calls with these exact arguments (canonical hash) match.
+ * Which arguments it covers.
+ */
+args: ArgsScope, 
+/**
+ * With `args: same`: the canonical hash of the arguments it covers.
  */
 argsHash?: string, 
+/**
+ * The whole scope in one sentence, e.g. "approve \`x\` on \`y\` for grant \`ci\`, with
+ * these arguments only, for 10 min".
+ */
+scope: string, 
 /**
  * What it decides.
  */
@@ -249,6 +295,11 @@ timeMs: number,
  * Grant (agent identity).
  */
 grant: string, 
+/**
+ * How the agent is named: the grant (with its client), or `<client> (no token)` for an
+ * agent without a token, which is not authenticated.
+ */
+agent: string, 
 /**
  * Agent session.
  */
@@ -521,7 +572,80 @@ name: string,
 /**
  * The bearer token; Airlock keeps only its hash.
  */
-token: string, };
+token: string, 
+/**
+ * On create while `gate.require_grants` is off: that agents without a token still get in.
+ */
+note?: string | null, };
+
+export type AgentSession = { 
+/**
+ * Airlock's id for the session.
+ */
+sessionId: string, 
+/**
+ * The server it talks to.
+ */
+server: string, 
+/**
+ * Its grant; `default` without a token.
+ */
+grant: string, 
+/**
+ * The client name it declared.
+ */
+client?: string, 
+/**
+ * How it is named, e.g. `claude-code (no token)`.
+ */
+agent: string, 
+/**
+ * It sent no grant token (not authenticated).
+ */
+tokenless: boolean, };
+
+export type Access = { 
+/**
+ * `gate.require_grants`: agents without a grant token are refused.
+ */
+requireGrants: boolean, 
+/**
+ * Grants with a token (not revoked).
+ */
+grants: number, 
+/**
+ * Open agent sessions.
+ */
+sessions: Array<AgentSession>, 
+/**
+ * How many of them sent no token (refused from their next request if tokens become
+ * required).
+ */
+tokenlessSessions: number, };
+
+export type SetAccess = { 
+/**
+ * Turn `gate.require_grants` on or off.
+ */
+requireGrants: boolean, };
+
+export type AccessChange = { 
+/**
+ * The setting now.
+ */
+requireGrants: boolean, 
+/**
+ * Tokenless sessions connected when it changed.
+ */
+tokenlessSessions: number, 
+/**
+ * The config file it was saved to; absent when Airlock runs on its built-in config.
+ */
+savedTo?: string, 
+/**
+ * What changed, for the person who switched it.
+ */
+message: string, };
 
 export type PauseRequest = { 
 /**
