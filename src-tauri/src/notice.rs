@@ -12,6 +12,11 @@ use std::collections::HashSet;
 use airlock_gate::{Approval, ApprovalStatus};
 use serde_json::Value;
 
+/// What "Allow 10 min" covers, said in the body next to the button: the gate remembers it for
+/// this agent (grant, or a tokenless agent's declared client name), this tool and these
+/// arguments only (`airlock_gate::scope`).
+const ALLOW_TEN_SCOPE: &str = "Allow 10 min = this agent, this tool, these arguments.";
+
 /// Action key for a click on the notification's body (the spec's default action).
 pub const DEFAULT_ACTION: &str = "default";
 /// Longest argument value shown in a body, in characters.
@@ -203,9 +208,9 @@ impl Board {
             [one] => Content {
                 summary: format!("{prefix}{} wants {}", one.agent, one.tool),
                 body: if one.args.is_empty() {
-                    format!("on {}", one.server)
+                    format!("on {}\n{ALLOW_TEN_SCOPE}", one.server)
                 } else {
-                    format!("on {}: {}", one.server, one.args)
+                    format!("on {}: {}\n{ALLOW_TEN_SCOPE}", one.server, one.args)
                 },
                 actions: vec![
                     (DEFAULT_ACTION.to_string(), "Open".to_string()),
@@ -246,11 +251,7 @@ impl Board {
 
 fn entry(approval: &Approval) -> Entry {
     let request = &approval.request;
-    let agent = request
-        .client
-        .clone()
-        .filter(|c| !c.trim().is_empty())
-        .unwrap_or_else(|| request.grant.clone());
+    let agent = request.agent_label();
     let timeout = approval.expires_ms.saturating_sub(approval.created_ms);
     let remind_at_ms = (timeout >= MIN_TIMEOUT_FOR_REMINDER_MS)
         .then(|| approval.expires_ms - REMIND_BEFORE_MS.min(timeout / 4));
@@ -320,6 +321,7 @@ pub fn escape_markup(text: &str) -> String {
 mod tests {
     use super::*;
     use airlock_gate::ApprovalRequest;
+    use airlock_gate::identity::ClientInfo;
     use serde_json::json;
 
     fn approval(id: &str, user: &str, status: ApprovalStatus) -> Approval {
@@ -329,11 +331,14 @@ mod tests {
             expires_ms: 1_000_000 + 600_000,
             status,
             request: ApprovalRequest {
-                grant: "cli".into(),
+                grant: "default".into(),
                 server: "pusher".into(),
                 tool: "terminate_user_connections".into(),
                 session_id: "s1".into(),
-                client: Some("claude-code".into()),
+                client: Some(ClientInfo {
+                    name: "claude-code".into(),
+                    version: Some("2.1.0".into()),
+                }),
                 arguments: json!({ "userId": user }),
                 args_hash: format!("hash-{user}"),
                 rule: "/tools/terminate_user_connections".into(),
@@ -344,6 +349,7 @@ mod tests {
             decided_ms: None,
             decided_by: None,
             note: None,
+            remembered: None,
         }
     }
 
@@ -358,8 +364,14 @@ mod tests {
     fn one_request_gets_its_own_buttons_and_key_arguments() {
         let mut board = Board::new();
         let c = shown(board.update(&approval("a1", "u-42", ApprovalStatus::Pending)));
-        assert_eq!(c.summary, "claude-code wants terminate_user_connections");
-        assert_eq!(c.body, "on pusher: userId=u-42");
+        assert_eq!(
+            c.summary,
+            "claude-code (no token) wants terminate_user_connections"
+        );
+        assert_eq!(
+            c.body,
+            "on pusher: userId=u-42\nAllow 10 min = this agent, this tool, these arguments."
+        );
         let keys: Vec<&str> = c.actions.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(keys, ["default", "approve:a1", "deny:a1", "allow10:a1"]);
         assert_eq!(c.actions[3].1, "Allow 10 min");
@@ -504,6 +516,7 @@ mod tests {
         let mut board = Board::new();
         let mut a = approval("a1", "u-1", ApprovalStatus::Pending);
         a.request.client = None;
+        a.request.grant = "cli".into();
         let c = shown(board.update(&a));
         assert_eq!(c.summary, "cli wants terminate_user_connections");
     }

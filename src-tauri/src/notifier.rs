@@ -294,6 +294,7 @@ async fn on_signal(
                     remember,
                     note: None,
                     source: DecisionSource::Notification,
+                    args: airlock_gate::scope::ArgsChoice::Same,
                 };
                 match gate.decide(&request, decision).await {
                     Ok(_) => tracing::info!(%request, approve, "decided from a notification"),

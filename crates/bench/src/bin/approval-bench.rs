@@ -189,6 +189,7 @@ impl Bench {
                         remember: Remember::Once,
                         note: None,
                         source: DecisionSource::Api,
+                        args: airlock_gate::scope::ArgsChoice::Same,
                     },
                 )
                 .await?;
