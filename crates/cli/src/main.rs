@@ -51,12 +51,18 @@ enum Command {
     Import(commands::import::ImportArgs),
     /// List the calls waiting for a human (with --watch, keep listing).
     Approvals(commands::approvals::ApprovalsArgs),
-    /// Approve a waiting call, once or remembered (--for 10m, --session, --always).
+    /// Approve a waiting call, once or remembered (--for 10m, --session, --always) for this agent,
+    /// tool and these arguments (widen with --any-args or --under ARG=DIR).
     Approve(commands::approvals::ApproveArgs),
     /// Deny a waiting call, with a note the agent reads (--note), once or --always.
     Deny(commands::approvals::DenyArgs),
     /// Search and export the history of calls; `history verify` checks its integrity.
     History(commands::history::HistoryArgs),
+    /// List remembered decisions with what each covers; `remembered revoke ID`.
+    Remembered(commands::remembered::RememberedArgs),
+    /// Agent identities: list, create, rotate, revoke; `access` and `require on|off` for
+    /// gate.require_grants.
+    Grants(commands::grants::GrantsArgs),
 }
 
 /// Logs go to stderr (stdout belongs to MCP messages in `connect` and `demo-pusher`), filtered by
@@ -91,6 +97,8 @@ fn main() -> ExitCode {
         Command::Approve(args) => commands::approvals::approve(args),
         Command::Deny(args) => commands::approvals::deny(args),
         Command::History(args) => commands::history::run(args),
+        Command::Remembered(args) => commands::remembered::run(args),
+        Command::Grants(args) => commands::grants::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,6 +1,6 @@
 //! The README's terminal tour, with the real `airlock` binary: serve on the built-in default,
-//! call tools, decide approvals from the CLI (deny with a note, approve for 10 minutes), read the
-//! history, verify it, and catch tampering.
+//! call tools, decide approvals from the CLI (deny with a note, approve for 10 minutes with any
+//! arguments), read the history, verify it, and catch tampering.
 
 #![allow(
     clippy::unwrap_used,
@@ -153,14 +153,22 @@ fn the_terminal_tour_works_end_to_end() {
         stderr(&retry)
     );
 
-    // Approved for 10 minutes: this call runs, and the next one passes without asking.
+    // Approved for 10 minutes with any arguments (chosen explicitly): this call runs, and the
+    // next one, for another user, passes without asking.
     let held = spawn_call(
         &data,
         &["pusher", "terminate_user_connections", "userId=u-99"],
     );
     let id = pending_id(&data);
-    let approve = airlock(&data, &["approve", &id, "--for", "10m"]);
+    let approve = airlock(&data, &["approve", &id, "--for", "10m", "--any-args"]);
     assert!(approve.status.success(), "{}", stderr(&approve));
+    assert!(
+        stdout(&approve).contains(
+            "Remembered: approve `terminate_user_connections` on `pusher` for grant `cli`, with any arguments, for 10 min."
+        ),
+        "{}",
+        stdout(&approve)
+    );
     let out = held.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("u-99"), "{}", stdout(&out));

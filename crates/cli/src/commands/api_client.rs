@@ -1,4 +1,5 @@
-//! A small client of the gate's local API, for `approvals`, `approve` and `deny`.
+//! A small client of the gate's local API, for `approvals`, `approve`, `deny`, `remembered` and
+//! `grants`.
 
 use anyhow::{Context, bail};
 use serde_json::Value;
@@ -52,6 +53,16 @@ impl ApiClient {
 
     pub async fn post(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
         self.send(self.http.post(format!("{}{path}", self.base)).json(body))
+            .await
+    }
+
+    pub async fn put(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
+        self.send(self.http.put(format!("{}{path}", self.base)).json(body))
+            .await
+    }
+
+    pub async fn delete(&self, path: &str) -> anyhow::Result<Value> {
+        self.send(self.http.delete(format!("{}{path}", self.base)))
             .await
     }
 }

@@ -2,6 +2,10 @@
 //!
 //! They talk to the running gate's local API with its token, so a decision here goes through the
 //! same path as the window and notifications, and history records it as coming from the CLI.
+//!
+//! A remembered decision (`--for`, `--session`, `--always`) covers this agent, this server and
+//! tool, and these arguments; `--any-args` or `--under ARG=DIR` widen the arguments, never by
+//! default. What it covers is printed after the decision.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -31,17 +35,55 @@ pub struct ApprovalsArgs {
 pub struct ApproveArgs {
     /// The request id (from `airlock approvals` or the notification).
     pub id: String,
-    /// Also approve identical-scope calls (same agent, server and tool) for this long, e.g. `10m`.
+    /// Also approve this agent's calls of this tool with these arguments for this long, e.g.
+    /// `10m` (a tokenless agent: any agent declaring the same client name).
     #[arg(long = "for", value_name = "DURATION", conflicts_with_all = ["session", "always"])]
     pub for_: Option<String>,
-    /// Also approve the same tool for the rest of this agent session.
+    /// Also approve this tool with these arguments for the rest of this agent session.
     #[arg(long, conflicts_with = "always")]
     pub session: bool,
-    /// Always approve this tool for this agent on this server (until revoked).
+    /// Always approve this tool with these arguments for this agent (until revoked).
     #[arg(long)]
     pub always: bool,
     #[command(flatten)]
+    pub scope: ArgsFlags,
+    #[command(flatten)]
     pub gate: GateArgs,
+}
+
+/// Which arguments a remembered decision covers (the same arguments unless one is given).
+#[derive(Debug, clap::Args)]
+pub struct ArgsFlags {
+    /// With --for, --session or --always: cover any arguments of the tool, not just these.
+    #[arg(long, conflicts_with = "under")]
+    pub any_args: bool,
+    /// With --for, --session or --always: cover calls whose path argument ARG is at or below
+    /// the absolute directory DIR, e.g. `--under path=/home/me/project`.
+    #[arg(long, value_name = "ARG=DIR")]
+    pub under: Option<String>,
+}
+
+impl ArgsFlags {
+    /// The `args` of the decide request; `None` for the same arguments.
+    fn to_json(&self, remembered: bool) -> anyhow::Result<Option<Value>> {
+        if !remembered && (self.any_args || self.under.is_some()) {
+            bail!(
+                "--any-args and --under widen a remembered decision: add --for, --session or --always"
+            );
+        }
+        if self.any_args {
+            return Ok(Some(json!({"kind": "any"})));
+        }
+        let Some(under) = &self.under else {
+            return Ok(None);
+        };
+        let Some((argument, path)) = under.split_once('=') else {
+            bail!("--under `{under}` must be ARG=DIR, e.g. `path=/home/me/project`");
+        };
+        Ok(Some(
+            json!({"kind": "under", "argument": argument, "path": path}),
+        ))
+    }
 }
 
 /// Deny a pending request.
@@ -52,9 +94,11 @@ pub struct DenyArgs {
     /// A note the agent will read with the denial.
     #[arg(long)]
     pub note: Option<String>,
-    /// Always deny this tool for this agent on this server (until revoked).
+    /// Always deny this tool with these arguments for this agent (until revoked).
     #[arg(long)]
     pub always: bool,
+    #[command(flatten)]
+    pub scope: ArgsFlags,
     #[command(flatten)]
     pub gate: GateArgs,
 }
@@ -68,10 +112,7 @@ fn line(a: &Value) -> String {
         .as_i64()
         .map(|t| (t - airlock_store::now_ms()).max(0) / 1000)
         .unwrap_or(0);
-    let agent = a["client"]["name"].as_str().map_or_else(
-        || a["grant"].as_str().unwrap_or("?").to_string(),
-        |c| format!("{} ({c})", a["grant"].as_str().unwrap_or("?")),
-    );
+    let agent = a["agent"].as_str().unwrap_or("?");
     format!(
         "{:<12} {:<9} {} wants {} on {} {}  ({}s left)",
         a["id"].as_str().unwrap_or("?"),
@@ -145,6 +186,10 @@ pub fn approve(args: ApproveArgs) -> anyhow::Result<ExitCode> {
     } else if args.always {
         body["remember"] = json!("always");
     }
+    let remembered = body["remember"] != "once";
+    if let Some(scope) = args.scope.to_json(remembered)? {
+        body["args"] = scope;
+    }
     decide(&args.gate, &args.id, body)
 }
 
@@ -157,6 +202,9 @@ pub fn deny(args: DenyArgs) -> anyhow::Result<ExitCode> {
     if let Some(note) = args.note {
         body["note"] = json!(note);
     }
+    if let Some(scope) = args.scope.to_json(args.always)? {
+        body["args"] = scope;
+    }
     decide(&args.gate, &args.id, body)
 }
 
@@ -167,6 +215,15 @@ fn decide(gate: &GateArgs, id: &str, body: Value) -> anyhow::Result<ExitCode> {
         match api.post(&path, &body).await {
             Ok(a) => {
                 println!("{}", line(&a));
+                match a["remembered"].as_str() {
+                    Some(scope) => println!("Remembered: {scope}."),
+                    None => println!("This request only: the next call asks again."),
+                }
+                if a["tokenless"] == true {
+                    println!(
+                        "Note: this agent sent no grant token; its client name is a claim, not authentication."
+                    );
+                }
                 Ok(ExitCode::SUCCESS)
             }
             Err(err) => {

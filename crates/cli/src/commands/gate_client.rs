@@ -18,10 +18,10 @@ pub struct GateAddress {
 pub struct GateArgs {
     /// Base URL of the gate. Default: read from `<data dir>/runtime.json`, written by the running
     /// gate.
-    #[arg(long, env = "AIRLOCK_URL")]
+    #[arg(long, env = "AIRLOCK_URL", global = true)]
     pub url: Option<String>,
     /// Data directory of the gate (for its runtime file and API token).
-    #[arg(long, env = "AIRLOCK_DATA_DIR")]
+    #[arg(long, env = "AIRLOCK_DATA_DIR", global = true)]
     pub data_dir: Option<PathBuf>,
 }
 

@@ -8,9 +8,11 @@ pub mod connect;
 pub mod demo_pusher;
 pub mod explain;
 pub mod gate_client;
+pub mod grants;
 pub mod history;
 pub mod import;
 pub mod policy;
+pub mod remembered;
 pub mod schema;
 pub mod serve;
 
