@@ -99,6 +99,34 @@ function agentCall(gate, tool, args) {
   return new Promise((resolve) => child.on("exit", (code) => resolve({ code, out })));
 }
 
+/** A tokenless MCP agent over Streamable HTTP declaring `clientName`: initializes, then calls
+ * `tool`; resolves with the call's HTTP answer text (held until a human decides). */
+async function tokenlessCall(gate, clientName, tool, args) {
+  const url = `${gate.base}/mcp/pusher`;
+  const headers = { "Content-Type": "application/json", Accept: "application/json, text/event-stream" };
+  const init = await fetch(url, {
+    method: "POST",
+    headers,
+    body: JSON.stringify({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "initialize",
+      params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: clientName, version: "1.2.3" } },
+    }),
+  });
+  const session = init.headers.get("mcp-session-id");
+  await init.text();
+  check(init.ok && session, `initialize answered ${init.status}`);
+  const withSession = { ...headers, "Mcp-Session-Id": session, "MCP-Protocol-Version": "2025-06-18" };
+  await fetch(url, { method: "POST", headers: withSession, body: JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }) }).then((r) => r.text());
+  const res = await fetch(url, {
+    method: "POST",
+    headers: withSession,
+    body: JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: tool, arguments: args } }),
+  });
+  return res.text();
+}
+
 async function api(gate, method, path, body) {
   const res = await fetch(gate.base + path, {
     method,
@@ -271,7 +299,7 @@ const scenarios = [
     },
   },
   {
-    name: "servers view shows the demo Pusher server, its tools' decisions, and creates a grant",
+    name: "servers view shows the demo Pusher server, its tools' decisions, and creates a grant (tokenless agents still get in)",
     run: async ({ page, gate }) => {
       await page.goto(`${gate.base}/#/servers`);
       const server = page.locator("[data-server=pusher]");
@@ -283,6 +311,11 @@ const scenarios = [
       await token.waitFor({ timeout: WAIT });
       check((await token.inputValue()).length >= 16, "a token is shown once");
       await page.getByTestId("grants").locator("tr[data-grant=e2e-agent]").waitFor({ timeout: WAIT });
+      // A first grant while gate.require_grants is off: tokenless agents still get in, and it says so.
+      check((await page.getByTestId("grant-note").textContent()).includes("still get in"), "the token box says tokenless agents still get in");
+      const access = page.getByTestId("access");
+      check((await access.textContent()).includes("unauthenticated"), "the access panel says tokenless agents are not authenticated");
+      check(!(await access.getByRole("switch", { name: "Refuse agents without a token" }).isChecked()), "require_grants is off");
       await shot(page, "servers", true);
     },
   },
@@ -334,6 +367,65 @@ const scenarios = [
       } finally {
         await other.close();
       }
+    },
+  },
+  {
+    name: "the approval card says what a yes covers; any arguments must be chosen; the remembered list says the scope",
+    run: async ({ page, gate }) => {
+      await page.goto(`${gate.base}/#/approvals`);
+      const agent = agentCall(gate, "terminate_user_connections", { userId: "u-700" });
+      const card = cardFor(page, "terminate_user_connections", "u-700");
+      await card.waitFor({ timeout: WAIT });
+      const scope = card.getByTestId("scope");
+      await scope.filter({ hasText: "This request only: the next call asks again." }).waitFor({ timeout: WAIT });
+      check((await card.getByLabel("Arguments covered").count()) === 0, "no arguments chooser for a one-off decision");
+      await card.getByLabel("Remember this decision").selectOption("minutes");
+      await scope
+        .filter({ hasText: "Also covers terminate_user_connections on pusher for grant cli, with these arguments only, for 10 min." })
+        .waitFor({ timeout: WAIT });
+      await card.getByLabel("Arguments covered").selectOption("any");
+      await scope.filter({ hasText: "with any arguments, for 10 min." }).waitFor({ timeout: WAIT });
+      await shot(page, "approvals-scope");
+      await card.getByLabel("Arguments covered").selectOption("same");
+      await scope.filter({ hasText: "with these arguments only" }).waitFor({ timeout: WAIT });
+      await card.getByRole("button", { name: "Approve" }).click();
+      const r = await agent;
+      check(r.code === 0 && !/denied|pending/i.test(r.out), `approved: ${r.out}`);
+      const row = page.getByTestId("remembered").locator("tr").filter({ hasText: "terminate_user_connections" });
+      await row.waitFor({ timeout: WAIT });
+      const said = await row.getByTestId("remembered-scope").textContent();
+      check(said.includes("for grant `cli`, with these arguments only, for 10 min"), `the remembered row says its scope: ${said}`);
+      // Other arguments: asked again.
+      const other = agentCall(gate, "terminate_user_connections", { userId: "u-701" });
+      const card2 = cardFor(page, "terminate_user_connections", "u-701");
+      await card2.waitFor({ timeout: WAIT });
+      await card2.getByRole("button", { name: "Deny" }).click();
+      check(/denied/i.test((await other).out), "the other arguments were denied");
+      await row.getByRole("button", { name: /Revoke/ }).click();
+      await row.waitFor({ state: "detached", timeout: WAIT });
+    },
+  },
+  {
+    name: "a tokenless agent is shown as <client> (no token), marked not authenticated, scoped to its client name",
+    run: async ({ page, gate }) => {
+      await page.goto(`${gate.base}/#/approvals`);
+      const held = tokenlessCall(gate, "e2e-agent", "terminate_user_connections", { userId: "u-702" });
+      const card = cardFor(page, "terminate_user_connections", "u-702");
+      await card.waitFor({ timeout: WAIT });
+      await card.getByTestId("agent").filter({ hasText: "e2e-agent (no token)" }).waitFor({ timeout: WAIT });
+      check((await card.getByTestId("tokenless").textContent()).includes("not authenticated"), "the card says it is not authenticated");
+      await card.getByLabel("Remember this decision").selectOption("always");
+      await card
+        .getByTestId("scope")
+        .filter({ hasText: "for any tokenless agent that says it is “e2e-agent”, with these arguments only, until revoked." })
+        .waitFor({ timeout: WAIT });
+      await card.getByLabel("Remember this decision").selectOption("session");
+      await card.getByTestId("scope").filter({ hasText: "for this session of e2e-agent (no token)" }).waitFor({ timeout: WAIT });
+      await card.getByLabel("Remember this decision").selectOption("once");
+      await card.getByRole("button", { name: "Deny" }).click();
+      check(/denied/i.test(await held), "the tokenless call was denied");
+      await page.goto(`${gate.base}/#/history`);
+      await page.getByTestId("history").locator("tr[data-call-id]").filter({ hasText: "e2e-agent (no token)" }).first().waitFor({ timeout: WAIT });
     },
   },
   {

@@ -1,6 +1,8 @@
 // Typed calls of the local API (the routes of crates/api; types from the generated bindings).
 
 import type {
+  Access,
+  AccessChange,
   Approval,
   BulkDecideRequest,
   BulkDecideResponse,
@@ -13,6 +15,7 @@ import type {
   HistoryQuery,
   PolicyDoc,
   Remembered,
+  SetAccess,
   Stats,
   Status,
   ToolPreview,
@@ -52,4 +55,6 @@ export const api = {
   createGrant: (body: CreateGrant) => request<GrantToken>("POST", "/api/grants", body),
   rotateGrant: (name: string) => request<GrantToken>("POST", `/api/grants/${enc(name)}/rotate`),
   revokeGrant: (name: string) => request<void>("DELETE", `/api/grants/${enc(name)}`),
+  access: () => request<Access>("GET", "/api/access"),
+  setAccess: (body: SetAccess) => request<AccessChange>("PUT", "/api/access", body),
 };

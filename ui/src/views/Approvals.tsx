@@ -1,7 +1,8 @@
 // Approvals: every pending request, oldest first, with what a human needs to decide (agent, server,
 // tool, redacted arguments, the rule and its reason, time left, how many agents wait), the remember
-// choices, a note for the agent, bulk decisions for bursts, keyboard control (j/k/a/d), and the
-// remembered decisions with one-click revoke. `#/approvals/<id>` (a notification's body) focuses that
+// choices with what they cover in words (components/Scope.tsx), a note for the agent, bulk decisions
+// for bursts, keyboard control (j/k/a/d), and the remembered decisions, each with its scope, with
+// one-click revoke. `#/approvals/<id>` (a notification's body) focuses that
 // request's card, or says it was already decided when it is no longer pending.
 
 import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
@@ -9,18 +10,11 @@ import type { Approval, Decision, Remember, Remembered } from "../bindings/api";
 import { api } from "../api";
 import { Empty, ErrorNote } from "../components/Empty";
 import { Json } from "../components/Json";
+import { type Choice, DEFAULT_CHOICE, ScopeChooser, argsScope } from "../components/Scope";
 import { useNow } from "../components/now";
 import { formatExpiry, formatRemaining, formatTime } from "../format";
 import type { Live } from "../main";
 import { apiInfo } from "../transport";
-
-interface Choice {
-  remember: Remember;
-  minutes: number;
-  note: string;
-}
-
-const DEFAULT_CHOICE: Choice = { remember: "once", minutes: 10, note: "" };
 
 function isTyping(target: EventTarget | null): boolean {
   if (!(target instanceof HTMLElement)) return false;
@@ -68,14 +62,10 @@ function ApprovalCard(props: {
             <span class="tool">{a.tool}</span> <span class="muted">on</span> <span class="server">{a.server}</span>
           </h3>
           <p class="who">
-            <span class="badge">{a.grant}</span>
-            {a.client ? (
-              <span class="muted">
-                {" "}
-                via {a.client.name}
-                {a.client.version ? ` ${a.client.version}` : ""}
-              </span>
-            ) : null}
+            <span class="badge" data-testid="agent">
+              {a.agent}
+            </span>
+            {a.client?.version ? <span class="muted"> {a.client.version}</span> : null}
             <span class="muted"> · asked {formatTime(a.createdMs)}</span>
             {a.waiting > 0 ? (
               <span class="muted" data-testid="waiting">
@@ -99,6 +89,11 @@ function ApprovalCard(props: {
       <p class="rule">
         {a.reason ? <strong>{a.reason}</strong> : <strong>Needs approval</strong>} <code class="pointer">{a.rule}</code>
       </p>
+      {a.tokenless ? (
+        <p class="muted" data-testid="tokenless">
+          This agent sent no grant token: it is not authenticated, and “{a.client?.name ?? "unnamed client"}” is only the name it gives.
+        </p>
+      ) : null}
       <Json value={a.arguments} label={`arguments of ${a.tool}`} />
       <div class="decide">
         <label class="field">
@@ -146,6 +141,7 @@ function ApprovalCard(props: {
           </button>
         </div>
       </div>
+      <ScopeChooser approval={a} choice={choice} onChoice={props.onChoice} />
       <ErrorNote error={props.error} />
     </article>
   );
@@ -159,8 +155,8 @@ function RememberedList({ items, onRevoke, error }: { items: Remembered[]; onRev
       <ErrorNote error={error} />
       {items.length === 0 ? (
         <p class="muted">
-          None. Choose “For 10 minutes”, “For this agent session” or “Always” when you approve or deny, and the decision shows here until
-          it expires or you revoke it.
+          None. Choose “For 10 minutes”, “For this agent session” or “Always” when you approve or deny, and the decision shows here, with
+          what it covers, until it expires or you revoke it. It covers the same agent, tool and arguments unless you choose wider.
         </p>
       ) : (
         <table class="table" data-testid="remembered">
@@ -182,13 +178,12 @@ function RememberedList({ items, onRevoke, error }: { items: Remembered[]; onRev
                 <td>
                   <span class={`pill ${r.effect === "approve" ? "pill-allow" : "pill-deny"}`}>{r.effect === "approve" ? "approve" : "deny"}</span>
                 </td>
-                <td>{r.grant}</td>
+                <td>{r.agent}</td>
                 <td>
                   {r.server} · <code>{r.tool}</code>
                 </td>
-                <td class="muted">
-                  {r.argsHash ? "these exact arguments" : "any arguments"}
-                  {r.sessionId ? ", this session" : ""}
+                <td class="muted" data-testid="remembered-scope">
+                  {r.scope}
                   {r.note ? ` — “${r.note}”` : ""}
                 </td>
                 <td>{formatExpiry(r.expiresMs, now)}</td>
@@ -279,6 +274,7 @@ export function Approvals({ live, focusId }: { live: Live; focusId: string | nul
           decision,
           remember: c.remember,
           minutes: c.remember === "minutes" ? c.minutes : undefined,
+          args: argsScope(c),
           note: c.note.trim() || undefined,
           source: window.__TAURI__ ? "window" : "browser",
         });

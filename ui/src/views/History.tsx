@@ -79,7 +79,8 @@ function CallDetail({ id, onClose }: { id: number; onClose: () => void }) {
   const rows: [string, string | undefined][] = call
     ? [
         ["Time", new Date(call.timeMs).toLocaleString()],
-        ["Agent (grant)", call.grant],
+        ["Agent", call.agent],
+        ["Grant", call.grant === "default" ? "default (no token: not authenticated)" : call.grant],
         ["Client", call.client ? `${call.client.name}${call.client.version ? ` ${call.client.version}` : ""}` : undefined],
         ["Session", call.sessionId],
         ["Server", call.server],
@@ -312,7 +313,7 @@ export function History({ live }: { live: Live }) {
                 onKeyDown={(e) => e.key === "Enter" && setSelected(c.id)}
               >
                 <td title={new Date(c.timeMs).toLocaleString()}>{formatTime(c.timeMs)}</td>
-                <td>{c.grant}</td>
+                <td title={c.grant === "default" ? "No grant token: not authenticated; the client name is what it declared" : `grant ${c.grant}`}>{c.agent}</td>
                 <td>
                   {c.server} · <code>{c.tool}</code>
                 </td>

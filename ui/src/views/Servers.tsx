@@ -5,6 +5,7 @@
 import { useCallback, useEffect, useState } from "preact/hooks";
 import type { Grant, GrantToken, ServerStatus, Status, ToolPreview } from "../bindings/api";
 import { api } from "../api";
+import { Access } from "../components/Access";
 import { Empty, ErrorNote } from "../components/Empty";
 import { formatTime } from "../format";
 import { apiInfo } from "../transport";
@@ -109,6 +110,11 @@ function TokenBox({ token, servers, onClose }: { token: GrantToken; servers: str
           {copied ? "Copied" : "Copy"}
         </button>
       </div>
+      {token.note ? (
+        <p class="small" data-testid="grant-note">
+          {token.note}
+        </p>
+      ) : null}
       <p class="muted small">
         Agents send it as <code>Authorization: Bearer …</code> to <code>{`${base}/mcp/${servers[0] ?? "<server>"}`}</code>.
       </p>
@@ -119,7 +125,7 @@ function TokenBox({ token, servers, onClose }: { token: GrantToken; servers: str
   );
 }
 
-function Grants({ servers }: { servers: string[] }) {
+function Grants({ servers, onChange }: { servers: string[]; onChange: () => void }) {
   const [grants, setGrants] = useState<Grant[] | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [name, setName] = useState("");
@@ -137,6 +143,7 @@ function Grants({ servers }: { servers: string[] }) {
       const t = await f();
       if (t) setToken(t);
       load();
+      onChange();
     } catch (e) {
       setError(e);
     }
@@ -224,6 +231,7 @@ function Grants({ servers }: { servers: string[] }) {
 
 export function Servers({ status }: { status: Status | null }) {
   const servers = status?.servers ?? [];
+  const [changed, setChanged] = useState(0);
   return (
     <div class="servers">
       <div class="view-head">
@@ -237,7 +245,8 @@ export function Servers({ status }: { status: Status | null }) {
       {servers.map((s) => (
         <ServerCard key={s.name} server={s} />
       ))}
-      <Grants servers={servers.map((s) => s.name)} />
+      <Grants servers={servers.map((s) => s.name)} onChange={() => setChanged((n) => n + 1)} />
+      <Access changed={changed} />
     </div>
   );
 }
