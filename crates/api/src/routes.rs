@@ -285,7 +285,13 @@ async fn bulk(
 ) -> Result<axum::Json<BulkDecideResponse>, ApiError> {
     let d = human_decision(body.decision, None, None, None, body.note, body.source)?;
     let n = gate
-        .decide_bulk(&body.tool, &body.grant, body.server.as_deref(), d)
+        .decide_bulk(
+            &body.tool,
+            &body.grant,
+            body.client.as_deref(),
+            body.server.as_deref(),
+            d,
+        )
         .await
         .map_err(decide_error)?;
     Ok(axum::Json(BulkDecideResponse {

@@ -220,7 +220,7 @@ pub struct DecideRequest {
     pub source: Option<DecisionSource>,
 }
 
-/// `POST /api/approvals/bulk`: decide every pending request of one tool and grant.
+/// `POST /api/approvals/bulk`: decide every pending request of one tool by one agent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[ts(optional_fields)]
@@ -231,6 +231,10 @@ pub struct BulkDecideRequest {
     pub tool: String,
     /// Grant name.
     pub grant: String,
+    /// With the grant `default` (agents without a token): the client name they declared; absent
+    /// for clients that declared none. One bulk decision never answers two tokenless programs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
     /// Limit to one server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server: Option<String>,

@@ -606,18 +606,23 @@ impl Gate {
             .map_err(GateError::Decide)
     }
 
-    /// Decides every pending request of `tool` by `grant` (and `server`, when given).
+    /// Decides every pending request of `tool` by one agent: `grant` and, for agents without a
+    /// token, the declared `client` name (`None`: clients that declared none), so one click never
+    /// answers two tokenless programs at once. `server` narrows it when given.
     pub async fn decide_bulk(
         &self,
         tool: &str,
         grant: &str,
+        client: Option<&str>,
         server: Option<&str>,
         decision: HumanDecision,
     ) -> Result<usize, GateError> {
         let mut decided = 0;
         for approval in self.pending_approvals() {
             let r = &approval.request;
-            if r.tool == tool && r.grant == grant && server.is_none_or(|s| s == r.server) {
+            let same_agent = r.grant == grant
+                && (!crate::identity::is_tokenless(grant) || r.client_name() == client);
+            if r.tool == tool && same_agent && server.is_none_or(|s| s == r.server) {
                 match self.decide(&approval.id, decision.clone()).await {
                     Ok(_) => decided += 1,
                     Err(GateError::Decide(DecideError::NotPending { .. })) => {}

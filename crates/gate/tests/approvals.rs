@@ -438,11 +438,34 @@ async fn bulk_decisions_settle_every_matching_request() {
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    let pending = gate.gate.pending_approvals();
+    let client = pending[0].request.client_name().map(str::to_owned);
+    assert!(
+        pending
+            .iter()
+            .all(|a| a.request.client_name() == client.as_deref())
+    );
+    let other_client = gate
+        .gate
+        .decide_bulk(
+            "terminate_user_connections",
+            "default",
+            Some("another-program"),
+            None,
+            decision(true, Remember::Once, None),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        other_client, 0,
+        "a bulk decision covers one tokenless client"
+    );
     let n = gate
         .gate
         .decide_bulk(
             "terminate_user_connections",
             "default",
+            client.as_deref(),
             None,
             decision(false, Remember::Once, Some("not now")),
         )

@@ -202,6 +202,11 @@ tool: string,
  */
 grant: string, 
 /**
+ * With the grant `default` (agents without a token): the client name they declared; absent
+ * for clients that declared none. One bulk decision never answers two tokenless programs.
+ */
+client?: string, 
+/**
  * Limit to one server.
  */
 server?: string, 

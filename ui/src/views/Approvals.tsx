@@ -317,20 +317,22 @@ export function Approvals({ live, focusId }: { live: Live; focusId: string | nul
   }, []);
 
   const groups = useMemo(() => {
-    const m = new Map<string, { tool: string; grant: string; server: string; count: number }>();
+    // One group per agent: a tokenless agent is its declared client, so one click never answers two programs.
+    const m = new Map<string, { tool: string; grant: string; client?: string; agent: string; server: string; count: number }>();
     for (const a of list) {
-      const k = `${a.grant}\u0000${a.server}\u0000${a.tool}`;
-      const g = m.get(k) ?? { tool: a.tool, grant: a.grant, server: a.server, count: 0 };
+      const client = a.tokenless ? a.client?.name : undefined;
+      const k = `${a.agent}\u0000${a.server}\u0000${a.tool}`;
+      const g = m.get(k) ?? { tool: a.tool, grant: a.grant, client, agent: a.agent, server: a.server, count: 0 };
       g.count++;
       m.set(k, g);
     }
     return [...m.values()].filter((g) => g.count > 1);
   }, [list]);
 
-  const bulk = async (g: { tool: string; grant: string; server: string }, decision: Decision) => {
+  const bulk = async (g: { tool: string; grant: string; client?: string; server: string }, decision: Decision) => {
     setBulkError(null);
     try {
-      await api.bulk({ decision, tool: g.tool, grant: g.grant, server: g.server, source: window.__TAURI__ ? "window" : "browser" });
+      await api.bulk({ decision, tool: g.tool, grant: g.grant, client: g.client, server: g.server, source: window.__TAURI__ ? "window" : "browser" });
     } catch (e) {
       setBulkError(e);
     }
@@ -356,9 +358,9 @@ export function Approvals({ live, focusId }: { live: Live; focusId: string | nul
         </p>
       </div>
       {groups.map((g) => (
-        <div class="bulk" role="group" aria-label={`Bulk decision for ${g.tool} by ${g.grant}`} key={`${g.grant}/${g.server}/${g.tool}`}>
+        <div class="bulk" role="group" aria-label={`Bulk decision for ${g.tool} by ${g.agent}`} key={`${g.agent}/${g.server}/${g.tool}`}>
           <span>
-            <strong>{g.count}</strong> pending calls of <code>{g.tool}</code> on {g.server} by <span class="badge">{g.grant}</span>
+            <strong>{g.count}</strong> pending calls of <code>{g.tool}</code> on {g.server} by <span class="badge">{g.agent}</span>
           </span>
           <span class="buttons">
             <button type="button" class="btn deny small" onClick={() => bulk(g, "deny")} aria-label={`Deny all ${g.count} ${g.tool} calls`}>

@@ -158,10 +158,14 @@ fn row(c: &CallRecord) -> String {
         .map(|d| format!("{} {}us", d.outcome, d.latency_us))
         .unwrap_or_default();
     format!(
-        "{:>7} {} {:<10} {:<8} {:<26} {:<8} {:<10} {:<40} {}",
+        "{:>7} {} {:<26} {:<8} {:<26} {:<8} {:<10} {:<40} {}",
         c.id,
         time,
-        c.grant.as_deref().unwrap_or("-"),
+        // The grant, or a tokenless agent's declared client marked `(no token)`.
+        c.grant.as_deref().map_or_else(
+            || "-".to_owned(),
+            |g| airlock_gate::identity::agent_label(g, c.client_name.as_deref())
+        ),
         c.server,
         c.tool,
         c.decision,
@@ -236,8 +240,8 @@ pub fn run(args: HistoryArgs) -> anyhow::Result<ExitCode> {
             println!("No calls match.");
         } else {
             println!(
-                "{:>7} {:<19} {:<10} {:<8} {:<26} {:<8} {:<10} {:<40} outcome",
-                "id", "time (UTC)", "grant", "server", "tool", "decision", "by", "rule"
+                "{:>7} {:<19} {:<26} {:<8} {:<26} {:<8} {:<10} {:<40} outcome",
+                "id", "time (UTC)", "agent", "server", "tool", "decision", "by", "rule"
             );
             for c in page.calls.iter().rev() {
                 println!("{}", row(c));
