@@ -14,7 +14,6 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
@@ -33,18 +32,21 @@ fn config() -> Value {
     })
 }
 
-fn airlock(data: &Path, args: &[&str]) -> Result<Output> {
+/// Runs `airlock ARGS` against `serve` (its URL given, so the command never races the gate's
+/// runtime file; the API token read from its data dir).
+fn airlock(serve: &Serve, args: &[&str]) -> Result<Output> {
     Ok(Command::new(common::airlock_bin())
         .args(args)
         .arg("--data-dir")
-        .arg(data)
+        .arg(serve.data_dir())
+        .args(["--url", &serve.base_url])
         .env_remove("AIRLOCK_URL")
         .output()?)
 }
 
 /// Runs an `airlock` command that must succeed; its stdout.
-fn ok(data: &Path, args: &[&str]) -> Result<String> {
-    let out = airlock(data, args)?;
+fn ok(serve: &Serve, args: &[&str]) -> Result<String> {
+    let out = airlock(serve, args)?;
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     ensure!(
         out.status.success(),
@@ -129,13 +131,12 @@ fn tokenless_label(approval: &Value) -> Result<String> {
 #[test]
 fn a_remembered_approval_covers_one_tokenless_agent_and_these_arguments_only() -> Result<()> {
     let serve = Serve::start(&config())?;
-    let data = serve.data_dir();
 
     // Python asks; approved for 10 minutes from the terminal.
     let mut python = call(Sdk::Python, &serve, "u-1")?;
     let asked = pending_of(&serve, &mut python)?;
     let python_name = tokenless_label(&asked)?;
-    let said = ok(data, &["approve", &id(&asked)?, "--for", "10m"])?;
+    let said = ok(&serve, &["approve", &id(&asked)?, "--for", "10m"])?;
     ensure!(
         said.contains(&format!(
             "Remembered: approve `{TOOL}` on `pusher` for any tokenless agent that says it is \
@@ -152,7 +153,7 @@ fn a_remembered_approval_covers_one_tokenless_agent_and_these_arguments_only() -
     let asked = pending_of(&serve, &mut typescript)?;
     let ts_name = tokenless_label(&asked)?;
     ensure!(ts_name != python_name, "the two SDKs declare the same name");
-    ok(data, &["deny", &id(&asked)?, "--note", "not you"])?;
+    ok(&serve, &["deny", &id(&asked)?, "--note", "not you"])?;
     let (_, events) = typescript.finish()?;
     let denied = result_of(&events, TOOL).cloned().unwrap_or_default();
     ensure!(
@@ -169,13 +170,13 @@ fn a_remembered_approval_covers_one_tokenless_agent_and_these_arguments_only() -
     // Python, other arguments: asked again. Widening needs --any-args, said in words.
     let mut python = call(Sdk::Python, &serve, "u-2")?;
     let asked = pending_of(&serve, &mut python)?;
-    let widen_without_remembering = airlock(data, &["approve", &id(&asked)?, "--any-args"])?;
+    let widen_without_remembering = airlock(&serve, &["approve", &id(&asked)?, "--any-args"])?;
     ensure!(
         !widen_without_remembering.status.success(),
         "--any-args alone must be refused"
     );
     let said = ok(
-        data,
+        &serve,
         &["approve", &id(&asked)?, "--for", "10m", "--any-args"],
     )?;
     ensure!(said.contains("with any arguments, for 10 min."), "{said}");
@@ -186,7 +187,7 @@ fn a_remembered_approval_covers_one_tokenless_agent_and_these_arguments_only() -
     )?;
 
     // The remembered list says what each covers.
-    let list = ok(data, &["remembered"])?;
+    let list = ok(&serve, &["remembered"])?;
     ensure!(
         list.matches(&format!("says it is `{python_name}`")).count() == 2
             && list.contains("with these arguments only")
@@ -200,7 +201,6 @@ fn a_remembered_approval_covers_one_tokenless_agent_and_these_arguments_only() -
 #[test]
 fn this_session_ends_with_the_session() -> Result<()> {
     let serve = Serve::start(&config())?;
-    let data = serve.data_dir();
     let args = json!({ "userId": "u-5" }).to_string();
     // One session, two identical calls: the second is covered by "this session".
     let mut agent = Agent::start(
@@ -209,7 +209,7 @@ fn this_session_ends_with_the_session() -> Result<()> {
         &["--call", TOOL, &args, "--call", TOOL, &args],
     )?;
     let asked = pending_of(&serve, &mut agent)?;
-    let said = ok(data, &["approve", &id(&asked)?, "--session"])?;
+    let said = ok(&serve, &["approve", &id(&asked)?, "--session"])?;
     ensure!(
         said.contains("for this session of") && said.contains("until the session ends"),
         "{said}"
@@ -221,7 +221,7 @@ fn this_session_ends_with_the_session() -> Result<()> {
     // The same program in a new session is asked again.
     let mut again = call(Sdk::TypeScript, &serve, "u-5")?;
     let asked = pending_of(&serve, &mut again)?;
-    ok(data, &["deny", &id(&asked)?])?;
+    ok(&serve, &["deny", &id(&asked)?])?;
     again.finish()?;
     Ok(())
 }
@@ -230,10 +230,9 @@ fn this_session_ends_with_the_session() -> Result<()> {
 fn a_grants_rollout_keeps_tokenless_agents_working_until_require_grants_is_turned_on() -> Result<()>
 {
     let serve = Serve::start(&config())?;
-    let data = serve.data_dir();
     let url = serve.mcp_url("pusher");
 
-    let created = ok(data, &["grants", "create", "ci-bot"])?;
+    let created = ok(&serve, &["grants", "create", "ci-bot"])?;
     ensure!(
         created.contains("Agents without a token still get in, unauthenticated"),
         "{created}"
@@ -244,22 +243,22 @@ fn a_grants_rollout_keeps_tokenless_agents_working_until_require_grants_is_turne
         .context("no token line")?
         .trim()
         .to_owned();
-    ensure!(ok(data, &["grants", "list"])?.contains("ci-bot"));
+    ensure!(ok(&serve, &["grants", "list"])?.contains("ci-bot"));
 
     // Still open to tokenless agents: one is held on a request while tokens become required.
     let mut held = call(Sdk::Python, &serve, "u-8")?;
     let asked = pending_of(&serve, &mut held)?;
-    let access = ok(data, &["grants", "access"])?;
+    let access = ok(&serve, &["grants", "access"])?;
     ensure!(
         access.contains("gate.require_grants is off") && access.contains("(no token)"),
         "{access}"
     );
-    let turned_on = ok(data, &["grants", "require", "on"])?;
+    let turned_on = ok(&serve, &["grants", "require", "on"])?;
     ensure!(
         turned_on.contains("1 tokenless agent session is connected now"),
         "{turned_on}"
     );
-    ok(data, &["deny", &id(&asked)?])?;
+    ok(&serve, &["deny", &id(&asked)?])?;
     held.finish()?;
     let saved = std::fs::read_to_string(serve.config_dir().join("config.json"))?;
     ensure!(

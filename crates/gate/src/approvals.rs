@@ -139,11 +139,13 @@ pub struct ApprovalRequest {
 }
 
 impl ApprovalRequest {
-    /// What identical calls share. A tokenless agent is only its session: two tokenless programs
-    /// making the same call get a request each, so one answer never reaches the other.
+    /// What identical calls share. A tokenless agent is known by the client name it declares (as
+    /// for its timed rules): two tokenless programs making the same call get a request each, so
+    /// one answer never reaches the other, while the same program's retry from a new session
+    /// (after "approval pending") still finds its request.
     fn fingerprint(&self) -> String {
         let who = if is_tokenless(&self.grant) {
-            format!("{}\u{1f}{}", self.grant, self.session_id)
+            format!("{}\u{1f}{}", self.grant, client_key(self.client_name()))
         } else {
             self.grant.clone()
         };
@@ -1024,11 +1026,14 @@ mod tests {
     }
 
     #[test]
-    fn two_tokenless_sessions_never_share_a_request() {
+    fn two_tokenless_programs_never_share_a_request_but_a_retry_does() {
         let broker = Broker::new(Arc::new(ManualClock::new(1_000)));
         let _first = created(broker.join(tokenless("py", "s1", "h"), &Value::Null));
         let _second = created(broker.join(tokenless("ts", "s2", "h"), &Value::Null));
         assert_eq!(broker.pending().len(), 2);
+        let Joined::Waiting(_retry) = broker.join(tokenless("py", "s3", "h"), &Value::Null) else {
+            panic!("the same program's retry from a new session joins its request");
+        };
     }
 
     #[test]
