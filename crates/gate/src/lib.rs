@@ -19,6 +19,7 @@ pub mod identity;
 pub mod logging;
 pub mod policies;
 mod probe;
+mod remembered;
 mod roots;
 pub mod runtime;
 pub mod scope;
