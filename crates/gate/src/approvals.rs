@@ -935,4 +935,19 @@ mod tests {
         assert!(broker.revoke(&rule.unwrap().id));
         assert!(broker.remembered_for(&in_session).unwrap().approve);
     }
+
+    #[test]
+    fn a_session_rule_is_forgotten_when_its_session_ends() {
+        let broker = Broker::new(Arc::new(ManualClock::new(1_000)));
+        let w = created(broker.join(request("h"), &Value::Null));
+        let id = w.id().to_string();
+        w.release();
+        decide(&broker, &id, &approve(Remember::Session)).unwrap();
+        assert_eq!(broker.remembered().len(), 1);
+        broker.session_ended("another");
+        assert_eq!(broker.remembered().len(), 1);
+        broker.session_ended("s1");
+        assert!(broker.remembered().is_empty());
+        assert!(broker.remembered_for(&key("", "s1", "h")).is_none());
+    }
 }
