@@ -316,6 +316,11 @@ const scenarios = [
       const access = page.getByTestId("access");
       check((await access.textContent()).includes("unauthenticated"), "the access panel says tokenless agents are not authenticated");
       check(!(await access.getByRole("switch", { name: "Refuse agents without a token" }).isChecked()), "require_grants is off");
+      // Turning it on says how many tokenless sessions are connected now; then back off.
+      await access.getByRole("switch", { name: "Refuse agents without a token" }).click();
+      await access.getByTestId("access-message").filter({ hasText: "Grant tokens are now required" }).filter({ hasText: "connected now" }).waitFor({ timeout: WAIT });
+      await access.getByRole("switch", { name: "Refuse agents without a token" }).click();
+      await access.getByTestId("access-message").filter({ hasText: "no longer required" }).waitFor({ timeout: WAIT });
       await shot(page, "servers", true);
     },
   },
