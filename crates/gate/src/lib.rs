@@ -37,9 +37,7 @@ pub use approvals::{
 pub use config::Config;
 pub use decide::META_KEY;
 pub use events::GateEvent;
-pub use gate::{
-    Gate, GateOptions, PolicySaveError, Remember, ToolPreview, parse_duration,
-};
+pub use gate::{Gate, GateOptions, PolicySaveError, Remember, ToolPreview, parse_duration};
 pub use grant_admin::{GrantError, GrantInfo};
 pub use probe::configured_server_tools;
 pub use roots::local_path_context;
