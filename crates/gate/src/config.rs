@@ -18,18 +18,20 @@
 //! }
 //! ```
 //!
-//! Relative paths are resolved against the directory of the config file. Unknown top-level and
-//! `gate` fields are errors (a typo must not silently change security settings); unknown fields in a
-//! server entry are accepted with a warning, because configs copied from other tools carry their own
-//! extras (`disabled`, `autoApprove`, …).
+//! Relative paths are resolved against the directory of the config file. Unknown fields are errors
+//! (a typo must not silently change security settings), except in a server entry, where they are
+//! warnings, because configs copied from other tools carry their own extras (`disabled`,
+//! `autoApprove`, …). Every problem is reported at once with its position (`config_check.rs`).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use airlock_policy::{Diagnostic, Diagnostics, Severity};
 use serde::{Deserialize, Serialize};
 
 use crate::GateError;
+pub use crate::config_check::Environment;
 
 /// Default port of the gate on loopback.
 pub const DEFAULT_PORT: u16 = 4141;
@@ -51,6 +53,10 @@ pub struct Config {
     /// Where the file was read from; relative paths resolve against its directory.
     #[serde(skip)]
     pub source: Option<PathBuf>,
+    /// What loads but is likely not what was meant (no servers, unknown server fields, policy
+    /// warnings), in source order; `airlock serve` prints them and the API reports them.
+    #[serde(skip)]
+    pub warnings: Vec<Diagnostic>,
 }
 
 /// Settings of the gate itself.
@@ -254,86 +260,51 @@ impl Config {
             servers,
             grants: BTreeMap::new(),
             source: None,
+            warnings: Vec::new(),
         }
     }
 
-    /// Reads and validates a config file.
+    /// Reads and checks a config file at start: the text (every problem at once, see
+    /// [`crate::config_check`]) and what it names on this machine (stdio commands on `PATH`,
+    /// policy files that exist and load).
     pub fn load(path: &Path) -> Result<Self, GateError> {
         let text = std::fs::read_to_string(path).map_err(|error| GateError::ConfigRead {
             path: path.to_path_buf(),
             error,
         })?;
-        Self::parse(&text, Some(path))
+        Self::check(&text, Some(path), Environment::Check).map_err(GateError::ConfigProblems)
     }
 
-    /// Parses config text; `path` is used for messages and to resolve relative paths.
+    /// Parses config text and checks the text alone (nothing on disk); `path` is used for
+    /// messages and to resolve relative paths.
     pub fn parse(text: &str, path: Option<&Path>) -> Result<Self, GateError> {
-        let shown = path.map_or_else(|| "<config>".to_string(), |p| p.display().to_string());
-        let mut config: Config =
-            serde_json::from_str(text).map_err(|err| GateError::ConfigInvalid {
-                path: shown.clone(),
-                message: format!("{}:{}: {}", err.line(), err.column(), strip_position(&err)),
-            })?;
-        config.source = path.map(Path::to_path_buf);
-        config.validate(&shown)?;
-        Ok(config)
+        Self::check(text, path, Environment::Skip).map_err(GateError::ConfigProblems)
     }
 
-    fn validate(&self, shown: &str) -> Result<(), GateError> {
-        let invalid = |message: String| GateError::ConfigInvalid {
-            path: shown.to_string(),
-            message,
-        };
-        if !self.gate.listen.ip().is_loopback() {
-            if !self.gate.allow_non_loopback {
-                return Err(invalid(format!(
-                    "gate.listen `{}` is not a loopback address; set gate.allow_non_loopback to true \
-                     (and configure grants) if you really want other machines to reach the gate",
-                    self.gate.listen
-                )));
-            }
-            if self.grants.is_empty() || !self.gate.require_grants {
-                return Err(invalid(
-                    "a gate listening beyond loopback needs grants and gate.require_grants = true, \
-                     so strangers cannot use it"
-                        .into(),
-                ));
-            }
+    /// Checks config text, returning the config (with its warnings in [`Config::warnings`]) or
+    /// every error and warning found, in source order.
+    pub fn check(
+        text: &str,
+        path: Option<&Path>,
+        environment: Environment,
+    ) -> Result<Self, Diagnostics> {
+        let shown = path.map_or_else(|| "<config>".to_string(), |p| p.display().to_string());
+        let base_dir = path
+            .and_then(Path::parent)
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        let tree = airlock_policy::json::parse(text)
+            .map_err(|err| Diagnostics(vec![Diagnostic::new(&shown, err.pos, "", err.message)]))?;
+        let problems = crate::config_check::check(&tree, &shown, &base_dir, environment);
+        if problems.iter().any(|d| d.severity == Severity::Error) {
+            return Err(Diagnostics(problems));
         }
-        for (name, entry) in &self.servers {
-            if name.is_empty()
-                || !name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-            {
-                return Err(invalid(format!(
-                    "server name `{name}` must be non-empty and use only letters, digits, `-`, `_` and `.`"
-                )));
-            }
-            entry.upstream(name).map_err(invalid)?;
-            for key in entry.extra.keys() {
-                tracing::warn!(server = %name, field = %key, "ignoring unknown field in server entry");
-            }
-        }
-        for (name, grant) in &self.grants {
-            if grant.token_sha256.len() != 64
-                || !grant.token_sha256.chars().all(|c| c.is_ascii_hexdigit())
-            {
-                return Err(invalid(format!(
-                    "grants.{name}.token_sha256 must be 64 hex digits (the SHA-256 of the token)"
-                )));
-            }
-            if let Some(servers) = &grant.servers {
-                for server in servers.keys() {
-                    if !self.servers.contains_key(server) {
-                        return Err(invalid(format!(
-                            "grants.{name}.servers names `{server}`, which is not in mcpServers"
-                        )));
-                    }
-                }
-            }
-        }
-        Ok(())
+        let mut config: Config = serde_json::from_value(tree.to_value()).map_err(|err| {
+            // The checker covers every field serde reads; this is a safety net.
+            Diagnostics(vec![Diagnostic::new(&shown, tree.pos, "", err.to_string())])
+        })?;
+        config.source = path.map(Path::to_path_buf);
+        config.warnings = problems;
+        Ok(config)
     }
 
     /// The directory relative paths resolve against.
@@ -408,14 +379,6 @@ impl ServerEntry {
                 "mcpServers.{name} needs `command` (a stdio server) or `url` (an HTTP server)"
             )),
         }
-    }
-}
-
-fn strip_position(err: &serde_json::Error) -> String {
-    let text = err.to_string();
-    match text.rfind(" at line ") {
-        Some(i) => text[..i].to_string(),
-        None => text,
     }
 }
 
@@ -499,12 +462,13 @@ mod tests {
     fn server_entry_errors_name_the_server() {
         let err = Config::parse(r#"{"mcpServers": {"x": {"args": []}}}"#, None).unwrap_err();
         assert!(
-            err.to_string().contains("mcpServers.x needs `command`"),
+            err.to_string()
+                .contains("<config>:1:22: /mcpServers/x: needs `command`"),
             "{err}"
         );
         let err = Config::parse(r#"{"mcpServers": {"x": {"type": "ws", "url": "u"}}}"#, None)
             .unwrap_err();
-        assert!(err.to_string().contains("type `ws` is unknown"), "{err}");
+        assert!(err.to_string().contains("unknown type `ws`"), "{err}");
     }
 
     #[test]

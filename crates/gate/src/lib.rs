@@ -9,6 +9,7 @@ pub mod access;
 pub mod approvals;
 pub mod clock;
 pub mod config;
+mod config_check;
 mod counters;
 mod decide;
 mod events;
@@ -52,6 +53,9 @@ pub enum GateError {
     },
     #[error("invalid config `{path}`: {message}")]
     ConfigInvalid { path: String, message: String },
+    /// The config file has problems, each with its position (warnings may be among them).
+    #[error("{0}")]
+    ConfigProblems(airlock_policy::Diagnostics),
     #[error("cannot use data directory `{path}`: {error}")]
     DataDir {
         path: PathBuf,

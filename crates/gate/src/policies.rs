@@ -276,8 +276,8 @@ mod tests {
         std::fs::write(dir.join("p.json"), policy).unwrap();
         let text = r#"{"mcpServers": {"s": {"command": "true", "policy": "p.json"},
                                        "open": {"command": "true"}}}"#;
-        std::fs::write(dir.join("config.json"), text).unwrap();
-        Config::load(&dir.join("config.json")).unwrap()
+        // The text only: these tests load policies that `Config::load` would refuse at start.
+        Config::parse(text, Some(&dir.join("config.json"))).unwrap()
     }
 
     #[test]

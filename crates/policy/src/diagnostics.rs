@@ -50,7 +50,8 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub(crate) fn new(file: &str, pos: Pos, pointer: &str, message: String) -> Self {
+    /// An error at `pos` in `file`, on the field at `pointer`.
+    pub fn new(file: &str, pos: Pos, pointer: &str, message: String) -> Self {
         Diagnostic {
             severity: Severity::Error,
             file: file.to_owned(),
@@ -62,7 +63,8 @@ impl Diagnostic {
         }
     }
 
-    pub(crate) fn warning(file: &str, pos: Pos, pointer: &str, message: String) -> Self {
+    /// A warning at `pos` in `file`, on the field at `pointer`.
+    pub fn warning(file: &str, pos: Pos, pointer: &str, message: String) -> Self {
         Diagnostic {
             severity: Severity::Warning,
             ..Diagnostic::new(file, pos, pointer, message)
@@ -130,7 +132,7 @@ impl<'a> IntoIterator for &'a Diagnostics {
 }
 
 /// Escapes one JSON Pointer reference token (RFC 6901).
-pub(crate) fn escape_token(token: &str) -> String {
+pub fn escape_token(token: &str) -> String {
     token.replace('~', "~0").replace('/', "~1")
 }
 
@@ -162,7 +164,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// The closest candidate to `word`, if it is close enough to be a likely typo.
-pub(crate) fn did_you_mean(word: &str, candidates: &[&str]) -> Option<String> {
+pub fn did_you_mean(word: &str, candidates: &[&str]) -> Option<String> {
     let lowered = word.to_lowercase().replace('-', "_");
     let mut best: Option<(usize, &str)> = None;
     for c in candidates {

@@ -30,7 +30,7 @@ pub use counters::{
     CounterEvent, CounterKey, CounterView, LimitExceeded, LimitUse, NoCounters, ReservationId,
     SlidingWindows,
 };
-pub use diagnostics::{Diagnostic, Diagnostics, Severity};
+pub use diagnostics::{Diagnostic, Diagnostics, Severity, did_you_mean, escape_token};
 pub use eval::{
     CallFacts, DenyKind, Evaluation, RULE_DEFAULT, RULE_HIDDEN, RULE_REMEMBERED, Remembered,
     RememberedDecision, Verdict, evaluate, evaluate_with,

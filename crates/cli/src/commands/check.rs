@@ -1,11 +1,17 @@
 //! `airlock check FILE...`: validates policies, printing a summary per valid file
 //! (after its warnings) and every error of an invalid one as `file:line:col: message`.
 //! Warnings (`file:line:col: warning: message`) never change the exit code.
+//!
+//! `airlock check --config [FILE]` checks a gate config the way `airlock serve` does at start
+//! (every problem at once, commands on `PATH`, policy files), then every policy it names.
 
+use std::collections::BTreeSet;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use airlock_gate::Config;
+use airlock_gate::config::{Environment, PolicySource};
 use airlock_policy::{Diagnostic, Policy, Summary};
 use serde::Serialize;
 
@@ -15,8 +21,16 @@ use super::{Format, read_policy};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Policy files to validate.
-    #[arg(required = true, value_name = "FILE")]
+    #[arg(required_unless_present = "config", value_name = "FILE")]
     pub files: Vec<PathBuf>,
+    /// Check a gate config file (default: `$AIRLOCK_CONFIG` or the user's config file) and
+    /// every policy it names.
+    #[arg(long, value_name = "FILE", num_args = 0..=1)]
+    #[expect(
+        clippy::option_option,
+        reason = "absent, `--config`, `--config FILE` differ"
+    )]
+    pub config: Option<Option<PathBuf>>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -41,9 +55,84 @@ enum FileResult {
     },
 }
 
+/// The outcome of `--config`.
+#[derive(Debug, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+enum ConfigResult {
+    Ok {
+        file: String,
+        servers: usize,
+        grants: usize,
+        warnings: Vec<Diagnostic>,
+    },
+    Invalid {
+        file: String,
+        problems: Vec<Diagnostic>,
+    },
+    Unreadable {
+        file: String,
+        error: String,
+    },
+}
+
+fn check_config(path: &Path) -> (ConfigResult, Vec<PathBuf>) {
+    let file = path.display().to_string();
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(err) => {
+            let error = format!("cannot read config `{file}`: {err}");
+            return (ConfigResult::Unreadable { file, error }, Vec::new());
+        }
+    };
+    match Config::check(&text, Some(path), Environment::Check) {
+        Err(problems) => (
+            ConfigResult::Invalid {
+                file,
+                problems: problems.0,
+            },
+            Vec::new(),
+        ),
+        Ok(config) => {
+            let mut policies = BTreeSet::new();
+            let named = config.servers.values().map(|s| s.policy.as_deref());
+            let granted = config
+                .grants
+                .values()
+                .flat_map(|g| g.servers.iter().flatten())
+                .map(|(_, p)| p.as_deref());
+            for reference in named.chain(granted).flatten() {
+                if let PolicySource::File(p) = config.policy_source(Some(reference)) {
+                    policies.insert(p);
+                }
+            }
+            (
+                ConfigResult::Ok {
+                    file,
+                    servers: config.servers.len(),
+                    grants: config.grants.len(),
+                    warnings: config.warnings,
+                },
+                policies.into_iter().collect(),
+            )
+        }
+    }
+}
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let mut results = Vec::with_capacity(args.files.len());
-    for path in &args.files {
+    let (config, files) = match &args.config {
+        None => (None, args.files.clone()),
+        Some(explicit) => {
+            let path = explicit
+                .clone()
+                .unwrap_or_else(airlock_gate::runtime::default_config_path);
+            let (result, policies) = check_config(&path);
+            let mut files = policies;
+            files.extend(args.files.iter().cloned());
+            (Some(result), files)
+        }
+    };
+    let mut results = Vec::with_capacity(files.len());
+    for path in &files {
         let file = path.display().to_string();
         let result = match read_policy(path) {
             Err(err) => FileResult::Unreadable {
@@ -69,10 +158,43 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     match args.format {
         Format::Json => {
-            serde_json::to_writer_pretty(&mut out, &serde_json::json!({ "files": &results }))?;
+            let mut report = serde_json::json!({ "files": &results });
+            if let Some(config) = &config {
+                report["config"] = serde_json::to_value(config)?;
+            }
+            serde_json::to_writer_pretty(&mut out, &report)?;
             writeln!(out)?;
         }
         Format::Text => {
+            match &config {
+                None => {}
+                Some(ConfigResult::Ok {
+                    file,
+                    servers,
+                    grants,
+                    warnings,
+                }) => {
+                    for w in warnings {
+                        writeln!(out, "{w}")?;
+                    }
+                    let mut line = format!(
+                        "{file}: ok ({}, {}",
+                        plural(*servers, "server"),
+                        plural(*grants, "grant")
+                    );
+                    if !warnings.is_empty() {
+                        line.push_str(", ");
+                        line.push_str(&plural(warnings.len(), "warning"));
+                    }
+                    writeln!(out, "{line})")?;
+                }
+                Some(ConfigResult::Invalid { problems, .. }) => {
+                    for p in problems {
+                        writeln!(out, "{p}")?;
+                    }
+                }
+                Some(ConfigResult::Unreadable { error, .. }) => eprintln!("airlock: {error}"),
+            }
             for r in &results {
                 match r {
                     FileResult::Ok {
@@ -97,14 +219,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
 
-    let code = if results
-        .iter()
-        .any(|r| matches!(r, FileResult::Unreadable { .. }))
+    let code = if matches!(config, Some(ConfigResult::Unreadable { .. }))
+        || results
+            .iter()
+            .any(|r| matches!(r, FileResult::Unreadable { .. }))
     {
         2
-    } else if results
-        .iter()
-        .any(|r| matches!(r, FileResult::Invalid { .. }))
+    } else if matches!(config, Some(ConfigResult::Invalid { .. }))
+        || results
+            .iter()
+            .any(|r| matches!(r, FileResult::Invalid { .. }))
     {
         1
     } else {

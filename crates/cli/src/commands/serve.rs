@@ -43,6 +43,9 @@ pub fn load_config(explicit: Option<&std::path::Path>) -> anyhow::Result<Config>
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let config = load_config(args.config.as_deref())?;
+    for warning in &config.warnings {
+        eprintln!("{warning}");
+    }
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let mut options = GateOptions::new(config);
@@ -66,6 +69,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         }
         for server in gate.config().servers.keys() {
             eprintln!("  agents: http://{addr}/mcp/{server}   (or `airlock connect {server}`)");
+        }
+        if gate.config().servers.is_empty() {
+            eprintln!("  warning: no servers are configured (add them under `mcpServers`); agents have nothing to call");
         }
         eprintln!(
             "  history: {}",
