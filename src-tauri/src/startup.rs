@@ -189,7 +189,11 @@ impl Problem {
                      (or start the app with AIRLOCK_LISTEN=127.0.0.1:4142), then start Airlock again."
                 ),
             ),
-            StartupError::Gate(GateError::ConfigInvalid { .. } | GateError::ConfigRead { .. }) => (
+            StartupError::Gate(
+                GateError::ConfigInvalid { .. }
+                | GateError::ConfigProblems(_)
+                | GateError::ConfigRead { .. },
+            ) => (
                 "Airlock cannot read its config".to_string(),
                 format!(
                     "Fix {shown} at the place named above and start Airlock again. To start over with the \
