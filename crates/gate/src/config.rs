@@ -170,8 +170,8 @@ pub struct ServerEntry {
     /// A server built into Airlock: `demo-pusher`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub builtin: Option<String>,
-    /// The policy file for this server (or `builtin:pusher-channels`). Without one, every call
-    /// needs a human's approval.
+    /// The policy file for this server (or `builtin:pusher-channels`). Without one, every call of
+    /// a tool the server listed needs a human's approval; a call of any other tool is denied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<String>,
     /// Fields other tools put here; kept, ignored, warned about.
@@ -221,7 +221,7 @@ pub enum PolicySource {
     File(PathBuf),
     /// Built into the binary (`builtin:pusher-channels`).
     Builtin(&'static str),
-    /// No policy configured: every call needs approval.
+    /// No policy configured: every call of a listed tool needs approval, others are denied.
     AskForEverything,
 }
 
@@ -230,7 +230,9 @@ impl PolicySource {
         match self {
             PolicySource::File(p) => p.display().to_string(),
             PolicySource::Builtin(name) => (*name).to_string(),
-            PolicySource::AskForEverything => "(no policy: every call needs approval)".into(),
+            PolicySource::AskForEverything => {
+                "(no policy: every call of a listed tool needs approval)".into()
+            }
         }
     }
 }

@@ -313,6 +313,7 @@ impl Gate {
             },
             roots,
             sessions: Default::default(),
+            listed: Default::default(),
         });
 
         let proxy = Proxy::new(

@@ -118,6 +118,16 @@ impl PolicySet {
         })
     }
 
+    /// Whether `grant` calls `server` under no policy (every call asks a human).
+    pub fn asks_for_everything(&self, grant: &str, server: &str) -> bool {
+        let table = self.table.load();
+        table
+            .by_grant
+            .get(&(grant.to_string(), server.to_string()))
+            .or_else(|| table.by_server.get(server))
+            .is_some_and(|source| *source == PolicySource::AskForEverything)
+    }
+
     /// The longest limit window of any policy in force, in milliseconds (0 without limits):
     /// how far back counter events must be kept and restored for every limit to stay exact
     /// across a restart.

@@ -10,6 +10,7 @@
 
 mod background;
 mod hold;
+mod listed;
 mod paths;
 mod pipeline;
 mod record;
@@ -66,11 +67,38 @@ pub struct GateInterceptor {
     pub(crate) roots: crate::roots::ServerRoots,
     /// Open agent sessions the gate has seen (for "who is connected").
     pub(crate) sessions: crate::identity::Sessions,
+    /// The tools each server listed, for servers without a policy.
+    pub(crate) listed: listed::ListedTools,
 }
 
 impl std::fmt::Debug for GateInterceptor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GateInterceptor").finish_non_exhaustive()
+    }
+}
+
+impl GateInterceptor {
+    /// Why a call to `tool` is denied when the server has no policy and did not list the tool
+    /// (see `listed.rs`); `None` when it has a policy or listed the tool.
+    fn unlisted_without_policy(&self, session: &SessionInfo, tool: &str) -> Option<String> {
+        let server = &session.server;
+        if !self
+            .policies
+            .asks_for_everything(&session.agent.grant, server)
+        {
+            return None;
+        }
+        match self.listed.contains(server, tool) {
+            listed::Listed::Yes => None,
+            listed::Listed::No => Some(format!(
+                "Denied: `{server}` did not list a tool named `{tool}` in its last tools/list, \
+                 so no human is asked about it. Call tools/list to see its tools."
+            )),
+            listed::Listed::Unknown => Some(format!(
+                "Denied: `{server}` has no policy and Airlock has not seen its tool list yet, \
+                 so it does not know `{tool}` exists. Call tools/list, then call the tool again."
+            )),
+        }
     }
 }
 
@@ -109,6 +137,9 @@ impl Interceptor for GateInterceptor {
     }
 
     fn may_ask_human(&self, session: &SessionInfo, tool: &str) -> bool {
+        if self.unlisted_without_policy(session, tool).is_some() {
+            return false;
+        }
         self.policies
             .for_call(&session.agent.grant, &session.server)
             .is_ok_and(|policy| policy.may_ask_human(tool))
@@ -121,6 +152,7 @@ impl Interceptor for GateInterceptor {
 
     fn tools_list(&self, session: &SessionInfo, result: &mut Value) {
         self.sessions.seen(session);
+        self.listed.record(&session.server, result);
         let policy = match self
             .policies
             .for_call(&session.agent.grant, &session.server)

@@ -122,6 +122,18 @@ impl GateInterceptor {
                     .await;
             }
         };
+        if let Some(message) = self.unlisted_without_policy(call.session, call.name) {
+            let record = Record::deny("unlisted_tool", "(no policy)", message, DecidedBy::Policy);
+            return self
+                .answer(
+                    trail,
+                    call,
+                    None,
+                    record,
+                    json!({"decision": "deny", "kind": "unlisted_tool"}),
+                )
+                .await;
+        }
         let revision = Some(policy.revision());
         let args_hash = airlock_store::canonical_args_hash(call.arguments);
 
