@@ -137,6 +137,7 @@ fn build_status(gate: &Gate) -> Status {
         paused: gate.paused(),
         pending: u32::try_from(gate.pending_approvals().len()).unwrap_or(u32::MAX),
         servers,
+        config_warnings: config.warnings.iter().map(ToString::to_string).collect(),
     }
 }
 

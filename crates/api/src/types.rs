@@ -23,6 +23,11 @@ pub struct Status {
     pub pending: u32,
     /// Every configured upstream server.
     pub servers: Vec<ServerStatus>,
+    /// What in the config loads but is likely not what was meant (e.g. no servers at all),
+    /// each as `file:line:column: warning: /pointer: message`, with a `= help:` line when the
+    /// gate has a hint.
+    #[serde(default)]
+    pub config_warnings: Vec<String>,
 }
 
 /// One upstream server as the gate sees it.

@@ -20,7 +20,13 @@ pending: number,
 /**
  * Every configured upstream server.
  */
-servers: Array<ServerStatus>, };
+servers: Array<ServerStatus>, 
+/**
+ * What in the config loads but is likely not what was meant (e.g. no servers at all),
+ * each as `file:line:column: warning: /pointer: message`, with a `= help:` line when the
+ * gate has a hint.
+ */
+configWarnings: Array<string>, };
 
 export type ServerStatus = { 
 /**

@@ -237,6 +237,11 @@ export function Servers({ status }: { status: Status | null }) {
       <div class="view-head">
         <h1>Servers &amp; grants</h1>
       </div>
+      {(status?.configWarnings ?? []).map((w) => (
+        <pre key={w} class="error-note config-warning">
+          {w}
+        </pre>
+      ))}
       {status && servers.length === 0 ? (
         <Empty title="No upstream server is configured.">
           Add one to Airlock's config, or let Airlock import your agent's <code>mcpServers</code> with <code>airlock import</code>.
