@@ -70,10 +70,22 @@ pub(crate) fn check(
         base_dir,
         environment,
         diags: Vec::new(),
+        nested: Vec::new(),
     };
     c.document(tree);
     c.diags.sort_by_key(|d| (d.line, d.column));
-    c.diags
+    // A policy's own problems follow the config line that names the policy.
+    let mut out = Vec::with_capacity(c.diags.len());
+    let mut nested = c.nested.into_iter().peekable();
+    for d in c.diags {
+        let at = (d.line, d.column);
+        while let Some((_, group)) = nested.next_if(|(anchor, _)| *anchor < at) {
+            out.extend(group);
+        }
+        out.push(d);
+    }
+    out.extend(nested.flat_map(|(_, group)| group));
+    out
 }
 
 struct Checker<'a> {
@@ -81,6 +93,9 @@ struct Checker<'a> {
     base_dir: &'a Path,
     environment: Environment,
     diags: Vec<Diagnostic>,
+    /// Problems of the policy files the config names, each group with the position (line,
+    /// column) of the reference; checked in source order, so already sorted.
+    nested: Vec<((u32, u32), Vec<Diagnostic>)>,
 }
 
 fn child(pointer: &str, token: &str) -> String {
@@ -570,21 +585,26 @@ impl Checker<'_> {
                 format!("cannot read policy `{shown}`: {err}"),
                 Some("relative policy paths are resolved against the config file's folder".into()),
             ),
-            Ok(text) => match Policy::parse(&text, &shown) {
-                Ok(policy) => self.diags.extend(policy.warnings().iter().cloned()),
-                Err(problems) => {
-                    self.error(
-                        value.pos,
-                        at,
-                        format!(
-                            "policy `{shown}` does not load ({} problems, below)",
-                            problems.len()
-                        ),
-                        None,
-                    );
-                    self.diags.extend(problems.0);
+            Ok(text) => {
+                let anchor = (value.pos.line, value.pos.column);
+                match Policy::parse(&text, &shown) {
+                    Ok(policy) => self.nested.push((anchor, policy.warnings().to_vec())),
+                    Err(problems) => {
+                        let count = match problems.len() {
+                            1 => "1 problem".to_string(),
+                            n => format!("{n} problems"),
+                        };
+                        self.error(
+                            value.pos,
+                            at,
+                            format!("policy `{shown}` does not load ({count}, below)"),
+                            None,
+                        );
+                        // After the error itself, which sorts at the same position.
+                        self.nested.push(((anchor.0, anchor.1 + 1), problems.0));
+                    }
                 }
-            },
+            }
         }
     }
 
