@@ -21,7 +21,7 @@
 //! Relative paths are resolved against the directory of the config file. Unknown fields are errors
 //! (a typo must not silently change security settings), except in a server entry, where they are
 //! warnings, because configs copied from other tools carry their own extras (`disabled`,
-//! `autoApprove`, …). Every problem is reported at once with its position (`config_check.rs`).
+//! `autoApprove`, …). Every problem is reported at once with its position (`config_check/`).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -267,7 +267,7 @@ impl Config {
     }
 
     /// Reads and checks a config file at start: the text (every problem at once, see
-    /// [`crate::config_check`]) and what it names on this machine (stdio commands on `PATH`,
+    /// `config_check/`) and what it names on this machine (stdio commands on `PATH`,
     /// policy files that exist and load).
     pub fn load(path: &Path) -> Result<Self, GateError> {
         let text = std::fs::read_to_string(path).map_err(|error| GateError::ConfigRead {
