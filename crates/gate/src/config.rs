@@ -479,4 +479,71 @@ mod tests {
             Config::parse(r#"{"grants": {"a": {"token_sha256": "nothex"}}}"#, None).unwrap_err();
         assert!(err.to_string().contains("64 hex digits"), "{err}");
     }
+
+    fn problems(text: &str, environment: Environment) -> Vec<String> {
+        match Config::check(text, Some(Path::new("c.json")), environment) {
+            Ok(config) => config.warnings.iter().map(ToString::to_string).collect(),
+            Err(problems) => problems.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    #[test]
+    fn every_problem_at_every_level_is_reported_in_one_run() {
+        let text = r#"{
+"gate": {"listne": "127.0.0.1:1", "offer_tasks": "yes", "redact": {"pattern": []}},
+"mcpServers": {
+  "a": {"comand": "x", "type": "htp", "url": "http://h/mcp"},
+  "b": {"url": "file:///etc/passwd"},
+  "b c": {"builtin": "demo"}
+},
+"grants": {"g": {"token_sha256": 1, "servers": {"aa": null}, "descripton": ""}},
+"gate": {}
+}"#;
+        let got = problems(text, Environment::Skip);
+        let expected = [
+            "c.json:2:10: /gate/listne: unknown field `listne`\n  = help: did you mean `listen`?",
+            "c.json:2:50: /gate/offer_tasks: expected `true` or `false`, found a string",
+            "c.json:2:68: /gate/redact/pattern: unknown field `pattern`\n  = help: did you mean `patterns`?",
+            "c.json:4:9: warning: /mcpServers/a/comand: unknown field `comand`\n  = help: did you mean `command`?",
+            "c.json:4:32: /mcpServers/a/type: unknown type `htp`\n  = help: did you mean `http`?",
+            "c.json:5:16: /mcpServers/b/url: `file:///etc/passwd` is not an http or https URL (scheme `file`)",
+            "c.json:6:3: /mcpServers/b c: server name `b c` must be non-empty",
+            "c.json:6:22: /mcpServers/b c/builtin: unknown built-in server `demo`",
+            "c.json:8:34: /grants/g/token_sha256: expected a string, found a number",
+            "c.json:8:49: /grants/g/servers/aa: `aa` is not in `mcpServers`\n  = help: did you mean `a`?",
+            "c.json:8:62: /grants/g/descripton: unknown field `descripton`\n  = help: did you mean `description`?",
+            "c.json:9:1: /gate: duplicate field `gate`",
+        ];
+        for (want, line) in expected.iter().zip(&got) {
+            assert!(
+                line.starts_with(want),
+                "want `{want}`, got `{line}`\nall: {got:#?}"
+            );
+        }
+        assert_eq!(got.len(), expected.len(), "{got:#?}");
+    }
+
+    #[test]
+    fn commands_and_policies_are_checked_only_with_the_environment() {
+        let text = r#"{"mcpServers": {"x": {"command": "airlock-no-such-command-x1", "policy": "nope.json"}}}"#;
+        assert!(problems(text, Environment::Skip).is_empty());
+        let got = problems(text, Environment::Check);
+        assert_eq!(got.len(), 2, "{got:#?}");
+        assert!(got[0].contains("command `airlock-no-such-command-x1` is not found on PATH"));
+        assert!(got[1].contains("/mcpServers/x/policy: cannot read policy `nope.json`"));
+    }
+
+    #[test]
+    fn a_config_without_servers_loads_with_a_warning() {
+        let config = Config::parse("{}", None).unwrap();
+        assert!(config.servers.is_empty());
+        assert_eq!(config.warnings.len(), 1);
+        assert!(
+            config.warnings[0]
+                .to_string()
+                .starts_with("<config>:1:1: warning: no servers are configured"),
+            "{:?}",
+            config.warnings
+        );
+    }
 }

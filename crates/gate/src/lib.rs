@@ -54,7 +54,7 @@ pub enum GateError {
     #[error("invalid config `{path}`: {message}")]
     ConfigInvalid { path: String, message: String },
     /// The config file has problems, each with its position (warnings may be among them).
-    #[error("{0}")]
+    #[error("the config does not load:\n{0}")]
     ConfigProblems(airlock_policy::Diagnostics),
     #[error("cannot use data directory `{path}`: {error}")]
     DataDir {
