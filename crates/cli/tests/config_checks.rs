@@ -101,6 +101,25 @@ fn check_config_passes_a_good_config_and_checks_its_policies() -> Result<()> {
         text.contains("policies/open.json: ok (0 tools, default allow"),
         "{text}"
     );
+
+    let (code, text) = check(
+        elsewhere.path(),
+        &[
+            "--config",
+            config_path.to_str().context("path")?,
+            "--format",
+            "json",
+        ],
+    )?;
+    assert_eq!(code, 0, "{text}");
+    let report: Value = serde_json::from_str(&text)?;
+    assert_eq!(report["config"]["status"], "ok", "{report}");
+    assert_eq!(report["config"]["servers"], 1, "{report}");
+    assert_eq!(
+        report["config"]["warnings"][0]["pointer"], "/mcpServers/pusher/disabled",
+        "{report}"
+    );
+    assert_eq!(report["files"][0]["status"], "ok", "{report}");
     Ok(())
 }
 
