@@ -546,4 +546,22 @@ mod tests {
             config.warnings
         );
     }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_relative_command_is_found_under_a_cwd_relative_to_the_config_folder() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("bin")).unwrap();
+        let tool = dir.path().join("bin/tool");
+        std::fs::write(&tool, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let text = r#"{"mcpServers": {"x": {"command": "./tool", "cwd": "bin"}}}"#;
+        let path = dir.path().join("config.json");
+        let config = Config::check(text, Some(&path), Environment::Check).unwrap();
+        assert!(config.warnings.is_empty(), "{:?}", config.warnings);
+        let text = r#"{"mcpServers": {"x": {"command": "./tool"}}}"#;
+        let err = Config::check(text, Some(&path), Environment::Check).unwrap_err();
+        assert!(err.to_string().contains("`./tool` is not found"), "{err}");
+    }
 }

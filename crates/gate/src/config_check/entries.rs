@@ -154,21 +154,26 @@ impl Checker<'_> {
             .map(std::ffi::OsString::from)
             .or_else(|| std::env::var_os("PATH"));
         let cwd = match string(get(entry, "cwd")) {
-            Some(dir) => PathBuf::from(dir),
+            // Relative to the config file's folder, as `upstreams.rs` starts it.
+            Some(dir) => self.base_dir.join(dir),
             None => std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
         };
-        if which::which_in(command, path_var, cwd).is_err() {
-            let hint = if command.contains(['/', '\\']) {
-                "no executable file exists at that path".to_string()
+        if which::which_in(command, path_var, &cwd).is_err() {
+            let (message, hint) = if command.contains(['/', '\\']) {
+                (
+                    format!(
+                        "command `{command}` is not found (looked in `{}`)",
+                        cwd.display()
+                    ),
+                    "no executable file exists at that path; a relative one is read against the entry's `cwd`",
+                )
             } else {
-                "install it, or write its full path".to_string()
+                (
+                    format!("command `{command}` is not found on PATH"),
+                    "install it, or write its full path",
+                )
             };
-            self.error(
-                value.pos,
-                at,
-                format!("command `{command}` is not found on PATH"),
-                Some(hint),
-            );
+            self.error(value.pos, at, message, Some(hint.to_string()));
         }
     }
 
