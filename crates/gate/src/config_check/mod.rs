@@ -206,13 +206,14 @@ impl Checker<'_> {
         match &value.kind {
             Kind::Number(n) if n.as_u64().is_some() => n.as_u64(),
             other => {
+                let found = match other {
+                    Kind::Number(n) => format!("`{n}`"),
+                    other => other.describe().to_string(),
+                };
                 self.error(
                     value.pos,
                     pointer,
-                    format!(
-                        "expected a whole number of 0 or more, found {}",
-                        other.describe()
-                    ),
+                    format!("expected a whole number of 0 or more, found {found}"),
                     None,
                 );
                 None
