@@ -564,4 +564,18 @@ mod tests {
         let err = Config::check(text, Some(&path), Environment::Check).unwrap_err();
         assert!(err.to_string().contains("`./tool` is not found"), "{err}");
     }
+
+    #[test]
+    fn a_request_timeout_beyond_the_default_longest_time_is_an_error() {
+        let got = problems(
+            r#"{"gate": {"request_timeout": "1h"}, "mcpServers": {}}"#,
+            Environment::Skip,
+        );
+        assert!(
+            got[0].starts_with(
+                "c.json:1:30: /gate/request_timeout: `max_request_time` (30m) is shorter than `request_timeout` (1h)"
+            ),
+            "{got:#?}"
+        );
+    }
 }

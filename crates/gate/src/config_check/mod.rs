@@ -358,16 +358,31 @@ impl Checker<'_> {
                 _ => {}
             }
         }
-        let duration = |name: &str| string(get(gate, name)).and_then(parse_duration);
-        if let (Some(max), Some(timeout)) =
-            (duration("max_request_time"), duration("request_timeout"))
+        // Either may be left at its default; the pair is checked as the gate will use it.
+        let defaults = crate::config::GateSettings::default();
+        let duration = |name: &str, default: &str| {
+            string(get(gate, name)).map_or_else(|| parse_duration(default), parse_duration)
+        };
+        let max = duration("max_request_time", &defaults.max_request_time);
+        let timeout = duration("request_timeout", &defaults.request_timeout);
+        if let (Some(max), Some(timeout)) = (max, timeout)
             && max < timeout
-            && let Some(value) = get(gate, "max_request_time")
         {
+            let (pointer, value) = match get(gate, "max_request_time") {
+                Some(value) => ("/gate/max_request_time", value),
+                None => (
+                    "/gate/request_timeout",
+                    get(gate, "request_timeout").unwrap_or(gate),
+                ),
+            };
             self.error(
                 value.pos,
-                "/gate/max_request_time",
-                "is shorter than `request_timeout`; the longest request time must be at least the timeout".into(),
+                pointer,
+                format!(
+                    "`max_request_time` ({}) is shorter than `request_timeout` ({}); the longest request time must be at least the timeout",
+                    humanize(max),
+                    humanize(timeout)
+                ),
                 None,
             );
         }
@@ -400,6 +415,20 @@ impl Checker<'_> {
                 Some("add an entry under `grants` (see `airlock grant`)".into()),
             );
         }
+    }
+}
+
+/// A duration as written in the config (`90s`, `5m`).
+fn humanize(d: std::time::Duration) -> String {
+    let secs = d.as_secs();
+    if d.subsec_millis() != 0 || secs == 0 {
+        format!("{}ms", d.as_millis())
+    } else if secs.is_multiple_of(3600) {
+        format!("{}h", secs / 3600)
+    } else if secs.is_multiple_of(60) {
+        format!("{}m", secs / 60)
+    } else {
+        format!("{secs}s")
     }
 }
 
