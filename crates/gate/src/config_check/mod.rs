@@ -22,6 +22,7 @@ const TOP_FIELDS: &[&str] = &["gate", "mcpServers", "grants"];
 const GATE_FIELDS: &[&str] = &[
     "listen",
     "allow_non_loopback",
+    "require_grants",
     "allowed_origins",
     "allowed_hosts",
     "hold_seconds",
@@ -317,7 +318,9 @@ impl Checker<'_> {
                         Ok(_) => {}
                     }
                 }
-                "allow_non_loopback" | "offer_tasks" => self.expect_bool(value, &at),
+                "allow_non_loopback" | "require_grants" | "offer_tasks" => {
+                    self.expect_bool(value, &at)
+                }
                 "allowed_origins" | "allowed_hosts" => self.expect_strings(value, &at),
                 "hold_seconds" | "max_body_bytes" => {
                     self.expect_count(value, &at);
@@ -412,7 +415,17 @@ impl Checker<'_> {
                 value.pos,
                 at,
                 "a gate listening beyond loopback needs grants, so strangers cannot use it".into(),
-                Some("add an entry under `grants` (see `airlock grant`)".into()),
+                Some("add an entry under `grants` (see `airlock grants create`)".into()),
+            );
+        } else if !matches!(
+            get(gate, "require_grants").map(|v| &v.kind),
+            Some(Kind::Bool(true))
+        ) {
+            self.error(
+                value.pos,
+                at,
+                "a gate listening beyond loopback needs `gate.require_grants`, so agents without a token cannot use it".into(),
+                Some("set `gate.require_grants` to true".into()),
             );
         }
     }
