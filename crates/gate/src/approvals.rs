@@ -14,7 +14,7 @@
 //! ```
 //!
 //! Nothing here approves by itself: timeouts expire, cancellations withdraw, and a restart turns
-//! every pending request into an expired one (see `Gate::start`).
+//! every pending request into an expired one (see `Gate::build`).
 //!
 //! The broker is in memory and synchronous (a `std::sync::Mutex` held for microseconds, never
 //! across an await). Persistence is the caller's job: the gate writes a request to the store

@@ -37,7 +37,7 @@ pub struct GateOptions {
     pub data_dir: Option<PathBuf>,
     /// The clock; tests pass a `ManualClock`.
     pub clock: Arc<dyn Clock>,
-    /// Keep history in memory instead of `<data_dir>/airlock.db` (tests, `--ephemeral`).
+    /// Keep history in memory instead of `<data_dir>/airlock.db` (tests).
     pub in_memory_store: bool,
 }
 
