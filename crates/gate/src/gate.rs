@@ -21,8 +21,9 @@ use crate::approvals::{
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, PolicySource};
 use crate::decide::{EndedApproval, GateInterceptor, HoldSettings, approval_end_row};
+use crate::duration::parse_duration;
 use crate::events::GateEvent;
-use crate::grant_admin::build_grants;
+use crate::grants::build_grants;
 use crate::policies::{LoadedPolicy, PolicySet};
 use crate::roots::ServerRoots;
 use crate::runtime;
@@ -95,24 +96,6 @@ impl std::fmt::Debug for Gate {
             .field("data_dir", &self.inner.data_dir)
             .finish_non_exhaustive()
     }
-}
-
-/// Parses a duration like `30s`, `10m`, `1h`, `500ms` or a plain number of seconds.
-pub fn parse_duration(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    let (number, unit) = text
-        .find(|c: char| !c.is_ascii_digit())
-        .map_or((text, ""), |i| text.split_at(i));
-    let n: u64 = number.parse().ok()?;
-    let ms = match unit {
-        "ms" => n,
-        "" | "s" => n.checked_mul(1000)?,
-        "m" => n.checked_mul(60_000)?,
-        "h" => n.checked_mul(3_600_000)?,
-        "d" => n.checked_mul(86_400_000)?,
-        _ => return None,
-    };
-    Some(Duration::from_millis(ms))
 }
 
 impl Gate {

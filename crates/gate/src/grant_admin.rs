@@ -3,30 +3,9 @@
 
 use std::sync::Arc;
 
-use crate::config::Config;
 use crate::events::GateEvent;
 use crate::gate::Gate;
-use crate::grants::Grants;
-
-/// The grants table: the config's grants, the ones created in the app (stored as hashes), and the
-/// local API token as `cli`.
-pub(crate) fn build_grants(
-    config: &Config,
-    api_token: &str,
-    stored: &[airlock_store::Grant],
-    require_grants: bool,
-) -> Grants {
-    let mut grants = Grants::new(&config.grants, api_token, require_grants);
-    for grant in stored.iter().filter(|g| g.revoked_ms.is_none()) {
-        if config.grants.contains_key(&grant.name) {
-            continue; // the config file wins
-        }
-        let servers =
-            (!grant.policies.is_empty()).then(|| grant.policies.keys().cloned().collect());
-        grants.add(&grant.name, &grant.token_hash, servers);
-    }
-    grants
-}
+use crate::grants::build_grants;
 
 /// A grant as the app shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, HashMap};
 use airlock_proxy::{AgentIdentity, AuthError};
 use sha2::{Digest, Sha256};
 
-use crate::config::GrantEntry;
+use crate::config::{Config, GrantEntry};
 
 /// The grant of every agent that sends no token (while `gate.require_grants` is off).
 pub const DEFAULT_GRANT: &str = "default";
@@ -146,6 +146,26 @@ impl Grants {
             None => Err(AuthError::UnknownToken),
         }
     }
+}
+
+/// The grants table: the config's grants, the ones created in the app (stored as hashes), and the
+/// local API token as `cli`.
+pub(crate) fn build_grants(
+    config: &Config,
+    api_token: &str,
+    stored: &[airlock_store::Grant],
+    require_grants: bool,
+) -> Grants {
+    let mut grants = Grants::new(&config.grants, api_token, require_grants);
+    for grant in stored.iter().filter(|g| g.revoked_ms.is_none()) {
+        if config.grants.contains_key(&grant.name) {
+            continue; // the config file wins
+        }
+        let servers =
+            (!grant.policies.is_empty()).then(|| grant.policies.keys().cloned().collect());
+        grants.add(&grant.name, &grant.token_hash, servers);
+    }
+    grants
 }
 
 #[cfg(test)]

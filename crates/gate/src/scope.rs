@@ -19,8 +19,21 @@ use airlock_policy::PathContext;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::approvals::Remember;
 use crate::identity::{UNNAMED_CLIENT, agent_label, is_tokenless};
+
+/// How long a human decision holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase", tag = "kind", content = "minutes")]
+pub enum Remember {
+    /// This request only.
+    Once,
+    /// Identical-scope calls for the next N minutes.
+    Minutes(u32),
+    /// Calls from the same agent session.
+    Session,
+    /// Until revoked.
+    Always,
+}
 
 /// Which arguments a human's remembered answer covers, as they chose it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

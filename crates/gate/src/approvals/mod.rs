@@ -29,8 +29,11 @@ use tokio::sync::{broadcast, watch};
 
 use crate::clock::Clock;
 use crate::identity::{ClientInfo, client_key, is_tokenless};
-pub use crate::remembered::{CallKey, RememberedRule, remembered_rule};
+mod remembered;
+
+pub use crate::scope::Remember;
 use crate::scope::{ArgsChoice, ScopeError};
+pub use remembered::{CallKey, RememberedRule, remembered_rule};
 
 /// Where a human decision came from; recorded in history.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -69,20 +72,6 @@ impl DecisionSource {
             _ => return None,
         })
     }
-}
-
-/// How long a human decision holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase", tag = "kind", content = "minutes")]
-pub enum Remember {
-    /// This request only.
-    Once,
-    /// Identical-scope calls for the next N minutes.
-    Minutes(u32),
-    /// Calls from the same agent session.
-    Session,
-    /// Until revoked.
-    Always,
 }
 
 /// A human's answer to a request.

@@ -21,7 +21,7 @@
 //! Relative paths are resolved against the directory of the config file. Unknown fields are errors
 //! (a typo must not silently change security settings), except in a server entry, where they are
 //! warnings, because configs copied from other tools carry their own extras (`disabled`,
-//! `autoApprove`, …). Every problem is reported at once with its position (`config_check/`).
+//! `autoApprove`, …). Every problem is reported at once with its position (`config/check/`).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -31,14 +31,16 @@ use airlock_policy::{Diagnostic, Diagnostics, Severity};
 use serde::{Deserialize, Serialize};
 
 use crate::GateError;
-pub use crate::config_check::Environment;
+mod check;
+
+pub use check::Environment;
 
 /// Default port of the gate on loopback.
 pub const DEFAULT_PORT: u16 = 4141;
 
 /// The policy shipped for the demo Pusher server, embedded so the default works anywhere.
 pub const PUSHER_POLICY_NAME: &str = "builtin:pusher-channels";
-pub const PUSHER_POLICY_SOURCE: &str = include_str!("../../../policies/pusher-channels.json");
+pub const PUSHER_POLICY_SOURCE: &str = include_str!("../../../../policies/pusher-channels.json");
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -267,7 +269,7 @@ impl Config {
     }
 
     /// Reads and checks a config file at start: the text (every problem at once, see
-    /// `config_check/`) and what it names on this machine (stdio commands on `PATH`,
+    /// `config/check/`) and what it names on this machine (stdio commands on `PATH`,
     /// policy files that exist and load).
     pub fn load(path: &Path) -> Result<Self, GateError> {
         let text = std::fs::read_to_string(path).map_err(|error| GateError::ConfigRead {
@@ -296,7 +298,7 @@ impl Config {
             .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
         let tree = airlock_policy::json::parse(text)
             .map_err(|err| Diagnostics(vec![Diagnostic::new(&shown, err.pos, "", err.message)]))?;
-        let problems = crate::config_check::check(&tree, &shown, &base_dir, environment);
+        let problems = check::check(&tree, &shown, &base_dir, environment);
         if problems.iter().any(|d| d.severity == Severity::Error) {
             return Err(Diagnostics(problems));
         }

@@ -14,7 +14,7 @@ use std::path::Path;
 use airlock_policy::json::{Key, Kind, Pos, Spanned};
 use airlock_policy::{Diagnostic, did_you_mean, escape_token};
 
-use crate::gate::parse_duration;
+use crate::duration::parse_duration;
 
 mod entries;
 
