@@ -192,15 +192,38 @@ fn a_tools_call_without_an_id_is_never_forwarded_on_any_framing() -> Result<()> 
             Some(json!(-32600))
         );
 
+        // A call to a session that does not exist (guessed, or ended): 404, recorded, on both
+        // transports.
+        let mut guesser = RawAgent::new(&f.url());
+        guesser.session = Some("0123456789abcdef0123456789abcdef".into());
+        let guessed = guesser
+            .post(&raw_agent::call(
+                json!(11),
+                "echo",
+                json!({"via": "guessed session"}),
+            ))
+            .await?;
+        assert_eq!(guessed.status, 404);
+        let legacy = reqwest::Client::new()
+            .post(format!(
+                "http://localhost:{}/message/logged?sessionId=guessed",
+                f.serve.port
+            ))
+            .header("content-type", "application/json")
+            .body(raw_agent::call(json!(12), "echo", json!({"via": "guessed legacy"})).to_string())
+            .send()
+            .await?;
+        assert_eq!(legacy.status(), 404);
+
         // The legacy SSE transport: the refusal arrives on the session's stream.
         legacy_sse_refuses_notifications(&f).await?;
 
         assert_eq!(f.executed("echo", 1).await?.len(), 1);
         let rows = f
-            .rows_until("six refused calls", |rows| protocol_rows(rows).len() >= 6)
+            .rows_until("eight refused calls", |rows| protocol_rows(rows).len() >= 8)
             .await?;
         let refused = protocol_rows(&rows);
-        assert_eq!(refused.len(), 6, "{refused:#?}");
+        assert_eq!(refused.len(), 8, "{refused:#?}");
         let kinds: Vec<&str> = refused
             .iter()
             .filter_map(|r| r["decisionKind"].as_str())
@@ -212,7 +235,7 @@ fn a_tools_call_without_an_id_is_never_forwarded_on_any_framing() -> Result<()> 
         );
         assert_eq!(
             kinds.iter().filter(|k| **k == "no_session").count(),
-            1,
+            3,
             "{kinds:?}"
         );
         assert!(refused.iter().all(|r| r["decision"] == "deny"));

@@ -9,7 +9,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-use crate::inbound::RefusalKind;
 use crate::interceptor::DownstreamKind;
 use crate::jsonrpc;
 use crate::registry::Shared;
@@ -17,8 +16,8 @@ use crate::session::Session;
 use crate::stream::STANDING;
 
 use super::{
-    Rejection, admit, bad_request, batch_allowed, find_session, no_room, read_messages,
-    refuse_post, route_all, rpc_error, sse,
+    Rejection, admit, bad_request, no_room, posted_session, read_messages, route_all, rpc_error,
+    sse,
 };
 
 pub(super) async fn get_sse(
@@ -82,33 +81,14 @@ pub(super) async fn post_message(
     };
     let (messages, batch) = read_messages(&shared, &parts.headers, body).await?;
     let server: Arc<str> = Arc::from(server);
-    let session = match find_session(&shared, id, &server, &agent, DownstreamKind::LegacySse) {
-        Ok(s) => s,
-        Err(r) => {
-            let kind = RefusalKind::NoSession;
-            return Ok(refuse_post(
-                &shared,
-                &server,
-                &agent,
-                None,
-                &messages,
-                kind,
-                r.into_response(),
-            ));
-        }
-    };
-    if batch && let Err(r) = batch_allowed(&session) {
-        let kind = RefusalKind::Malformed;
-        return Ok(refuse_post(
-            &shared,
-            &server,
-            &agent,
-            Some(&session),
-            &messages,
-            kind,
-            r.into_response(),
-        ));
-    }
+    let session = posted_session(
+        &shared,
+        id,
+        &server,
+        &agent,
+        DownstreamKind::LegacySse,
+        (&messages, batch),
+    )?;
     // Every answer, refusals among them, travels on the session's stream.
     for (m, route) in route_all(messages) {
         session.on_agent_message(m, route, STANDING, None);

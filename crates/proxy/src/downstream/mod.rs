@@ -286,9 +286,7 @@ fn route_all(messages: Vec<Value>) -> Vec<(Value, Inbound)> {
 /// response. `session`: the session the POST named, when it exists.
 fn refuse_post(
     shared: &Shared,
-    server: &Arc<str>,
-    agent: &AgentIdentity,
-    session: Option<&Session>,
+    info: &SessionInfo,
     messages: &[Value],
     kind: RefusalKind,
     response: Response,
@@ -297,21 +295,22 @@ fn refuse_post(
         "refused with its request (http {})",
         response.status().as_u16()
     );
-    let info = match session {
-        Some(s) => s.info(),
-        None => Arc::new(SessionInfo {
-            server: server.clone(),
-            session_id: Arc::from("(none)"),
-            agent: agent.clone(),
-            client: None,
-            protocol_version: None,
-            transport: DownstreamKind::StreamableHttp,
-        }),
-    };
     for (msg, refusal) in inbound::refused_calls(messages, kind, &message) {
-        session::refuse_call(&*shared.relay.interceptor, msg, &refusal, &info);
+        session::refuse_call(&*shared.relay.interceptor, msg, &refusal, info);
     }
     response
+}
+
+/// Who sent a request that reached no session, for the record of its refusal.
+fn sessionless(server: &Arc<str>, agent: &AgentIdentity, transport: DownstreamKind) -> SessionInfo {
+    SessionInfo {
+        server: server.clone(),
+        session_id: Arc::from("(none)"),
+        agent: agent.clone(),
+        client: None,
+        protocol_version: None,
+        transport,
+    }
 }
 
 fn sse(shared: &Shared, body: SseBody) -> Response {
@@ -378,6 +377,31 @@ fn find_session(
         }
         _ => Err(Rejection::from(unknown_session())),
     }
+}
+
+/// The session a POST of `messages` names, when it is this agent's on this route and can take
+/// them (a batch only in a session negotiated at 2025-03-26). Otherwise the `tools/call`
+/// attempts among the messages are recorded as refused (`no_session` or `malformed`) and the
+/// rejection is the answer.
+fn posted_session(
+    shared: &Shared,
+    id: &str,
+    server: &Arc<str>,
+    agent: &AgentIdentity,
+    transport: DownstreamKind,
+    (messages, batch): (&[Value], bool),
+) -> Result<Arc<Session>, Rejection> {
+    let refuse = |info: &SessionInfo, kind, r: Rejection| {
+        Rejection::from(refuse_post(shared, info, messages, kind, r.into_response()))
+    };
+    let session = find_session(shared, id, server, agent, transport).map_err(|r| {
+        let info = sessionless(server, agent, transport);
+        refuse(&info, RefusalKind::NoSession, r)
+    })?;
+    if batch && let Err(r) = batch_allowed(&session) {
+        return Err(refuse(&session.info(), RefusalKind::Malformed, r));
+    }
+    Ok(session)
 }
 
 fn batch_allowed(session: &Session) -> Result<(), Rejection> {

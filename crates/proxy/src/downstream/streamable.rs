@@ -17,8 +17,9 @@ use crate::stream::STANDING;
 
 use super::stateless::{self, check_standard_headers, stateless_version};
 use super::{
-    Rejection, SESSION_HEADER, accepts, admit, answer, bad_request, batch_allowed, check_version,
-    find_session, header_str, no_room, read_messages, refuse_post, route_all, rpc_error, sse,
+    Rejection, SESSION_HEADER, accepts, admit, answer, bad_request, check_version, find_session,
+    header_str, no_room, posted_session, read_messages, refuse_post, route_all, rpc_error,
+    sessionless, sse,
 };
 
 pub(super) async fn post_mcp(
@@ -58,36 +59,16 @@ pub(super) async fn post_mcp(
     let mut new_session = false;
     let session = match header_str(headers, SESSION_HEADER) {
         Some(id) => {
-            let s = match find_session(&shared, id, &server, &agent, DownstreamKind::StreamableHttp)
-            {
-                Ok(s) => s,
-                Err(r) => {
-                    let kind = RefusalKind::NoSession;
-                    return Ok(refuse_post(
-                        &shared,
-                        &server,
-                        &agent,
-                        None,
-                        &messages,
-                        kind,
-                        r.into_response(),
-                    ));
-                }
-            };
+            let s = posted_session(
+                &shared,
+                id,
+                &server,
+                &agent,
+                DownstreamKind::StreamableHttp,
+                (&messages, batch),
+            )?;
             if is_init {
                 return Ok(bad_request("this session is already initialized"));
-            }
-            if batch && let Err(r) = batch_allowed(&s) {
-                let kind = RefusalKind::Malformed;
-                return Ok(refuse_post(
-                    &shared,
-                    &server,
-                    &agent,
-                    Some(&s),
-                    &messages,
-                    kind,
-                    r.into_response(),
-                ));
             }
             s
         }
@@ -128,9 +109,7 @@ pub(super) async fn post_mcp(
                 let msgs = std::slice::from_ref(&msg);
                 return Ok(refuse_post(
                     &shared,
-                    &server,
-                    &agent,
-                    None,
+                    &sessionless(&server, &agent, DownstreamKind::StreamableHttp),
                     msgs,
                     kind,
                     r.into_response(),
@@ -142,7 +121,11 @@ pub(super) async fn post_mcp(
             let r = bad_request("missing `Mcp-Session-Id` header");
             let kind = RefusalKind::NoSession;
             return Ok(refuse_post(
-                &shared, &server, &agent, None, &messages, kind, r,
+                &shared,
+                &sessionless(&server, &agent, DownstreamKind::StreamableHttp),
+                &messages,
+                kind,
+                r,
             ));
         }
     };
