@@ -92,15 +92,7 @@ impl GateInterceptor {
                 "Denied: all agents are paused by the user in Airlock. Try again later or ask the user to resume.".into(),
                 DecidedBy::Paused,
             );
-            return self
-                .answer(
-                    trail,
-                    call,
-                    None,
-                    record,
-                    json!({"decision": "deny", "kind": "paused"}),
-                )
-                .await;
+            return self.deny_unevaluated(trail, call, record).await;
         }
         let policy = match self.policies.for_call(&call.session.agent.grant, &server) {
             Ok(policy) => policy,
@@ -111,28 +103,12 @@ impl GateInterceptor {
                     format!("Denied: {message}"),
                     DecidedBy::Error,
                 );
-                return self
-                    .answer(
-                        trail,
-                        call,
-                        None,
-                        record,
-                        json!({"decision": "deny", "kind": "no_policy"}),
-                    )
-                    .await;
+                return self.deny_unevaluated(trail, call, record).await;
             }
         };
         if let Some(message) = self.unlisted_without_policy(call.session, call.name) {
             let record = Record::deny("unlisted_tool", "(no policy)", message, DecidedBy::Policy);
-            return self
-                .answer(
-                    trail,
-                    call,
-                    None,
-                    record,
-                    json!({"decision": "deny", "kind": "unlisted_tool"}),
-                )
-                .await;
+            return self.deny_unevaluated(trail, call, record).await;
         }
         let revision = Some(policy.revision());
         let args_hash = airlock_store::canonical_args_hash(call.arguments);

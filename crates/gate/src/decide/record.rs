@@ -249,6 +249,18 @@ impl GateInterceptor {
         CallDecision::Respond(tool_error(&record.message, meta))
     }
 
+    /// Records and answers a call denied before any policy rule ran (paused, no policy, a tool
+    /// the server did not list): its `_meta` names the decision and the record's kind.
+    pub(super) async fn deny_unevaluated(
+        &self,
+        trail: &Trail,
+        call: &ToolCall<'_>,
+        record: Record,
+    ) -> CallDecision {
+        let meta = json!({"decision": "deny", "kind": record.kind});
+        self.answer(trail, call, None, record, meta).await
+    }
+
     /// Records and forwards a call; if the record cannot be written, denies it instead.
     pub(super) async fn forward(
         &self,
