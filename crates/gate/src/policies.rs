@@ -99,6 +99,17 @@ impl PolicySet {
 
     /// The policy for a call by `grant` to `server`, or a message saying why there is none.
     pub fn for_call(&self, grant: &str, server: &str) -> Result<Arc<Policy>, String> {
+        self.for_call_sourced(grant, server)
+            .map(|(policy, _)| policy)
+    }
+
+    /// [`PolicySet::for_call`], and whether that policy is the one of a server without a
+    /// policy (every call asks a human), from the same lookup.
+    pub fn for_call_sourced(
+        &self,
+        grant: &str,
+        server: &str,
+    ) -> Result<(Arc<Policy>, bool), String> {
         let table = self.table.load();
         let source = table
             .by_grant
@@ -109,23 +120,14 @@ impl PolicySet {
             .policies
             .get(source)
             .ok_or_else(|| format!("policy `{}` is not loaded", source.label()))?;
-        loaded.policy.clone().ok_or_else(|| {
+        let policy = loaded.policy.clone().ok_or_else(|| {
             format!(
                 "the policy for `{server}` ({}) is invalid, so every call is denied until it is fixed: {}",
                 source.label(),
                 loaded.error.as_deref().unwrap_or("unknown error")
             )
-        })
-    }
-
-    /// Whether `grant` calls `server` under no policy (every call asks a human).
-    pub fn asks_for_everything(&self, grant: &str, server: &str) -> bool {
-        let table = self.table.load();
-        table
-            .by_grant
-            .get(&(grant.to_string(), server.to_string()))
-            .or_else(|| table.by_server.get(server))
-            .is_some_and(|source| *source == PolicySource::AskForEverything)
+        })?;
+        Ok((policy, *source == PolicySource::AskForEverything))
     }
 
     /// The longest limit window of any policy in force, in milliseconds (0 without limits):

@@ -78,16 +78,11 @@ impl std::fmt::Debug for GateInterceptor {
 }
 
 impl GateInterceptor {
-    /// Why a call to `tool` is denied when the server has no policy and did not list the tool
-    /// (see `listed.rs`); `None` when it has a policy or listed the tool.
+    /// Why a call to `tool` of a server without a policy is denied when the server did not list
+    /// the tool (see `listed.rs`); `None` when it listed it. Only for servers without a policy
+    /// (`PolicySet::for_call_sourced` says which).
     fn unlisted_without_policy(&self, session: &SessionInfo, tool: &str) -> Option<String> {
         let server = &session.server;
-        if !self
-            .policies
-            .asks_for_everything(&session.agent.grant, server)
-        {
-            return None;
-        }
         match self.listed.contains(server, tool) {
             listed::Listed::Yes => None,
             listed::Listed::No => Some(format!(
@@ -137,12 +132,13 @@ impl Interceptor for GateInterceptor {
     }
 
     fn may_ask_human(&self, session: &SessionInfo, tool: &str) -> bool {
-        if self.unlisted_without_policy(session, tool).is_some() {
-            return false;
-        }
         self.policies
-            .for_call(&session.agent.grant, &session.server)
-            .is_ok_and(|policy| policy.may_ask_human(tool))
+            .for_call_sourced(&session.agent.grant, &session.server)
+            .is_ok_and(|(policy, asks_for_everything)| {
+                policy.may_ask_human(tool)
+                    && !(asks_for_everything
+                        && self.unlisted_without_policy(session, tool).is_some())
+            })
     }
 
     fn session_closed(&self, session: &SessionInfo) {

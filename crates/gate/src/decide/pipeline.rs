@@ -94,8 +94,11 @@ impl GateInterceptor {
             );
             return self.deny_unevaluated(trail, call, record).await;
         }
-        let policy = match self.policies.for_call(&call.session.agent.grant, &server) {
-            Ok(policy) => policy,
+        let (policy, asks_for_everything) = match self
+            .policies
+            .for_call_sourced(&call.session.agent.grant, &server)
+        {
+            Ok(found) => found,
             Err(message) => {
                 let record = Record::deny(
                     "no_policy",
@@ -106,7 +109,9 @@ impl GateInterceptor {
                 return self.deny_unevaluated(trail, call, record).await;
             }
         };
-        if let Some(message) = self.unlisted_without_policy(call.session, call.name) {
+        if asks_for_everything
+            && let Some(message) = self.unlisted_without_policy(call.session, call.name)
+        {
             let record = Record::deny("unlisted_tool", "(no policy)", message, DecidedBy::Policy);
             return self.deny_unevaluated(trail, call, record).await;
         }
