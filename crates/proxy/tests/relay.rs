@@ -504,6 +504,64 @@ async fn a_held_call_is_withdrawn_when_the_agent_closes_its_stream() {
     assert!(!h.upstream_log().contains("call echo"));
 }
 
+/// Found by the gate's property test (`crates/gate/tests/invariant_model.rs`): a call whose
+/// session ended before the task deciding it first ran was dropped without the interceptor ever
+/// polling its decision, so the gate recorded nothing. On this single-threaded runtime the POST
+/// hands the call to the session and the DELETE ends the session before that task runs; the
+/// interceptor's guard must see the call withdrawn, every round.
+#[tokio::test]
+async fn a_call_whose_session_ends_before_its_decision_runs_is_still_seen_withdrawn() {
+    use tower::ServiceExt;
+    let h = start().await;
+    let request = |method: &str, sid: &str, body: String| {
+        http::Request::builder()
+            .method(method)
+            .uri("/mcp/up")
+            .header("host", "localhost")
+            .header("accept", ACCEPT)
+            .header("content-type", "application/json")
+            .header("mcp-session-id", sid)
+            .header("mcp-protocol-version", "2025-11-25")
+            .body(axum::body::Body::from(body))
+            .unwrap()
+    };
+    for round in 0..16 {
+        let sid = h.session().await;
+        let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": "echo", "arguments": {"text": "hold"}}});
+        let post = h
+            .proxy
+            .router()
+            .oneshot(request("POST", &sid, call.to_string()));
+        tokio::pin!(post);
+        // Polled here, not spawned: the call reaches the session, the answer waits.
+        assert!(futures::poll!(&mut post).is_pending());
+        let deleted = h
+            .proxy
+            .router()
+            .oneshot(request("DELETE", &sid, String::new()))
+            .await
+            .unwrap();
+        assert_eq!(deleted.status(), 204);
+        let answer = post.await.unwrap();
+        let _ = axum::body::to_bytes(answer.into_body(), 1 << 20).await;
+        // The deciding task pushes to `calls` and drops the decision in one run.
+        for _ in 0..200 {
+            if h.rec.calls.lock().unwrap().len() > round {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(h.rec.calls.lock().unwrap().len(), round + 1);
+        assert_eq!(
+            h.rec.withdrawn.load(Ordering::SeqCst),
+            round + 1,
+            "round {round}: the call was dropped before the interceptor saw it"
+        );
+    }
+    assert!(!h.upstream_log().contains("call echo"));
+}
+
 #[tokio::test]
 async fn upstream_crash_fails_the_call_in_flight_then_the_session_reconnects() {
     let h = start().await;

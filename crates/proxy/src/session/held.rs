@@ -5,6 +5,7 @@ use std::sync::Arc;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use crate::inbound::{Refusal, RefusalKind, usable_id};
 use crate::interceptor::{AgentChannel, CallDecision, SessionInfo, ToolCall, Withdrawal};
 use crate::jsonrpc;
 use crate::stream::StreamId;
@@ -44,10 +45,16 @@ impl Session {
         let agent = AgentChannel::new(tx);
         let disconnected = {
             let mut st = self.lock();
-            if !self.remap
-                && let Err(refusal) = self.check_id(&st, &msg)
-            {
-                // Another request took the id between the two looks.
+            let checked = if self.closed.is_cancelled() {
+                // `close` ran after the request found the session: nothing would withdraw it.
+                Err(session_ended(&msg))
+            } else if self.remap {
+                Ok(())
+            } else {
+                // Another request may have taken the id between the two looks.
+                self.check_id(&st, &msg).map(drop)
+            };
+            if let Err(refusal) = checked {
                 drop(st);
                 self.refuse(&msg, refusal, Some(stream), &info);
                 return;
@@ -77,6 +84,9 @@ impl Session {
                 tokio::pin!(gone);
                 loop {
                     tokio::select! {
+                        // The decision first: a call withdrawn before its task ran is still
+                        // polled once, so the interceptor's guards see (and record) it.
+                        biased;
                         d = &mut fut => break Some(d),
                         Some(note) = rx.recv() => session.lock().streams.deliver(stream, &note, false),
                         () = token.cancelled() => {
@@ -124,6 +134,17 @@ impl Session {
 }
 
 static NULL: Value = Value::Null;
+
+/// The refusal of a `tools/call` that reached a session as it was ending.
+pub(super) fn session_ended(msg: &Value) -> Refusal {
+    Refusal {
+        kind: RefusalKind::NoSession,
+        code: jsonrpc::INVALID_REQUEST,
+        message: "the session ended before this call could be decided".to_owned(),
+        id: usable_id(msg),
+        is_call: true,
+    }
+}
 
 /// The interceptor's view of a `tools/call` message. `as_task`: answered with a proxy-owned task
 /// (its `params.task` was already removed).

@@ -13,7 +13,7 @@ use crate::jsonrpc;
 use crate::stream::StreamId;
 use crate::tasks::{self, Outcome, ServerTasks, Status, TASK_PREFIX};
 
-use super::held::tool_call;
+use super::held::{self, tool_call};
 use super::{FLOATING, PendingKind, Session, State};
 
 impl Session {
@@ -56,6 +56,12 @@ impl Session {
         let hold = self.closed.child_token();
         let task_id = {
             let mut st = self.lock();
+            if self.closed.is_cancelled() {
+                // `close` ran after the request found the session: no task may outlive it.
+                drop(st);
+                self.refuse(&msg, held::session_ended(&msg), Some(stream), &info);
+                return;
+            }
             let task = st.tasks.create(ttl, hold.clone());
             let id = task.id().to_owned();
             let answer = jsonrpc::result(request_id, tasks::create_result(task));
@@ -74,6 +80,8 @@ impl Session {
                 tokio::pin!(fut);
                 loop {
                     tokio::select! {
+                        // The decision first, as for a held call (`hold_call`).
+                        biased;
                         d = &mut fut => break Some(d),
                         Some(note) = rx.recv() => session.lock().deliver_to(FLOATING, &note, false),
                         Some(m) = status_rx.recv() => session.lock().tasks.set_message(&task_id, m),
