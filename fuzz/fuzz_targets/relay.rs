@@ -1,4 +1,4 @@
-//! Fuzzes the relay's message handling: the downstream HTTP framing (`downstream.rs`) and the
+//! Fuzzes the relay's message handling: the downstream HTTP framing (`downstream/`) and the
 //! session dispatch behind it (`inbound.rs`, `session/`), in process, through the real router.
 //!
 //! One [`Proxy`] lives for the whole run, in front of an in-process upstream that answers
@@ -162,7 +162,6 @@ impl Interceptor for Recorder {
         call: ToolCall<'a>,
         _agent: AgentChannel,
     ) -> BoxFuture<'a, CallDecision> {
-        book().events += 1;
         let name = call.name.to_owned();
         let record = Decided {
             session: call.session.session_id.to_string(),
@@ -173,6 +172,8 @@ impl Interceptor for Recorder {
             forwarded: false,
         };
         Box::pin(async move {
+            // Counted when first polled: a decision dropped unpolled is a call nobody recorded.
+            book().events += 1;
             if name.starts_with("deny") {
                 return CallDecision::Respond(
                     json!({"content": [{"type": "text", "text": "denied"}], "isError": true}),
