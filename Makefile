@@ -12,11 +12,12 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: help deps ui run run-app serve test lint test-rust test-ui test-desktop fmt bench
+.PHONY: help deps ui run run-app serve test lint test-rust test-ui test-desktop fmt bench fuzz
 
 help:
 	@echo "make run    build and start Airlock (the desktop app with a display, else airlock serve)"
 	@echo "make test   formatting, clippy and every test (Rust, web UI in Chromium, desktop app under Xvfb)"
+	@echo "make fuzz   fuzz the relay for FUZZ_TIME seconds (default 600; nightly toolchain, cargo-fuzz)"
 
 deps:
 	@bash scripts/install-deps.sh
@@ -62,3 +63,14 @@ test: deps lint test-rust test-ui test-desktop
 bench:
 	$(CARGO) bench -p airlock-policy --bench decide
 	$(CARGO) bench -p airlock-store --bench history
+
+# The relay's fuzz target (ARCHITECTURE.md "The gate's invariant"); not part of `make test`. New
+# inputs go to fuzz/target/relay-corpus; the committed seeds in fuzz/corpus/relay are only read.
+# Leak detection is off: the target keeps one proxy, its sessions and their buffers across inputs.
+FUZZ_TIME ?= 600
+fuzz:
+	@rustup toolchain list | grep -q '^nightly' || { echo "make fuzz: needs the nightly toolchain (rustup toolchain install nightly)"; exit 1; }
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	mkdir -p fuzz/target/relay-corpus
+	cd fuzz && nice -n 15 $(CARGO) +nightly fuzz run relay target/relay-corpus corpus/relay -- \
+		-max_total_time=$(FUZZ_TIME) -detect_leaks=0 -print_final_stats=1
