@@ -67,9 +67,10 @@ impl Session {
             if let Some(k) = &p.progress {
                 st.progress.remove(k);
             }
-            let waited = self.relay.config.request_timeout.as_secs();
+            // `5m`, `30s`, `500ms`: whole seconds would say `0 s` for a sub-second timeout.
+            let waited = humantime::format_duration(self.relay.config.request_timeout);
             let message = format!(
-                "upstream `{}` did not answer within {waited} s; Airlock cancelled the request",
+                "upstream `{}` did not answer within {waited}; Airlock cancelled the request",
                 self.server
             );
             tracing::warn!(server = %self.server, session = %self.id, "{message}");
