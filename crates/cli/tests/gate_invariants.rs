@@ -914,8 +914,10 @@ async fn wait_pending(f: &Fixture, n: usize) -> Result<()> {
 
 #[test]
 fn a_restart_ends_what_was_in_flight_in_history() -> Result<()> {
+    // `hang` may run once an hour: killing the gate while it runs must not give that back.
     let policy = json!({"version": "1", "default": "allow", "tools": {
-        "echo": {"action": "require_approval", "approval_timeout": "10m"}}});
+        "echo": {"action": "require_approval", "approval_timeout": "10m"},
+        "hang": {"limits": [{"counter": "hang", "window": "hour", "max": 1, "scope": "grant"}]}}});
     let f = Fixture::start(json!({}), policy)?;
     let rt = tokio::runtime::Runtime::new()?;
     let held = rt.block_on(async {
@@ -952,6 +954,19 @@ fn a_restart_ends_what_was_in_flight_in_history() -> Result<()> {
             echo.map(|r| r["decisionKind"].clone()),
             Some(json!("interrupted"))
         );
+        // The interrupted call still counts: its use was stored with its row, before it left.
+        let mut agent = f.agent("2025-06-18").await?;
+        let again = agent.call(json!(3), "hang", json!({})).await?;
+        let denied = again
+            .response(&json!(3))
+            .context("no answer to the second hang")?;
+        assert_eq!(denied["result"]["isError"], true, "{denied}");
+        assert_eq!(
+            denied["result"]["_meta"][airlock_gate::META_KEY]["kind"],
+            "rate_limit",
+            "{denied}"
+        );
+        assert_eq!(f.executed_now("hang")?, 1, "the second `hang` ran");
         Ok(())
     })
 }
