@@ -16,8 +16,10 @@
 //! upstream child per session; the direct path gives each worker its own child too. Every response
 //! is checked to be a successful tool result, so a denial cannot pass for a fast call.
 //!
-//! Reported: p50/p99 latency and calls/s at concurrency 1 and N (default 16), and Airlock's resident
-//! memory (VmRSS) idle after start and after the run. Run it with `--release` on a quiet machine;
+//! Reported: p50/p99 latency and calls/s at concurrency 1 and N (default 16), the CPU time the
+//! proxy process (not its upstream children) spent per measured call (`/proc/<pid>/stat`, 10 ms
+//! ticks summed over the level), and Airlock's resident memory (VmRSS) idle after start and after
+//! the run. Run it with `--release` on a quiet machine;
 //! the client shares the cores with the server, as an agent on the same desktop would.
 
 use std::path::{Path, PathBuf};
@@ -25,7 +27,9 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use airlock_bench::{HttpAgent, StdioAgent, Summary, airlock_bin, expect_tool_ok, rss_kib, us};
+use airlock_bench::{
+    HttpAgent, StdioAgent, Summary, airlock_bin, cpu_time, expect_tool_ok, rss_kib, us,
+};
 use airlock_testkit::{Peer, free_port, node_command, workspace_root};
 use anyhow::{Context, bail};
 use clap::Parser;
@@ -92,14 +96,22 @@ impl Agent {
     }
 }
 
-/// Runs `concurrency` sessions doing `per_worker` calls each, after a warm-up.
+/// What one level measured: latencies, and the CPU the proxy process spent per measured call.
+struct Level {
+    summary: Summary,
+    cpu_per_call: Option<Duration>,
+}
+
+/// Runs `concurrency` sessions doing `per_worker` calls each, after a warm-up; `proxy` is the
+/// process whose CPU time is charged to the measured calls (none for the direct path).
 async fn run_level(
     target: &Target,
     client: &reqwest::Client,
     concurrency: usize,
     per_worker: usize,
     warmup: usize,
-) -> anyhow::Result<Summary> {
+    proxy: Option<u32>,
+) -> anyhow::Result<Level> {
     let arguments = Arc::new(arguments());
     let mut agents = Vec::with_capacity(concurrency);
     for _ in 0..concurrency {
@@ -125,6 +137,7 @@ async fn run_level(
             anyhow::Ok(latencies)
         }));
     }
+    let cpu_before = proxy.map(cpu_time).transpose()?;
     start.wait().await;
     let begun = Instant::now();
     let mut latencies = Vec::with_capacity(concurrency * per_worker);
@@ -132,7 +145,18 @@ async fn run_level(
         latencies.extend(worker.await??);
     }
     let wall = begun.elapsed();
-    Summary::of(&mut latencies, wall).context("no calls were measured")
+    let cpu_per_call = match (proxy, cpu_before) {
+        (Some(pid), Some(before)) => {
+            let spent = cpu_time(pid)?.saturating_sub(before);
+            Some(spent / u32::try_from(latencies.len()).unwrap_or(u32::MAX).max(1))
+        }
+        _ => None,
+    };
+    let summary = Summary::of(&mut latencies, wall).context("no calls were measured")?;
+    Ok(Level {
+        summary,
+        cpu_per_call,
+    })
 }
 
 /// The shipped Pusher policy with every limit's `max` raised to one billion: the same tools,
@@ -311,7 +335,7 @@ fn machine() -> String {
 struct Row {
     path: &'static str,
     concurrency: usize,
-    summary: Summary,
+    level: Level,
 }
 
 fn mib(kib: u64) -> f64 {
@@ -336,11 +360,12 @@ async fn main() -> anyhow::Result<()> {
         let target = Target::Direct(airlock.clone());
         for (concurrency, per_worker) in levels {
             eprintln!("direct, concurrency {concurrency} …");
-            let summary = run_level(&target, &client, concurrency, per_worker, args.warmup).await?;
+            let level =
+                run_level(&target, &client, concurrency, per_worker, args.warmup, None).await?;
             rows.push(Row {
                 path: "direct (stdio, no proxy)",
                 concurrency,
-                summary,
+                level,
             });
         }
     }
@@ -364,11 +389,19 @@ async fn main() -> anyhow::Result<()> {
         let target = Target::Http(peer.url("/mcp/pusher"));
         for (concurrency, per_worker) in levels {
             eprintln!("airlock, concurrency {concurrency} …");
-            let summary = run_level(&target, &client, concurrency, per_worker, args.warmup).await?;
+            let level = run_level(
+                &target,
+                &client,
+                concurrency,
+                per_worker,
+                args.warmup,
+                Some(pid),
+            )
+            .await?;
             rows.push(Row {
                 path: "airlock (HTTP in, stdio out, policy)",
                 concurrency,
-                summary,
+                level,
             });
         }
         let after = rss_kib(pid)?;
@@ -382,11 +415,12 @@ async fn main() -> anyhow::Result<()> {
         let target = Target::Http(gate.url.clone());
         for (concurrency, per_worker) in levels {
             eprintln!("airlock in-process with TCP_NODELAY, concurrency {concurrency} …");
-            let summary = run_level(&target, &client, concurrency, per_worker, args.warmup).await?;
+            let level =
+                run_level(&target, &client, concurrency, per_worker, args.warmup, None).await?;
             rows.push(Row {
                 path: "experiment: same gate, TCP_NODELAY listener",
                 concurrency,
-                summary,
+                level,
             });
         }
         tokio::task::spawn_blocking(move || gate.stop()).await??;
@@ -399,11 +433,19 @@ async fn main() -> anyhow::Result<()> {
         let target = Target::Http(peer.url("/mcp"));
         for (concurrency, per_worker) in levels {
             eprintln!("supergateway, concurrency {concurrency} …");
-            let summary = run_level(&target, &client, concurrency, per_worker, args.warmup).await?;
+            let level = run_level(
+                &target,
+                &client,
+                concurrency,
+                per_worker,
+                args.warmup,
+                Some(pid),
+            )
+            .await?;
             rows.push(Row {
                 path: "supergateway (stateful, no policy)",
                 concurrency,
-                summary,
+                level,
             });
         }
         supergateway_rss = rss_kib(pid).ok();
@@ -412,12 +454,18 @@ async fn main() -> anyhow::Result<()> {
 
     println!("machine: {}", machine());
     println!();
-    println!("| Path | Concurrency | Calls | p50 (µs) | p99 (µs) | max (µs) | calls/s |");
-    println!("|---|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| Path | Concurrency | Calls | p50 (µs) | p99 (µs) | max (µs) | calls/s | proxy CPU µs/call |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     for row in &rows {
-        let s = row.summary;
+        let s = row.level.summary;
+        let cpu = row
+            .level
+            .cpu_per_call
+            .map_or_else(|| "".to_string(), |c| format!("{:.0}", us(c)));
         println!(
-            "| {} | {} | {} | {:.0} | {:.0} | {:.0} | {:.0} |",
+            "| {} | {} | {} | {:.0} | {:.0} | {:.0} | {:.0} | {cpu} |",
             row.path,
             row.concurrency,
             s.calls,
@@ -432,7 +480,7 @@ async fn main() -> anyhow::Result<()> {
         let p50 = |prefix: &str| {
             rows.iter()
                 .find(|r| r.concurrency == concurrency && r.path.starts_with(prefix))
-                .map(|r| us(r.summary.p50))
+                .map(|r| us(r.level.summary.p50))
         };
         if let (Some(direct), Some(airlock)) = (p50("direct"), p50("airlock")) {
             print!(
