@@ -57,6 +57,7 @@ fn new_call(i: u64, at_ms: i64, args: &Value) -> NewCall<'_> {
         },
         tool: tool.into(),
         arguments: args,
+        args_hash: None,
         decision: if deny {
             Decision::Deny
         } else {

@@ -148,6 +148,10 @@ pub struct NewCall<'a> {
     /// The arguments as the agent sent them. The store keeps them redacted and hashes the
     /// unredacted canonical form; it never keeps a copy of them as given.
     pub arguments: &'a Value,
+    /// [`canonical_args_hash`](crate::canonical_args_hash) of `arguments` when the caller has
+    /// already computed it (the gate does, to match remembered decisions): the store then does
+    /// not hash the arguments a second time. `None`: the store computes it.
+    pub args_hash: Option<String>,
     pub decision: Decision,
     /// Finer kind of decision (for example `rate_limit`, `hidden`, `default`), free text.
     pub decision_kind: Option<String>,

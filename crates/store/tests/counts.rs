@@ -109,6 +109,7 @@ async fn record(store: &Store, calls: &[Model]) {
             server: m.server.into(),
             tool: m.tool.into(),
             arguments: args,
+            args_hash: None,
             decision: m.decision,
             decision_kind: None,
             rule: None,

@@ -22,6 +22,7 @@ fn call<'a>(tool: &str, at_ms: i64, args: &'a Value) -> NewCall<'a> {
         server: "pusher".into(),
         tool: tool.into(),
         arguments: args,
+        args_hash: None,
         decision: Decision::Allow,
         decision_kind: None,
         rule: Some("/tools/x".into()),

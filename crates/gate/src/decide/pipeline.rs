@@ -117,6 +117,7 @@ impl GateInterceptor {
         }
         let revision = Some(policy.revision());
         let args_hash = airlock_store::canonical_args_hash(call.arguments);
+        trail.hashed(&args_hash);
 
         // Loops only when an approval this call waited on was used by an identical call first:
         // then it is decided again from the start (a remembered rule may now let it through).

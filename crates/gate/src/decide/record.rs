@@ -62,6 +62,9 @@ pub(super) struct Trail(Mutex<TrailState>);
 #[derive(Debug, Default)]
 struct TrailState {
     recorded: bool,
+    /// The call's canonical arguments hash, once the pipeline has computed it: the history row
+    /// reuses it instead of hashing the arguments again.
+    args_hash: Option<String>,
     approval_id: Option<String>,
     rule: Option<String>,
 }
@@ -71,8 +74,16 @@ impl Trail {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn set_recorded(&self) {
-        self.lock().recorded = true;
+    /// Marks the row as written and hands out the arguments hash for it, if known.
+    fn recorded_with_hash(&self) -> Option<String> {
+        let mut st = self.lock();
+        st.recorded = true;
+        st.args_hash.take()
+    }
+
+    /// The call's canonical arguments hash (`airlock_store::canonical_args_hash`).
+    pub(super) fn hashed(&self, args_hash: &str) {
+        self.lock().args_hash = Some(args_hash.to_owned());
     }
 
     /// The call waits on approval request `id`, asked for by `rule`.
@@ -100,6 +111,7 @@ fn new_call<'a>(
         server: session.server.to_string(),
         tool: call.name.to_string(),
         arguments: call.arguments,
+        args_hash: None,
         decision: record.decision,
         decision_kind: Some(record.kind.clone()),
         rule: Some(record.rule.clone()),
@@ -168,8 +180,8 @@ impl GateInterceptor {
         uses: &[LimitUse],
     ) -> Result<(i64, Vec<i64>), String> {
         let now_ms = self.clock.now_ms();
-        let new = new_call(now_ms, call, policy_revision, record);
-        trail.set_recorded();
+        let mut new = new_call(now_ms, call, policy_revision, record);
+        new.args_hash = trail.recorded_with_hash();
         let ack: Ack = if uses.is_empty() {
             let write = self.store.record_call(new);
             Box::pin(async move { write.await.map(|id| (id, Vec::new())) })
@@ -225,6 +237,7 @@ impl GateInterceptor {
             server: session.server.to_string(),
             tool: refused.name.unwrap_or("(malformed)").to_string(),
             arguments: refused.params,
+            args_hash: None,
             decision: Decision::Deny,
             decision_kind: Some(refused.kind.as_str().to_owned()),
             rule: Some("(protocol)".into()),
@@ -366,6 +379,7 @@ pub(crate) fn approval_end_row<'a>(ended: &'a EndedApproval<'a>, at_ms: u64) -> 
         server: ended.server.to_owned(),
         tool: ended.tool.to_owned(),
         arguments: ended.arguments,
+        args_hash: None,
         decision: Decision::Deny,
         decision_kind: Some(
             if ended.restart {

@@ -28,7 +28,7 @@ impl Store {
         &self,
         call: NewCall<'_>,
     ) -> impl std::future::Future<Output = Result<CallId>> + Send + 'static {
-        let row = self.call_row(&call);
+        let row = self.call_row(call);
         let writer = self.writer().clone();
         async move { writer.run_light(move |ctx| insert_call(ctx, &row)).await }
     }
@@ -42,7 +42,7 @@ impl Store {
         call: NewCall<'_>,
         uses: Vec<CounterEvent>,
     ) -> impl std::future::Future<Output = Result<(CallId, Vec<i64>)>> + Send + 'static {
-        let row = self.call_row(&call);
+        let row = self.call_row(call);
         let writer = self.writer().clone();
         async move {
             writer
@@ -57,7 +57,7 @@ impl Store {
 
     /// Records many calls in one transaction (imports, benchmarks). Resolves once committed.
     pub async fn record_calls(&self, calls: &[NewCall<'_>]) -> Result<Vec<CallId>> {
-        let rows: Vec<CallRow> = calls.iter().map(|c| self.call_row(c)).collect();
+        let rows: Vec<CallRow> = calls.iter().map(|c| self.call_row(c.clone())).collect();
         self.writer()
             .run_light(move |ctx| rows.iter().map(|row| insert_call(ctx, row)).collect())
             .await
@@ -110,29 +110,34 @@ impl Store {
             .await
     }
 
-    fn call_row(&self, call: &NewCall<'_>) -> CallRow {
+    /// The row to insert, built from `call` without copying its text again.
+    fn call_row(&self, call: NewCall<'_>) -> CallRow {
+        let redactor = self.redactor();
+        let args_hash = call
+            .args_hash
+            .unwrap_or_else(|| canonical_args_hash(call.arguments));
         CallRow {
             at_ms: call.at_ms,
-            grant: call.grant.clone(),
-            session_id: call.session_id.clone(),
-            client_name: call.client_name.clone(),
-            client_version: call.client_version.clone(),
-            server: call.server.clone(),
-            tool: call.tool.clone(),
-            args_redacted: self.redactor().redact_to_string(call.arguments),
-            args_hash: canonical_args_hash(call.arguments),
+            grant: call.grant,
+            session_id: call.session_id,
+            client_name: call.client_name,
+            client_version: call.client_version,
+            server: call.server,
+            tool: call.tool,
+            args_redacted: redactor.redact_to_string(call.arguments),
+            args_hash,
             decision: call.decision.as_str().to_owned(),
-            decision_kind: call.decision_kind.clone(),
-            rule: call.rule.clone(),
+            decision_kind: call.decision_kind,
+            rule: call.rule,
             // A denial's text may quote an argument ("`private-admin-x` matches ..."): redacted
             // like the arguments themselves.
-            message: call
-                .message
-                .as_deref()
-                .map(|m| self.redactor().redact_str(m).into_owned()),
+            message: call.message.map(|m| match redactor.redact_str(&m) {
+                std::borrow::Cow::Borrowed(_) => m,
+                std::borrow::Cow::Owned(redacted) => redacted,
+            }),
             decided_by: call.decided_by.as_str().to_owned(),
-            approval_id: call.approval_id.clone(),
-            policy_revision: call.policy_revision.clone(),
+            approval_id: call.approval_id,
+            policy_revision: call.policy_revision,
         }
     }
 
@@ -146,7 +151,8 @@ impl Store {
     }
 
     /// [`complete_call`](Self::complete_call) without waiting, for synchronous code (a call
-    /// ticket's `finish`). The write joins the next group; a failure is logged.
+    /// ticket's `finish`). The write joins the next group (and waits up to 2 ms for one, see
+    /// `writer.rs`); a failure is logged.
     pub fn complete_call_nowait(&self, id: CallId, completion: Completion) {
         let completion = self.redacted(completion);
         self.writer().enqueue("complete_call", move |ctx| {
