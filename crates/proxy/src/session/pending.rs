@@ -306,11 +306,7 @@ impl Session {
                 st.deliver_all(out);
                 return;
             }
-            PendingKind::ToolCall(ticket) => {
-                if let Some(t) = ticket.take() {
-                    finish_with_answer(t, &msg);
-                }
-            }
+            PendingKind::ToolCall(_) => {}
         }
         if self.shares_stdio()
             && let Some(status) = stateless_http_status(&msg)
@@ -320,6 +316,13 @@ impl Session {
             st.streams.set_status(p.stream, status);
         }
         st.streams.deliver(p.stream, &msg, true);
+        // The agent has its answer first; the ticket's completion (a queued history write)
+        // stays off the answer's path.
+        if let PendingKind::ToolCall(ticket) = &mut p.kind
+            && let Some(t) = ticket.take()
+        {
+            finish_with_answer(t, &msg);
+        }
     }
 
     /// Handles one message from the upstream.
