@@ -38,6 +38,9 @@ pub(crate) trait Job: Send {
     fn isolated(&self) -> bool;
     /// For a light job that failed: the error, when it may have left a partial write.
     fn abort_error(&self) -> Option<StoreError>;
+    /// Whether a caller waits for this job's commit (`false` for queued writes, see
+    /// [`WriterHandle::enqueue`]): a group of queued writes alone may wait a moment for one.
+    fn awaited(&self) -> bool;
     /// Answers the caller once the group's fate is known.
     fn finish(self: Box<Self>, commit: Result<()>);
 }
@@ -64,6 +67,10 @@ where
 
     fn isolated(&self) -> bool {
         self.isolated
+    }
+
+    fn awaited(&self) -> bool {
+        true
     }
 
     fn abort_error(&self) -> Option<StoreError> {
@@ -193,6 +200,10 @@ where
     }
 
     fn isolated(&self) -> bool {
+        false
+    }
+
+    fn awaited(&self) -> bool {
         false
     }
 

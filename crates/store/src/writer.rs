@@ -25,6 +25,11 @@
 //! of its own copies the WAL into the database file; the writer only finishes the copy in an idle
 //! moment, or at a hard bound on the WAL's size.
 //!
+//! A group made only of queued writes (a call's completion, written with
+//! [`WriterHandle::enqueue`](crate::job::WriterHandle::enqueue)) waits up to [`LINGER`] for the
+//! next write and commits with it: at one call at a time that is one transaction per call, not
+//! two. A write a caller awaits (a call's row before it is forwarded) is never held back.
+//!
 //! Acknowledgments are sent **after** the commit returns: an `Ok` means the row is in the WAL
 //! file. If the commit fails, every job of the group gets the commit's error, and the in-memory
 //! chain heads are put back so the next group continues from what is really stored.
@@ -132,10 +137,11 @@ fn writer_loop(
             None
         }
     };
+    let mut spin = Spin::default();
     loop {
-        // A caller usually sends its next write within microseconds of its acknowledgment;
-        // polling briefly before parking saves a thread wake-up on that path.
-        let spun = spin_recv(&mut rx);
+        // Under load a caller usually sends its next write within microseconds of its
+        // acknowledgment; polling briefly before parking saves a thread wake-up on that path.
+        let spun = spin.recv(&mut rx);
         // Work kept for an idle moment: finishing a checkpoint (short), the full-text index (it
         // catches up at once), then the next step of a chore's backlog (which may take many).
         let idle = if checkpoints.idle_work_due() {
@@ -174,10 +180,21 @@ fn writer_loop(
         // Before the group, so that a caller whose write follows a due chore finds it done.
         run_due(&mut chores, &conn);
         batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
+        take_queued(&mut rx, &mut batch);
+        // Queued writes alone (a call's completion): nobody waits for their commit, so they
+        // wait a moment for the next write and share its commit (one transaction per call
+        // instead of two when calls come one at a time). A write somebody awaits never waits.
+        let mut closed = false;
+        if let Some(rt) = &timer
+            && !batch.iter().any(|job| job.awaited())
+        {
+            match rt.block_on(async { tokio::time::timeout(LINGER, rx.recv()).await }) {
+                Ok(Some(job)) => {
+                    batch.push(job);
+                    take_queued(&mut rx, &mut batch);
+                }
+                Ok(None) => closed = true,
+                Err(_linger_over) => {}
             }
         }
         let result = run_group(
@@ -207,6 +224,9 @@ fn writer_loop(
                 tracing::warn!(error = %e, "store optimize failed");
             }
         }
+        if closed {
+            break;
+        }
     }
     flush_fts_alone(&conn, &mut fts_upto, calls.head_id);
     checkpoints.stop();
@@ -219,6 +239,50 @@ fn run_due(chores: &mut [Chore], conn: &Connection) {
         chore.run(conn);
     }
 }
+
+/// Moves what is already queued into `batch`, up to [`MAX_BATCH`] jobs.
+fn take_queued(rx: &mut mpsc::Receiver<Box<dyn Job>>, batch: &mut Vec<Box<dyn Job>>) {
+    while batch.len() < MAX_BATCH {
+        match rx.try_recv() {
+            Ok(job) => batch.push(job),
+            Err(_) => break,
+        }
+    }
+}
+
+/// Whether polling for the next write is worth the CPU: it is while writes come back to back
+/// (the last poll caught one). When calls come one at a time the poll never catches the next
+/// one (it is a round trip to the upstream away), and on a 2-core machine the spin only takes
+/// the core the agent and the server need: then the writer parks at once and polls again only
+/// every [`PROBE_EVERY`] groups, to notice when the load comes back.
+#[derive(Debug, Default)]
+struct Spin {
+    /// Groups since the last poll that caught a write (0: the last one did).
+    missed: u32,
+}
+
+impl Spin {
+    fn recv(&mut self, rx: &mut mpsc::Receiver<Box<dyn Job>>) -> Option<Box<dyn Job>> {
+        if !self.missed.is_multiple_of(PROBE_EVERY) {
+            self.missed = self.missed.wrapping_add(1);
+            // Without polling: only what is already queued.
+            return rx.try_recv().ok();
+        }
+        match spin_recv(rx) {
+            Some(job) => {
+                self.missed = 0;
+                Some(job)
+            }
+            None => {
+                self.missed = self.missed.wrapping_add(1);
+                None
+            }
+        }
+    }
+}
+
+/// After a poll that caught nothing, the writer polls again before every this many-th group.
+const PROBE_EVERY: u32 = 16;
 
 /// Polls the queue for up to [`SPIN`] before the caller parks the thread.
 fn spin_recv(rx: &mut mpsc::Receiver<Box<dyn Job>>) -> Option<Box<dyn Job>> {
@@ -237,6 +301,10 @@ fn spin_recv(rx: &mut mpsc::Receiver<Box<dyn Job>>) -> Option<Box<dyn Job>> {
 
 /// How long the writer polls for the next write before it sleeps.
 const SPIN: std::time::Duration = std::time::Duration::from_micros(50);
+
+/// How long queued writes alone wait for the next write to share its commit. Bounds how long a
+/// completed call may show as running in history.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// Runs one group in one transaction. On error nothing of the group is stored and the tails are
 /// unchanged.

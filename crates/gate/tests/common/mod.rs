@@ -124,6 +124,21 @@ impl TestGate {
     }
 
     /// Every recorded call, oldest first.
+    /// The history once `settled` holds for it (queued writes such as completions land a
+    /// moment after the agent's answer), or as it is after 10 s.
+    pub async fn history_when(&self, settled: impl Fn(&[CallRecord]) -> bool) -> Vec<CallRecord> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            // A write barrier: the writer runs jobs in order, so every row queued before is in.
+            self.gate.store().flush_search_index().await.unwrap();
+            let history = self.history().await;
+            if settled(&history) || std::time::Instant::now() > deadline {
+                return history;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
     pub async fn history(&self) -> Vec<CallRecord> {
         let mut all = Vec::new();
         let mut before = None;
