@@ -9,6 +9,7 @@
 //   --elicitation                declare the elicitation capability; accepts with {"name":"airlock"}
 //   --timeout MS                 request timeout (the SDK's default is 60000)
 //   --reset-timeout-on-progress  reset the timeout on each progress notification
+//   --max-total-timeout MS       the longest a request may take, progress or not
 //   --progress                   ask for progress on tool calls (adds _meta.progressToken)
 // Steps, run in order:
 //   --list                       tools/list
@@ -56,6 +57,7 @@ function parseArgs(argv) {
       case "--elicitation": opts.elicitation = true; break;
       case "--timeout": opts.timeout = Number(argv[++i]); break;
       case "--reset-timeout-on-progress": opts.resetTimeoutOnProgress = true; break;
+      case "--max-total-timeout": opts.maxTotalTimeout = Number(argv[++i]); break;
       case "--progress": opts.progress = true; break;
       case "--list": opts.steps.push({ kind: "list" }); break;
       case "--call": opts.steps.push({ kind: "call", tool: argv[++i], args: JSON.parse(argv[++i]) }); break;
@@ -108,6 +110,7 @@ async function main() {
   const requestOptions = {};
   if (opts.timeout) requestOptions.timeout = opts.timeout;
   if (opts.resetTimeoutOnProgress) requestOptions.resetTimeoutOnProgress = true;
+  if (opts.maxTotalTimeout) requestOptions.maxTotalTimeout = opts.maxTotalTimeout;
   if (opts.progress) {
     requestOptions.onprogress = (p) => out({ event: "progress", ...p });
   }
