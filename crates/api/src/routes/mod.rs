@@ -1,0 +1,74 @@
+//! The `/api` routes over a running [`Gate`], one file per resource, and the conversions from the
+//! gate's and the store's types into the wire types. Handlers are thin: every decision and every
+//! write happens in the gate, which records before it applies (fail closed); the API only
+//! translates.
+
+use airlock_gate::Gate;
+use axum::Router;
+use axum::routing::{delete, get, post, put};
+
+use crate::error::ApiError;
+
+mod approvals;
+mod events;
+mod export;
+mod grants;
+mod history;
+mod policies;
+mod remembered;
+mod servers;
+mod status;
+
+pub use approvals::approval;
+pub use history::call_of;
+
+/// The `/api` routes (without the token check, which [`crate::shell`] adds).
+pub fn api_routes(gate: Gate) -> Router {
+    let events_gate = gate.clone();
+    Router::new()
+        .route("/status", get(status::status))
+        .route("/pause", post(status::pause))
+        .route("/approvals", get(approvals::approvals))
+        .route("/approvals/bulk", post(approvals::bulk))
+        .route("/approvals/{id}/decide", post(approvals::decide))
+        .route("/remembered", get(remembered::remembered))
+        .route("/remembered/{id}", delete(remembered::revoke_remembered))
+        .route("/history", get(history::history))
+        .route("/history/stats", get(history::stats))
+        .route("/history/export", get(export::export))
+        .route("/history/{id}", get(history::call))
+        .route("/policies", get(policies::policies))
+        .route("/policies/validate", post(policies::validate))
+        .route("/policies/{id}", put(policies::save_policy))
+        .route("/servers/{name}/tools", get(servers::tools))
+        .route("/grants", get(grants::grants).post(grants::create_grant))
+        .route(
+            "/access",
+            get(crate::door::access).put(crate::door::set_access),
+        )
+        .route("/grants/{name}/rotate", post(grants::rotate_grant))
+        .route("/grants/{name}", delete(grants::revoke_grant))
+        .route(
+            "/events",
+            get(move || {
+                let gate = events_gate.clone();
+                let rx = gate.subscribe();
+                async move {
+                    crate::events::event_stream(
+                        rx,
+                        move |e| events::gate_event(&gate, e),
+                        crate::events::KEEP_ALIVE,
+                    )
+                }
+            }),
+        )
+        .with_state(gate)
+}
+
+pub(super) fn ms(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+pub(super) fn internal(err: impl std::fmt::Display) -> ApiError {
+    ApiError::Internal(err.to_string())
+}
