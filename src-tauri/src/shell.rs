@@ -206,10 +206,7 @@ fn running(app: &mut tauri::App, started: Started) {
         addr,
         config_path,
     } = started;
-    let router = gate
-        .proxy_router()
-        .merge(airlock_api::router(gate.clone()))
-        .layer(webview_cors());
+    let router = airlock_api::app(&gate).layer(webview_cors());
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let served = tauri::async_runtime::spawn({
         let gate = gate.clone();

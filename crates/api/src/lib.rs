@@ -27,9 +27,15 @@ use axum::extract::DefaultBodyLimit;
 pub use auth::Access;
 pub use error::ApiError;
 
+/// Everything Airlock serves on its one port: the relay for agents (`/mcp/<server>`, the legacy
+/// SSE endpoints) and [`router`] (the local API and the web UI). `airlock serve` and the desktop
+/// app both serve this, so a route added here reaches both.
+pub fn app(gate: &airlock_gate::Gate) -> Router {
+    gate.proxy_router().merge(router(gate.clone()))
+}
+
 /// The whole local API for `gate`: `/api/*` (token required), the web UI at `/`, and the
-/// Host/Origin guard on both. Merge it with the relay's routes to serve both on one port:
-/// `gate.proxy_router().merge(airlock_api::router(gate.clone()))`.
+/// Host/Origin guard on both. [`app`] adds the relay's routes to serve both on one port.
 pub fn router(gate: airlock_gate::Gate) -> Router {
     let settings = &gate.config().gate;
     let security = airlock_proxy::SecurityConfig {

@@ -12,9 +12,39 @@ async fn start() -> Result<(String, String, Gate, tempfile::TempDir), Box<dyn st
     let gate = Gate::build(options).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
-    let app = airlock_api::router(gate.clone());
+    let app = airlock_api::app(&gate);
     tokio::spawn(async move { axum::serve(listener, app).await });
     Ok((base, gate.api_token().to_owned(), gate, dir))
+}
+
+/// `airlock serve` and the desktop app serve `app`: agents and the window on one port.
+#[tokio::test]
+async fn the_app_serves_agents_and_the_api_on_one_port() -> Result<(), Box<dyn std::error::Error>> {
+    let (base, token, _gate, _dir) = start().await?;
+    let http = reqwest::Client::new();
+    let init = http
+        .post(format!("{base}/mcp/pusher"))
+        .header("accept", "application/json, text/event-stream")
+        .json(&json!({
+            "jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                       "clientInfo": {"name": "app-test", "version": "1"}}
+        }))
+        .send()
+        .await?;
+    assert!(init.status().is_success(), "{}", init.status());
+    assert!(
+        init.headers().contains_key("mcp-session-id"),
+        "the relay answered initialize with a session"
+    );
+    let status = http
+        .get(format!("{base}/api/status"))
+        .bearer_auth(&token)
+        .send()
+        .await?;
+    assert_eq!(status.status(), 200);
+    let _: Status = status.json().await?;
+    Ok(())
 }
 
 #[tokio::test]

@@ -54,7 +54,7 @@ pub(super) async fn approvals(State(gate): State<Gate>) -> axum::Json<Vec<Approv
     axum::Json(gate.pending_approvals().iter().map(approval).collect())
 }
 
-pub(super) fn source(s: Option<DecisionSource>) -> GateSource {
+fn source(s: Option<DecisionSource>) -> GateSource {
     match s.unwrap_or_default() {
         DecisionSource::Window => GateSource::Window,
         DecisionSource::Browser => GateSource::Browser,

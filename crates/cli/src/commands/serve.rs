@@ -53,7 +53,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let gate = Gate::build(options).await?;
         let listener = gate.bind(args.listen).await?;
         let addr = listener.local_addr()?;
-        let app = gate.proxy_router().merge(airlock_api::router(gate.clone()));
+        let app = airlock_api::app(&gate);
         // Findable (runtime.json) before it says it runs: a script that waits for the line may
         // run `airlock call` at once.
         gate.announce(&listener)?;
