@@ -18,7 +18,7 @@ fn bindings_are_current() -> Result<(), Box<dyn std::error::Error>> {
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         committed == generated,
-        "ui/src/bindings/api.ts is out of date with crates/api/src/types.rs; \
+        "ui/src/bindings/api.ts is out of date with crates/api/src/types/; \
          run `UPDATE_BINDINGS=1 cargo test -p airlock-api --test bindings` and commit the result"
     );
     Ok(())

@@ -1,4 +1,4 @@
-// Generated from crates/api/src/types.rs by `UPDATE_BINDINGS=1 cargo test -p airlock-api`.
+// Generated from crates/api/src/types/ by `UPDATE_BINDINGS=1 cargo test -p airlock-api`.
 // Do not edit: the test `bindings_are_current` fails when this file drifts.
 
 /* eslint-disable */
