@@ -22,82 +22,15 @@ use serde_json::{Value, json};
 use crate::auth::{self, ChannelAuth};
 use crate::error::Error;
 
-/// How many recorded events the world keeps; older ones are dropped first.
-pub const EVENT_LOG_CAPACITY: usize = 1000;
-/// Pusher's limit on an event payload, in bytes.
-pub const MAX_DATA_BYTES: usize = 10 * 1024;
-/// Pusher's limit on channels named in one trigger.
-pub const MAX_CHANNELS_PER_TRIGGER: usize = 100;
-/// Pusher's limit on events in one batch.
-pub const MAX_BATCH_EVENTS: usize = 10;
-/// Pusher's limit on channel and event names.
-pub const MAX_NAME_CHARS: usize = 200;
+mod rules;
+mod types;
 
-/// The Pusher app the world simulates: its credentials and cluster.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct App {
-    /// The app id, as in the Pusher dashboard.
-    pub id: String,
-    /// The public key clients connect with; the first half of every `auth` string.
-    pub key: String,
-    /// The secret that signs channel authorizations.
-    pub secret: String,
-    /// The cluster, e.g. `eu`.
-    pub cluster: String,
-}
-
-impl App {
-    /// The demo app's made-up credentials. They belong to no real Pusher account; they are
-    /// fixed so signatures are reproducible.
-    #[must_use]
-    pub fn demo() -> Self {
-        Self {
-            id: "1843027".into(),
-            key: "7c1f4e9a2b6d08e35f1a".into(),
-            secret: "d41a9c3e07b25f86e1c9".into(),
-            cluster: "eu".into(),
-        }
-    }
-}
-
-/// What the Pusher API reports about one channel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ChannelInfo {
-    /// At least one connection is subscribed.
-    pub occupied: bool,
-    /// Connections subscribed.
-    pub subscription_count: usize,
-    /// Distinct users subscribed; `None` for channels that are not presence channels.
-    pub user_count: Option<usize>,
-}
-
-/// One event as the world recorded it (one record per channel it was sent to).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecordedEvent {
-    /// Position in the world's event log, counting from 1.
-    pub seq: u64,
-    /// The channel it was sent to.
-    pub channel: String,
-    /// The event name.
-    pub name: String,
-    /// The payload as Pusher carries it: a string (objects are sent as their JSON text).
-    pub data: String,
-    /// The connection excluded from delivery, if the sender named one.
-    pub excluded_socket: Option<String>,
-}
-
-/// One event of a batch, for [`World::trigger_batch`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BatchEvent<'a> {
-    /// Target channel.
-    pub channel: &'a str,
-    /// Event name.
-    pub name: &'a str,
-    /// Payload text.
-    pub data: &'a str,
-    /// Connection to exclude from delivery.
-    pub socket_id: Option<&'a str>,
-}
+use rules::check_event;
+pub use rules::{
+    EVENT_LOG_CAPACITY, MAX_BATCH_EVENTS, MAX_CHANNELS_PER_TRIGGER, MAX_DATA_BYTES, MAX_NAME_CHARS,
+    is_presence, validate_channel, validate_socket_id,
+};
+pub use types::{App, BatchEvent, ChannelInfo, RecordedEvent};
 
 /// A simulated Pusher Channels app, shared by all sessions.
 #[derive(Debug)]
@@ -499,66 +432,6 @@ fn info_of(name: &str, channel: Option<&Channel>) -> ChannelInfo {
         occupied: subscription_count > 0,
         subscription_count,
         user_count: is_presence(name).then(|| channel.map_or(0, |c| c.members.len())),
-    }
-}
-
-/// `true` for `presence-` channels.
-#[must_use]
-pub fn is_presence(channel: &str) -> bool {
-    channel.starts_with("presence-")
-}
-
-fn check_event(
-    channel: &str,
-    name: &str,
-    data: &str,
-    socket_id: Option<&str>,
-) -> Result<(), Error> {
-    validate_channel(channel)?;
-    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
-        return Err(Error::InvalidEventName { name: name.into() });
-    }
-    if data.len() > MAX_DATA_BYTES {
-        return Err(Error::DataTooLarge { size: data.len() });
-    }
-    if let Some(socket_id) = socket_id {
-        validate_socket_id(socket_id)?;
-    }
-    Ok(())
-}
-
-/// Pusher's channel name rule: 1 to 200 of `A-Z a-z 0-9 _ - = @ , . ;`.
-///
-/// # Errors
-/// The name breaks the rule.
-pub fn validate_channel(name: &str) -> Result<(), Error> {
-    let allowed = |b: u8| b.is_ascii_alphanumeric() || b"_-=@,.;".contains(&b);
-    if name.is_empty() || !name.bytes().all(allowed) {
-        return Err(Error::InvalidChannelName { name: name.into() });
-    }
-    if name.len() > MAX_NAME_CHARS {
-        return Err(Error::ChannelNameTooLong { name: name.into() });
-    }
-    Ok(())
-}
-
-/// Pusher's socket id rule: digits, a dot, digits (`123.456`).
-///
-/// # Errors
-/// The socket id breaks the rule.
-pub fn validate_socket_id(socket_id: &str) -> Result<(), Error> {
-    let valid = socket_id.split_once('.').is_some_and(|(a, b)| {
-        !a.is_empty()
-            && !b.is_empty()
-            && a.bytes().all(|c| c.is_ascii_digit())
-            && b.bytes().all(|c| c.is_ascii_digit())
-    });
-    if valid {
-        Ok(())
-    } else {
-        Err(Error::InvalidSocketId {
-            socket_id: socket_id.into(),
-        })
     }
 }
 
