@@ -2,7 +2,9 @@
 //!
 //! Times are Unix milliseconds (`i64`) chosen by the caller, so the gate's clock (and a test's)
 //! decides them. Enumerations that are stored as text have `as_str`/`parse` pairs; the text is the
-//! `snake_case` name and is what filters, exports and the UI see.
+//! `snake_case` name and is what filters, exports and the UI see. These enumerations are the one
+//! vocabulary of decisions: the gate writes them, the API sends them, and with the feature `ts`
+//! they derive the UI's TypeScript types (`ui/src/bindings/api.ts`).
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -13,6 +15,7 @@ macro_rules! text_enum {
     ($(#[$meta:meta])* $name:ident, $column:literal { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
         #[serde(rename_all = "snake_case")]
         pub enum $name { $($(#[$vmeta])* $variant),+ }
 

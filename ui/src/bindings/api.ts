@@ -4,6 +4,16 @@
 /* eslint-disable */
 export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]?: JsonValue } | null;
 
+export type Decision = "allow" | "deny" | "require_approval";
+
+export type DecidedBy = "policy" | "human" | "timeout" | "remembered" | "cancelled" | "disconnected" | "protocol" | "restart" | "error" | "paused";
+
+export type Outcome = "ok" | "tool_error" | "rpc_error" | "failed" | "cancelled" | "timeout" | "interrupted";
+
+export type ApprovalStatus = "pending" | "approved" | "denied" | "expired" | "withdrawn";
+
+export type Effect = "approve" | "deny";
+
 export type Status = { 
 /**
  * Airlock's version.
@@ -67,8 +77,6 @@ revision?: string,
  * Why the last reload failed; the previous good policy stays in force.
  */
 error?: string, };
-
-export type ApprovalStatus = "pending" | "approved" | "denied" | "expired" | "withdrawn";
 
 export type ClientInfo = { 
 /**
@@ -162,8 +170,6 @@ argument: string,
  */
 path: string, };
 
-export type Decision = "approve" | "deny";
-
 export type Remember = "once" | "minutes" | "session" | "always";
 
 export type DecisionSource = "window" | "browser" | "cli" | "notification" | "api";
@@ -172,7 +178,7 @@ export type DecideRequest = {
 /**
  * Approve or deny.
  */
-decision: Decision, 
+decision: Effect, 
 /**
  * How long to remember it; `once` when absent.
  */
@@ -198,7 +204,7 @@ export type BulkDecideRequest = {
 /**
  * Approve or deny.
  */
-decision: Decision, 
+decision: Effect, 
 /**
  * Tool name.
  */
@@ -273,7 +279,7 @@ scope: string,
 /**
  * What it decides.
  */
-effect: Decision, 
+effect: Effect, 
 /**
  * The human's note.
  */
@@ -290,8 +296,6 @@ expiresMs?: number,
  * When set, it applies to this agent session only.
  */
 sessionId?: string, };
-
-export type DecidedBy = "policy" | "human" | "timeout" | "remembered" | "cancelled" | "disconnected" | "protocol" | "restart" | "error" | "paused";
 
 export type Call = { 
 /**
@@ -334,9 +338,9 @@ arguments: JsonValue,
 /**
  * `allow`, `deny` or `require_approval` (the latter while a human decides).
  */
-decision: string, 
+decision: Decision, 
 /**
- * Finer kind, e.g. `policy`, `rate_limited`, `human_deny`, `paused`.
+ * Finer kind, e.g. `deny_if`, `rate_limit`, `human_denied`, `approval_timeout`, `paused`.
  */
 decisionKind: string, 
 /**
@@ -363,7 +367,7 @@ approvalId?: string,
  * Upstream outcome once complete: `ok`, `tool_error`, `rpc_error`, `failed`, `cancelled`,
  * `timeout`, `interrupted`.
  */
-outcome?: string, 
+outcome?: Outcome, 
 /**
  * Time from arrival to answer.
  */
@@ -393,7 +397,7 @@ grant?: string,
 /**
  * `allow`, `deny` or `require_approval`.
  */
-decision?: string, 
+decision?: Decision, 
 /**
  * Who decided.
  */
@@ -523,8 +527,6 @@ message: string,
  */
 hint?: string, };
 
-export type ToolDecision = "allow" | "deny" | "require_approval";
-
 export type ToolPreview = { 
 /**
  * Tool name.
@@ -541,7 +543,7 @@ hidden: boolean,
 /**
  * What a call with no arguments-based conditions would get.
  */
-decision: ToolDecision, 
+decision: Decision, 
 /**
  * The rule that decides it.
  */

@@ -6,7 +6,7 @@
 // request's card, or says it was already decided when it is no longer pending.
 
 import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
-import type { Approval, Decision, Remember, Remembered } from "../bindings/api";
+import type { Approval, Effect, Remember, Remembered } from "../bindings/api";
 import { api } from "../api";
 import { Empty, ErrorNote } from "../components/Empty";
 import { Json } from "../components/Json";
@@ -27,7 +27,7 @@ function ApprovalCard(props: {
   choice: Choice;
   onChoice: (c: Choice) => void;
   onFocus: () => void;
-  onDecide: (d: Decision) => void;
+  onDecide: (d: Effect) => void;
   busy: boolean;
   error: unknown;
   /** Opened from `#/approvals/<id>`: take keyboard focus once, so j/k/a/d and screen readers start here. */
@@ -265,7 +265,7 @@ export function Approvals({ live, focusId }: { live: Live; focusId: string | nul
   const choiceOf = (id: string) => choices[id] ?? DEFAULT_CHOICE;
 
   const decide = useCallback(
-    async (a: Approval, decision: Decision) => {
+    async (a: Approval, decision: Effect) => {
       const c = choices[a.id] ?? DEFAULT_CHOICE;
       setBusy((b) => ({ ...b, [a.id]: true }));
       setErrors((e) => ({ ...e, [a.id]: null }));
@@ -329,7 +329,7 @@ export function Approvals({ live, focusId }: { live: Live; focusId: string | nul
     return [...m.values()].filter((g) => g.count > 1);
   }, [list]);
 
-  const bulk = async (g: { tool: string; grant: string; client?: string; server: string }, decision: Decision) => {
+  const bulk = async (g: { tool: string; grant: string; client?: string; server: string }, decision: Effect) => {
     setBulkError(null);
     try {
       await api.bulk({ decision, tool: g.tool, grant: g.grant, client: g.client, server: g.server, source: window.__TAURI__ ? "window" : "browser" });

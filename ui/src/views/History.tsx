@@ -3,7 +3,7 @@
 
 import { Fragment } from "preact";
 import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
-import type { Call, CallPage, DecidedBy, HistoryQuery, Stats } from "../bindings/api";
+import type { Call, CallPage, DecidedBy, Decision, HistoryQuery, Stats } from "../bindings/api";
 import { api, queryString } from "../api";
 import { CallsChart, seriesFrom } from "../components/Chart";
 import { Empty, ErrorNote } from "../components/Empty";
@@ -20,18 +20,26 @@ const RANGES: { id: string; label: string; ms: number | null; bucket: number }[]
   { id: "all", label: "All time", ms: null, bucket: 86_400 },
 ];
 
-const DECIDED_BY: DecidedBy[] = [
-  "policy",
-  "human",
-  "timeout",
-  "remembered",
-  "cancelled",
-  "disconnected",
-  "protocol",
-  "restart",
-  "error",
-  "paused",
-];
+// The filters offer every value of the stored vocabulary and nothing else: `satisfies` fails the
+// typecheck when the generated bindings gain or lose a value.
+const DECISIONS = {
+  allow: "allow",
+  deny: "deny",
+  require_approval: "pending approval",
+} satisfies Record<Decision, string>;
+
+const DECIDED_BY_NAMES = {
+  policy: "policy",
+  human: "human",
+  timeout: "timeout",
+  remembered: "remembered",
+  cancelled: "cancelled",
+  disconnected: "disconnected",
+  protocol: "protocol",
+  restart: "restart",
+  error: "error",
+  paused: "paused",
+} satisfies Record<DecidedBy, string>;
 
 interface Filters {
   range: string;
@@ -52,7 +60,7 @@ function toQuery(f: Filters, now: number): HistoryQuery {
     server: f.server || undefined,
     tool: f.tool || undefined,
     grant: f.grant || undefined,
-    decision: f.decision || undefined,
+    decision: (f.decision || undefined) as Decision | undefined,
     decidedBy: (f.decidedBy || undefined) as DecidedBy | undefined,
     q: f.q.trim() || undefined,
   };
@@ -251,18 +259,20 @@ export function History({ live }: { live: Live }) {
           <span>Decision</span>
           <select value={filters.decision} onChange={set("decision")} aria-label="Decision">
             <option value="">any</option>
-            <option value="allow">allow</option>
-            <option value="deny">deny</option>
-            <option value="require_approval">pending approval</option>
+            {Object.entries(DECISIONS).map(([value, label]) => (
+              <option key={value} value={value}>
+                {label}
+              </option>
+            ))}
           </select>
         </label>
         <label class="field">
           <span>Decided by</span>
           <select value={filters.decidedBy} onChange={set("decidedBy")} aria-label="Decided by">
             <option value="">anyone</option>
-            {DECIDED_BY.map((d) => (
-              <option key={d} value={d}>
-                {d}
+            {Object.entries(DECIDED_BY_NAMES).map(([value, label]) => (
+              <option key={value} value={value}>
+                {label}
               </option>
             ))}
           </select>

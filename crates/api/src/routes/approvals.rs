@@ -4,7 +4,7 @@ use crate::error::ApiError;
 use crate::extract::ApiJson;
 use crate::types::{
     Approval, ApprovalStatus, ArgsScope, BulkDecideRequest, BulkDecideResponse, ClientInfo,
-    DecideRequest, Decision, DecisionSource, Remember,
+    DecideRequest, DecisionSource, Effect, Remember,
 };
 use airlock_gate::scope::ArgsChoice;
 use airlock_gate::{DecideError, DecisionSource as GateSource, Gate, GateError};
@@ -13,6 +13,8 @@ use axum::extract::{Path, State};
 
 use super::{internal, ms};
 
+/// The gate's approval status as the stored one (the gate keeps its own enum for now; every
+/// variant maps to the one of the same name).
 fn approval_status(s: airlock_gate::ApprovalStatus) -> ApprovalStatus {
     match s {
         airlock_gate::ApprovalStatus::Pending => ApprovalStatus::Pending,
@@ -65,7 +67,7 @@ fn source(s: Option<DecisionSource>) -> GateSource {
 }
 
 fn human_decision(
-    decision: Decision,
+    decision: Effect,
     remember: Option<Remember>,
     minutes: Option<u32>,
     args: Option<ArgsScope>,
@@ -93,7 +95,7 @@ fn human_decision(
         ));
     }
     Ok(HumanDecision {
-        approve: decision == Decision::Approve,
+        approve: decision == Effect::Approve,
         remember,
         note,
         source: source(from),

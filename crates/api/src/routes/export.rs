@@ -31,7 +31,7 @@ pub(super) async fn export(
     };
     let (bytes, _rows) = gate
         .store()
-        .export(filter(&q)?, store_format, Vec::new())
+        .export(filter(&q), store_format, Vec::new())
         .await
         .map_err(internal)?;
     let mut response = Response::new(Body::from(bytes));

@@ -2,7 +2,7 @@
 
 use crate::error::ApiError;
 use crate::extract::ApiQuery;
-use crate::types::{Call, CallPage, ClientInfo, DecidedBy, HistoryQuery, Stats, StatsBucket};
+use crate::types::{Call, CallPage, ClientInfo, HistoryQuery, Stats, StatsBucket};
 use airlock_gate::Gate;
 use airlock_store::{CallFilter, CallRecord, PageRequest};
 use axum::extract::{Path, State};
@@ -13,65 +13,22 @@ use super::internal;
 const PAGE_DEFAULT: u32 = 50;
 const PAGE_MAX: u32 = 500;
 
-pub(super) fn filter(q: &HistoryQuery) -> Result<CallFilter, ApiError> {
-    let decision = q
-        .decision
-        .as_deref()
-        .map(|d| {
-            airlock_store::Decision::parse(d).map_err(|_| {
-                ApiError::BadQuery(format!(
-                    "unknown decision `{d}`, expected `allow`, `deny` or `require_approval`"
-                ))
-            })
-        })
-        .transpose()?;
-    let decided_by = q
-        .decided_by
-        .map(|d| {
-            let text = match d {
-                DecidedBy::Policy => "policy",
-                DecidedBy::Human => "human",
-                DecidedBy::Timeout => "timeout",
-                DecidedBy::Remembered => "remembered",
-                DecidedBy::Cancelled => "cancelled",
-                DecidedBy::Disconnected => "disconnected",
-                DecidedBy::Protocol => "protocol",
-                DecidedBy::Restart => "restart",
-                DecidedBy::Error => "error",
-                DecidedBy::Paused => "paused",
-            };
-            airlock_store::DecidedBy::parse(text).map_err(internal)
-        })
-        .transpose()?;
+/// The wire filters as the store's (blank texts filter nothing).
+pub(super) fn filter(q: &HistoryQuery) -> CallFilter {
     let text = |s: &Option<String>| {
         s.as_ref()
             .map(|v| v.trim().to_owned())
             .filter(|v| !v.is_empty())
     };
-    Ok(CallFilter {
+    CallFilter {
         from_ms: q.from,
         to_ms: q.to,
         server: text(&q.server),
         tool: text(&q.tool),
         grant: text(&q.grant),
-        decision,
-        decided_by,
+        decision: q.decision,
+        decided_by: q.decided_by,
         text: text(&q.q),
-    })
-}
-
-fn decided_by(d: airlock_store::DecidedBy) -> DecidedBy {
-    match d {
-        airlock_store::DecidedBy::Policy => DecidedBy::Policy,
-        airlock_store::DecidedBy::Human => DecidedBy::Human,
-        airlock_store::DecidedBy::Timeout => DecidedBy::Timeout,
-        airlock_store::DecidedBy::Remembered => DecidedBy::Remembered,
-        airlock_store::DecidedBy::Cancelled => DecidedBy::Cancelled,
-        airlock_store::DecidedBy::Disconnected => DecidedBy::Disconnected,
-        airlock_store::DecidedBy::Protocol => DecidedBy::Protocol,
-        airlock_store::DecidedBy::Restart => DecidedBy::Restart,
-        airlock_store::DecidedBy::Error => DecidedBy::Error,
-        airlock_store::DecidedBy::Paused => DecidedBy::Paused,
     }
 }
 
@@ -93,14 +50,14 @@ pub fn call_of(r: CallRecord) -> Call {
         server: r.server,
         tool: r.tool,
         arguments,
-        decision: r.decision.as_str().to_owned(),
+        decision: r.decision,
         decision_kind: r.decision_kind.unwrap_or_default(),
         rule: r.rule.unwrap_or_default(),
         message: r.message.unwrap_or_default(),
-        decided_by: decided_by(r.decided_by),
+        decided_by: r.decided_by,
         decision_source: None,
         approval_id: r.approval_id,
-        outcome: r.completion.as_ref().map(|c| c.outcome.as_str().to_owned()),
+        outcome: r.completion.as_ref().map(|c| c.outcome),
         latency_us: r.completion.as_ref().map(|c| c.latency_us),
     }
 }
@@ -125,7 +82,7 @@ pub(super) async fn history(
         .transpose()?;
     let page = gate
         .store()
-        .query_calls(filter(&q)?, PageRequest { before, limit })
+        .query_calls(filter(&q), PageRequest { before, limit })
         .await
         .map_err(internal)?;
     let mut items: Vec<Call> = Vec::with_capacity(page.calls.len());
@@ -183,7 +140,7 @@ pub(super) async fn stats(
     }
     let buckets = gate
         .store()
-        .call_buckets(filter(&q)?, i64::from(seconds) * 1000)
+        .call_buckets(filter(&q), i64::from(seconds) * 1000)
         .await
         .map_err(internal)?;
     Ok(axum::Json(Stats {

@@ -1,7 +1,7 @@
 //! `/api/remembered`: remembered human decisions, and revoking one.
 
 use crate::error::ApiError;
-use crate::types::{ArgsScope, Decision, Remembered};
+use crate::types::{ArgsScope, Effect, Remembered};
 use airlock_gate::Gate;
 use airlock_gate::scope::ArgMatch;
 use axum::extract::{Path, State};
@@ -31,9 +31,9 @@ pub(super) async fn remembered(State(gate): State<Gate>) -> axum::Json<Vec<Remem
                 ArgMatch::Under { argument, path } => ArgsScope::Under { argument, path },
             },
             effect: if r.approve {
-                Decision::Approve
+                Effect::Approve
             } else {
-                Decision::Deny
+                Effect::Deny
             },
             note: r.note,
             created_ms: ms(r.created_ms),

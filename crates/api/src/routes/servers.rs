@@ -1,7 +1,7 @@
 //! `GET /api/servers/{name}/tools`: a server's tools and what the policy decides for each.
 
 use crate::error::ApiError;
-use crate::types::{ToolDecision, ToolPreview};
+use crate::types::{Decision, ToolPreview};
 use airlock_gate::Gate;
 use axum::extract::{Path, State};
 use axum::response::Response;
@@ -27,11 +27,9 @@ pub(super) async fn tools(
             name: p.name,
             description: p.description,
             hidden: p.hidden,
-            decision: match p.decision {
-                "allow" => ToolDecision::Allow,
-                "require_approval" => ToolDecision::RequireApproval,
-                _ => ToolDecision::Deny,
-            },
+            // The gate names the policy's decision; anything it does not name reads as a
+            // denial (fail closed).
+            decision: Decision::parse(p.decision).unwrap_or(Decision::Deny),
             rule: p.rule,
         })
         .collect();

@@ -4,21 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use ts_rs::TS;
 
-/// Where an approval request stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(rename_all = "snake_case")]
-pub enum ApprovalStatus {
-    /// Waiting for a human.
-    Pending,
-    /// A human approved it.
-    Approved,
-    /// A human denied it.
-    Denied,
-    /// Nobody answered before `expiresMs` (or Airlock restarted): never approves.
-    Expired,
-    /// Every agent that waited on it cancelled or disconnected.
-    Withdrawn,
-}
+use super::{ApprovalStatus, Effect};
 
 /// The MCP client an agent session announced in `initialize`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
@@ -98,16 +84,6 @@ pub enum ArgsScope {
     },
 }
 
-/// Approve or deny.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(rename_all = "snake_case")]
-pub enum Decision {
-    /// Let the call through.
-    Approve,
-    /// Refuse it; the agent reads the note.
-    Deny,
-}
-
 /// How long a human decision is remembered for identical calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
@@ -146,7 +122,7 @@ pub enum DecisionSource {
 #[ts(optional_fields)]
 pub struct DecideRequest {
     /// Approve or deny.
-    pub decision: Decision,
+    pub decision: Effect,
     /// How long to remember it; `once` when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remember: Option<Remember>,
@@ -170,7 +146,7 @@ pub struct DecideRequest {
 #[ts(optional_fields)]
 pub struct BulkDecideRequest {
     /// Approve or deny.
-    pub decision: Decision,
+    pub decision: Effect,
     /// Tool name.
     pub tool: String,
     /// Grant name.
@@ -226,7 +202,7 @@ pub struct Remembered {
     /// these arguments only, for 10 min".
     pub scope: String,
     /// What it decides.
-    pub effect: Decision,
+    pub effect: Effect,
     /// The human's note.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,

@@ -4,34 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use ts_rs::TS;
 
-use super::ClientInfo;
-
-/// Who or what decided a call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(rename_all = "snake_case")]
-pub enum DecidedBy {
-    /// The policy alone.
-    Policy,
-    /// A human.
-    Human,
-    /// Nobody answered in time.
-    Timeout,
-    /// A remembered human decision.
-    Remembered,
-    /// The agent cancelled the call while it waited (the message has its reason).
-    Cancelled,
-    /// The agent disconnected, or its session ended, while the call waited.
-    Disconnected,
-    /// Refused by the relay's protocol rules before any policy ran (no id, a malformed shape,
-    /// an id already in flight).
-    Protocol,
-    /// The gate stopped while the call waited for a human.
-    Restart,
-    /// An internal error (fail closed: denied).
-    Error,
-    /// The user paused every agent (denied).
-    Paused,
-}
+use super::{ClientInfo, DecidedBy, Decision, Outcome};
 
 /// One recorded `tools/call`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
@@ -59,8 +32,8 @@ pub struct Call {
     /// Arguments with secrets redacted.
     pub arguments: Value,
     /// `allow`, `deny` or `require_approval` (the latter while a human decides).
-    pub decision: String,
-    /// Finer kind, e.g. `policy`, `rate_limited`, `human_deny`, `paused`.
+    pub decision: Decision,
+    /// Finer kind, e.g. `deny_if`, `rate_limit`, `human_denied`, `approval_timeout`, `paused`.
     pub decision_kind: String,
     /// JSON Pointer of the rule, or `(default)`, `(hidden)`, `(no grant)`.
     pub rule: String,
@@ -77,7 +50,7 @@ pub struct Call {
     /// Upstream outcome once complete: `ok`, `tool_error`, `rpc_error`, `failed`, `cancelled`,
     /// `timeout`, `interrupted`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub outcome: Option<String>,
+    pub outcome: Option<Outcome>,
     /// Time from arrival to answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency_us: Option<i64>,
@@ -105,7 +78,7 @@ pub struct HistoryQuery {
     pub grant: Option<String>,
     /// `allow`, `deny` or `require_approval`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub decision: Option<String>,
+    pub decision: Option<Decision>,
     /// Who decided.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decided_by: Option<DecidedBy>,

@@ -17,6 +17,11 @@ mod history;
 mod policies;
 mod status;
 
+/// The stored vocabulary, defined once in the store (with the names it stores) and sent as is:
+/// what was decided for a call (`Decision`), who decided (`DecidedBy`), how the upstream answered
+/// (`Outcome`), where an approval request stands (`ApprovalStatus`), and a human's or a
+/// remembered decision (`Effect`: approve or deny).
+pub use airlock_store::{ApprovalStatus, DecidedBy, Decision, Effect, Outcome};
 pub use approvals::*;
 pub use events::*;
 pub use grants::*;
@@ -28,21 +33,23 @@ pub use status::*;
 pub fn typescript_bindings() -> String {
     let cfg = ts_rs::Config::new().with_large_int("number");
     let decls = [
+        Decision::decl(&cfg),
+        DecidedBy::decl(&cfg),
+        Outcome::decl(&cfg),
+        ApprovalStatus::decl(&cfg),
+        Effect::decl(&cfg),
         Status::decl(&cfg),
         ServerStatus::decl(&cfg),
         PolicyState::decl(&cfg),
-        ApprovalStatus::decl(&cfg),
         ClientInfo::decl(&cfg),
         Approval::decl(&cfg),
         ArgsScope::decl(&cfg),
-        Decision::decl(&cfg),
         Remember::decl(&cfg),
         DecisionSource::decl(&cfg),
         DecideRequest::decl(&cfg),
         BulkDecideRequest::decl(&cfg),
         BulkDecideResponse::decl(&cfg),
         Remembered::decl(&cfg),
-        DecidedBy::decl(&cfg),
         Call::decl(&cfg),
         HistoryQuery::decl(&cfg),
         ExportFormat::decl(&cfg),
@@ -53,7 +60,6 @@ pub fn typescript_bindings() -> String {
         PolicyText::decl(&cfg),
         Validation::decl(&cfg),
         Diagnostic::decl(&cfg),
-        ToolDecision::decl(&cfg),
         ToolPreview::decl(&cfg),
         Grant::decl(&cfg),
         CreateGrant::decl(&cfg),

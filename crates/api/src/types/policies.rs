@@ -3,6 +3,8 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+use super::Decision;
+
 /// A policy as the editor shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
@@ -64,18 +66,6 @@ pub struct Diagnostic {
     pub hint: Option<String>,
 }
 
-/// What the policy would decide for a tool.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(rename_all = "snake_case")]
-pub enum ToolDecision {
-    /// Forwarded (limits aside).
-    Allow,
-    /// Refused.
-    Deny,
-    /// A human is asked.
-    RequireApproval,
-}
-
 /// `GET /api/servers/{name}/tools`: one tool of an upstream and its policy outcome.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
@@ -89,7 +79,7 @@ pub struct ToolPreview {
     /// Removed from `tools/list` by `hide`.
     pub hidden: bool,
     /// What a call with no arguments-based conditions would get.
-    pub decision: ToolDecision,
+    pub decision: Decision,
     /// The rule that decides it.
     pub rule: String,
 }
