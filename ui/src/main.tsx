@@ -1,13 +1,14 @@
-// Airlock's window: the header (pending count, pause switch, connection), the hash router and the
-// live state every view shares (status and pending approvals, kept current by the event stream).
+// Airlock's window: the header (pending count, pause switch, connection) and the hash router; the
+// live state every view shares comes from live.ts.
 
 import "./locale-guard";
 import { render } from "preact";
-import { useCallback, useEffect, useRef, useState } from "preact/hooks";
-import type { Approval, Call, Status } from "./bindings/api";
+import { useEffect, useRef, useState } from "preact/hooks";
+import type { Status } from "./bindings/api";
 import { api } from "./api";
 import { approvalIdOf } from "./route";
-import { followEvents, hasToken, type StreamState } from "./transport";
+import { useLive } from "./live";
+import { hasToken } from "./transport";
 import { Approvals } from "./views/Approvals";
 import { History } from "./views/History";
 import { Policies } from "./views/Policies";
@@ -26,68 +27,6 @@ function currentRoute(): Route {
   const m = /^#\/(\w+)/.exec(window.location.hash);
   const r = m?.[1] as Route | undefined;
   return r && ROUTES.some((x) => x.id === r) ? r : "approvals";
-}
-
-export interface Live {
-  status: Status | null;
-  approvals: Approval[];
-  /** False until the first list of pending approvals has arrived (an empty list means none yet). */
-  approvalsLoaded: boolean;
-  /** Requests seen leaving "pending" while this page was open, by id (their final state). */
-  settled: Record<string, Approval>;
-  /** The latest call event (for History's "new calls" notice). */
-  lastCall: Call | null;
-  callEvents: number;
-  reload: () => void;
-}
-
-function useLive(): Live & { stream: StreamState } {
-  const [status, setStatus] = useState<Status | null>(null);
-  const [approvals, setApprovals] = useState<Approval[]>([]);
-  const [approvalsLoaded, setApprovalsLoaded] = useState(false);
-  const [settled, setSettled] = useState<Record<string, Approval>>({});
-  const [lastCall, setLastCall] = useState<Call | null>(null);
-  const [callEvents, setCallEvents] = useState(0);
-  const [stream, setStream] = useState<StreamState>("connecting");
-
-  const reload = useCallback(() => {
-    api.status().then(setStatus, (e) => console.warn("status", e));
-    api.approvals().then(
-      (list) => {
-        setApprovals(list);
-        setApprovalsLoaded(true);
-      },
-      (e) => console.warn("approvals", e),
-    );
-  }, []);
-
-  useEffect(() => {
-    return followEvents({
-      onState: (s) => {
-        setStream(s);
-        if (s === "open") reload();
-      },
-      onEvent: (ev) => {
-        if (ev.event === "approval") {
-          const a = ev.data;
-          if (a.status !== "pending") setSettled((m) => ({ ...m, [a.id]: a }));
-          setApprovals((list) => {
-            const rest = list.filter((x) => x.id !== a.id);
-            if (a.status !== "pending") return rest;
-            return [...rest, a].sort((x, y) => x.createdMs - y.createdMs);
-          });
-          api.status().then(setStatus, () => undefined);
-        } else if (ev.event === "status") {
-          setStatus(ev.data);
-        } else if (ev.event === "call") {
-          setLastCall(ev.data);
-          setCallEvents((n) => n + 1);
-        }
-      },
-    });
-  }, [reload]);
-
-  return { status, approvals, approvalsLoaded, settled, lastCall, callEvents, reload, stream };
 }
 
 function PauseSwitch({ status, onChange }: { status: Status | null; onChange: (s: Status) => void }) {

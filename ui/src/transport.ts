@@ -3,11 +3,10 @@
 // In the desktop app the Tauri command `api_info` gives `{baseUrl, token}`. In a browser the API is
 // the page's own origin and the token comes once in the address (`#token=…`, as printed by
 // `airlock serve`); it is kept in sessionStorage and removed from the address bar so it does not
-// end up in bookmarks or screenshots. Every request sends `Authorization: Bearer`. The event stream
-// is read with fetch (EventSource cannot send that header) and reconnects with backoff.
+// end up in bookmarks or screenshots. Every request sends `Authorization: Bearer`, the event stream
+// too (live.ts follows it).
 
-import type { Diagnostic, ErrorBody, Event } from "./bindings/api";
-import { SseParser } from "./sse";
+import type { Diagnostic, ErrorBody } from "./bindings/api";
 
 export interface ApiInfo {
   baseUrl: string;
@@ -106,66 +105,4 @@ export async function download(path: string, filename: string): Promise<void> {
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
-}
-
-export type StreamState = "connecting" | "open" | "retrying" | "unauthorized";
-
-/**
- * Follows `GET /api/events`. `onOpen` runs on every (re)connection, so callers reload their state
- * for what they missed; `onEvent` for each event. Returns a function that stops following.
- */
-export function followEvents(handlers: {
-  onEvent: (event: Event) => void;
-  onState: (state: StreamState) => void;
-}): () => void {
-  let stopped = false;
-  let controller: AbortController | null = null;
-  let delay = 500;
-
-  const run = async () => {
-    while (!stopped) {
-      handlers.onState("connecting");
-      controller = new AbortController();
-      try {
-        const { baseUrl, token } = await apiInfo();
-        const res = await fetch(`${baseUrl}/api/events`, {
-          headers: { Authorization: `Bearer ${token}`, Accept: "text/event-stream" },
-          signal: controller.signal,
-          cache: "no-store",
-        });
-        if (res.status === 401) {
-          handlers.onState("unauthorized");
-          return;
-        }
-        if (!res.ok || !res.body) throw new Error(`event stream: ${res.status}`);
-        handlers.onState("open");
-        delay = 500;
-        const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-        const parser = new SseParser();
-        for (;;) {
-          const { value, done } = await reader.read();
-          if (done) break;
-          for (const msg of parser.push(value)) {
-            try {
-              handlers.onEvent({ event: msg.event, data: JSON.parse(msg.data) } as Event);
-            } catch (err) {
-              console.warn("airlock: bad event", msg.event, err);
-            }
-          }
-        }
-      } catch (err) {
-        if (stopped) return;
-        console.warn("airlock: event stream interrupted", err);
-      }
-      if (stopped) return;
-      handlers.onState("retrying");
-      await new Promise((r) => setTimeout(r, delay));
-      delay = Math.min(delay * 2, 10_000);
-    }
-  };
-  void run();
-  return () => {
-    stopped = true;
-    controller?.abort();
-  };
 }

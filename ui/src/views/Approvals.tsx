@@ -13,7 +13,7 @@ import { Json } from "../components/Json";
 import { type Choice, DEFAULT_CHOICE, ScopeChooser, argsScope } from "../components/Scope";
 import { useNow } from "../components/now";
 import { formatExpiry, formatRemaining, formatTime } from "../format";
-import type { Live } from "../main";
+import type { Live } from "../live";
 import { apiInfo } from "../transport";
 
 function isTyping(target: EventTarget | null): boolean {

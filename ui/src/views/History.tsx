@@ -9,7 +9,7 @@ import { CallsChart, seriesFrom } from "../components/Chart";
 import { Empty, ErrorNote } from "../components/Empty";
 import { Json } from "../components/Json";
 import { formatLatency, formatTime } from "../format";
-import type { Live } from "../main";
+import type { Live } from "../live";
 import { download } from "../transport";
 
 const RANGES: { id: string; label: string; ms: number | null; bucket: number }[] = [
