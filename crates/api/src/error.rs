@@ -54,9 +54,6 @@ pub enum ApiError {
     /// A policy text that does not validate (422); the diagnostics go in the body.
     #[error("the policy is not valid: {} problem(s), first at line {}", .0.len(), .0.first().map(|d| d.line).unwrap_or(0))]
     InvalidPolicy(Vec<Diagnostic>),
-    /// The route exists in the contract but this build of the gate cannot do it yet (501).
-    #[error("{0} is not available in this version of Airlock")]
-    NotAvailable(&'static str),
     /// Something failed inside Airlock (500); the detail is logged.
     #[error("internal error: {0}")]
     Internal(String),
@@ -75,7 +72,6 @@ impl ApiError {
             ApiError::BadQuery(_) => "bad_query",
             ApiError::Invalid(_) => "invalid",
             ApiError::InvalidPolicy(_) => "invalid_policy",
-            ApiError::NotAvailable(_) => "not_available",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -91,7 +87,6 @@ impl ApiError {
                 StatusCode::BAD_REQUEST
             }
             ApiError::InvalidPolicy(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::NotAvailable(_) => StatusCode::NOT_IMPLEMENTED,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
