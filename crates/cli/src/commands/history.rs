@@ -64,12 +64,11 @@ pub struct FilterArgs {
     /// Only calls by this grant (agent identity).
     #[arg(long)]
     pub grant: Option<String>,
-    /// Only this decision: allow, deny or require_approval.
-    #[arg(long)]
+    /// Only this decision.
+    #[arg(long, value_parser = stored_names(Decision::ALL.iter().map(|d| d.as_str())))]
     pub decision: Option<String>,
-    /// Only decisions made by: policy, human, timeout, remembered, cancelled, disconnected,
-    /// protocol, restart, error or paused.
-    #[arg(long)]
+    /// Only decisions made by this.
+    #[arg(long, value_parser = stored_names(DecidedBy::ALL.iter().map(|d| d.as_str())))]
     pub decided_by: Option<String>,
     /// Only calls in the last DURATION (e.g. 30m, 24h, 7d).
     #[arg(long, value_name = "DURATION")]
@@ -77,6 +76,12 @@ pub struct FilterArgs {
     /// Full-text search over tool names and (redacted) arguments.
     #[arg(long, short = 'q')]
     pub search: Option<String>,
+}
+
+/// The values a filter accepts, which `--help` lists and clap checks: the store's own names, so
+/// the CLI offers every value that is stored and none that is not.
+fn stored_names(names: impl Iterator<Item = &'static str>) -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(names.collect::<Vec<_>>())
 }
 
 impl FilterArgs {
@@ -101,15 +106,13 @@ impl FilterArgs {
                 .as_deref()
                 .map(Decision::parse)
                 .transpose()
-                .context("--decision must be allow, deny or require_approval")?,
+                .context("--decision is not a stored value")?,
             decided_by: self
                 .decided_by
                 .as_deref()
                 .map(DecidedBy::parse)
                 .transpose()
-                .context(
-                    "--decided-by must be policy, human, timeout, remembered, cancelled, error or paused",
-                )?,
+                .context("--decided-by is not a stored value")?,
             text: self.search.clone(),
         })
     }
@@ -253,7 +256,36 @@ pub fn run(args: HistoryArgs) -> anyhow::Result<ExitCode> {
 
 #[cfg(test)]
 mod tests {
-    use super::utc;
+    use clap::Parser;
+
+    use super::{DecidedBy, FilterArgs, utc};
+
+    #[derive(Debug, Parser)]
+    struct Filters {
+        #[command(flatten)]
+        filter: FilterArgs,
+    }
+
+    #[test]
+    fn decided_by_takes_every_stored_value_and_nothing_else() {
+        for value in DecidedBy::ALL {
+            let parsed = Filters::try_parse_from(["history", "--decided-by", value.as_str()]);
+            assert!(parsed.is_ok(), "`{value}` is refused: {parsed:?}");
+        }
+        let refused = Filters::try_parse_from(["history", "--decided-by", "nobody"])
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            refused.contains("disconnected") && refused.contains("protocol"),
+            "the error lists the values: {refused}"
+        );
+        let refused = Filters::try_parse_from(["history", "--decision", "approve"]);
+        assert!(
+            refused.is_err(),
+            "`approve` is a human's answer, not a call's decision"
+        );
+    }
 
     #[test]
     fn utc_formats_known_instants() {
