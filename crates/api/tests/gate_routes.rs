@@ -47,6 +47,43 @@ async fn the_app_serves_agents_and_the_api_on_one_port() -> Result<(), Box<dyn s
     Ok(())
 }
 
+/// The event stream carries what the gate announces: pausing through the API sends a `status`
+/// event with `paused: true` to a subscriber that was already listening.
+#[tokio::test]
+async fn the_event_stream_announces_a_pause() -> Result<(), Box<dyn std::error::Error>> {
+    let (base, token, _gate, _dir) = start().await?;
+    let http = reqwest::Client::new();
+    let mut events = http
+        .get(format!("{base}/api/events"))
+        .bearer_auth(&token)
+        .send()
+        .await?;
+    assert_eq!(events.status(), 200);
+    http.post(format!("{base}/api/pause"))
+        .bearer_auth(&token)
+        .json(&json!({"paused": true}))
+        .send()
+        .await?
+        .error_for_status()?;
+    let mut text = String::new();
+    // Bounded only so a broken stream fails the test instead of hanging it.
+    let read = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        while let Some(chunk) = events.chunk().await? {
+            text.push_str(&String::from_utf8_lossy(&chunk));
+            if text.contains("event: status") && text.contains("\"paused\":true") {
+                return Ok::<bool, reqwest::Error>(true);
+            }
+        }
+        Ok(false)
+    })
+    .await;
+    assert!(
+        matches!(read, Ok(Ok(true))),
+        "no status event with paused: true in {text:?}"
+    );
+    Ok(())
+}
+
 #[tokio::test]
 async fn status_pause_validate_and_errors_over_a_real_gate()
 -> Result<(), Box<dyn std::error::Error>> {

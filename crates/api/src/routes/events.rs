@@ -1,13 +1,24 @@
 //! `GET /api/events`: the gate's events as wire events for the SSE stream.
 
-use crate::types::Event;
 use airlock_gate::{Gate, GateEvent};
+use axum::extract::State;
+use axum::response::IntoResponse;
+
+use crate::events::{KEEP_ALIVE, event_stream};
+use crate::types::Event;
 
 use super::approvals::approval;
 use super::history::call_of;
 use super::status::build_status;
 
-pub(super) fn gate_event(gate: &Gate, event: GateEvent) -> Option<Event> {
+/// `GET /api/events`: subscribes before answering, so nothing the gate announces after the
+/// request arrived is missed.
+pub(super) async fn events(State(gate): State<Gate>) -> impl IntoResponse {
+    let rx = gate.subscribe();
+    event_stream(rx, move |e| gate_event(&gate, e), KEEP_ALIVE)
+}
+
+fn gate_event(gate: &Gate, event: GateEvent) -> Option<Event> {
     match event {
         GateEvent::Approval(a) => Some(Event::Approval(approval(&a))),
         GateEvent::Status => Some(Event::Status(build_status(gate))),

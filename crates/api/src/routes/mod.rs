@@ -24,7 +24,6 @@ pub use history::call_of;
 
 /// The `/api` routes (without the token check, which [`crate::shell`] adds).
 pub fn api_routes(gate: Gate) -> Router {
-    let events_gate = gate.clone();
     Router::new()
         .route("/status", get(status::status))
         .route("/pause", post(status::pause))
@@ -48,20 +47,7 @@ pub fn api_routes(gate: Gate) -> Router {
         )
         .route("/grants/{name}/rotate", post(grants::rotate_grant))
         .route("/grants/{name}", delete(grants::revoke_grant))
-        .route(
-            "/events",
-            get(move || {
-                let gate = events_gate.clone();
-                let rx = gate.subscribe();
-                async move {
-                    crate::events::event_stream(
-                        rx,
-                        move |e| events::gate_event(&gate, e),
-                        crate::events::KEEP_ALIVE,
-                    )
-                }
-            }),
-        )
+        .route("/events", get(events::events))
         .with_state(gate)
 }
 
