@@ -84,6 +84,36 @@ async fn the_event_stream_announces_a_pause() -> Result<(), Box<dyn std::error::
     Ok(())
 }
 
+/// History filters take the stored names: every `DecidedBy` is accepted, and a value that is not
+/// a call's decision is refused naming the ones that are.
+#[tokio::test]
+async fn history_filters_take_the_stored_names() -> Result<(), Box<dyn std::error::Error>> {
+    let (base, token, _gate, _dir) = start().await?;
+    let http = reqwest::Client::new();
+    for by in airlock_store::DecidedBy::ALL {
+        let page = http
+            .get(format!("{base}/api/history?decidedBy={by}&decision=deny"))
+            .bearer_auth(&token)
+            .send()
+            .await?;
+        assert_eq!(page.status(), 200, "decidedBy={by}");
+    }
+    let refused = http
+        .get(format!("{base}/api/history?decision=approve"))
+        .bearer_auth(&token)
+        .send()
+        .await?;
+    assert_eq!(refused.status(), 400);
+    let body: ErrorBody = refused.json().await?;
+    assert_eq!(body.error.code, "bad_query");
+    assert!(
+        body.error.message.contains("require_approval"),
+        "{}",
+        body.error.message
+    );
+    Ok(())
+}
+
 #[tokio::test]
 async fn status_pause_validate_and_errors_over_a_real_gate()
 -> Result<(), Box<dyn std::error::Error>> {
