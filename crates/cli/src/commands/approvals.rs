@@ -14,6 +14,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
+use airlock_api::types::{ArgsScope, DecideRequest, DecisionSource, Effect, Remember};
+
 use super::api_client::ApiClient;
 use super::gate_client::GateArgs;
 
@@ -65,14 +67,14 @@ pub struct ArgsFlags {
 
 impl ArgsFlags {
     /// The `args` of the decide request; `None` for the same arguments.
-    fn to_json(&self, remembered: bool) -> anyhow::Result<Option<Value>> {
+    fn scope(&self, remembered: bool) -> anyhow::Result<Option<ArgsScope>> {
         if !remembered && (self.any_args || self.under.is_some()) {
             bail!(
                 "--any-args and --under widen a remembered decision: add --for, --session or --always"
             );
         }
         if self.any_args {
-            return Ok(Some(json!({"kind": "any"})));
+            return Ok(Some(ArgsScope::Any));
         }
         let Some(under) = &self.under else {
             return Ok(None);
@@ -80,9 +82,10 @@ impl ArgsFlags {
         let Some((argument, path)) = under.split_once('=') else {
             bail!("--under `{under}` must be ARG=DIR, e.g. `path=/home/me/project`");
         };
-        Ok(Some(
-            json!({"kind": "under", "argument": argument, "path": path}),
-        ))
+        Ok(Some(ArgsScope::Under {
+            argument: argument.to_owned(),
+            path: path.to_owned(),
+        }))
     }
 }
 
@@ -173,42 +176,48 @@ pub fn list(args: ApprovalsArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn approve(args: ApproveArgs) -> anyhow::Result<ExitCode> {
-    let mut body = json!({"decision": "approve", "remember": "once", "source": "cli"});
-    if let Some(duration) = &args.for_ {
+    let (remember, minutes) = if let Some(duration) = &args.for_ {
         let Some(d) = airlock_gate::parse_duration(duration) else {
             bail!("--for `{duration}` is not a duration; write e.g. `10m` or `1h`");
         };
-        let minutes = d.as_secs().div_ceil(60).max(1);
-        body["remember"] = json!("minutes");
-        body["minutes"] = json!(minutes);
+        let minutes = u32::try_from(d.as_secs().div_ceil(60).max(1)).unwrap_or(u32::MAX);
+        (Remember::Minutes, Some(minutes))
     } else if args.session {
-        body["remember"] = json!("session");
+        (Remember::Session, None)
     } else if args.always {
-        body["remember"] = json!("always");
-    }
-    let remembered = body["remember"] != "once";
-    if let Some(scope) = args.scope.to_json(remembered)? {
-        body["args"] = scope;
-    }
-    decide(&args.gate, &args.id, body)
+        (Remember::Always, None)
+    } else {
+        (Remember::Once, None)
+    };
+    let body = DecideRequest {
+        decision: Effect::Approve,
+        remember: Some(remember),
+        minutes,
+        args: args.scope.scope(remember != Remember::Once)?,
+        note: None,
+        source: Some(DecisionSource::Cli),
+    };
+    decide(&args.gate, &args.id, &body)
 }
 
 pub fn deny(args: DenyArgs) -> anyhow::Result<ExitCode> {
-    let mut body = json!({
-        "decision": "deny",
-        "remember": if args.always { "always" } else { "once" },
-        "source": "cli",
-    });
-    if let Some(note) = args.note {
-        body["note"] = json!(note);
-    }
-    if let Some(scope) = args.scope.to_json(args.always)? {
-        body["args"] = scope;
-    }
-    decide(&args.gate, &args.id, body)
+    let body = DecideRequest {
+        decision: Effect::Deny,
+        remember: Some(if args.always {
+            Remember::Always
+        } else {
+            Remember::Once
+        }),
+        minutes: None,
+        args: args.scope.scope(args.always)?,
+        note: args.note,
+        source: Some(DecisionSource::Cli),
+    };
+    decide(&args.gate, &args.id, &body)
 }
 
-fn decide(gate: &GateArgs, id: &str, body: Value) -> anyhow::Result<ExitCode> {
+fn decide(gate: &GateArgs, id: &str, body: &DecideRequest) -> anyhow::Result<ExitCode> {
+    let body = serde_json::to_value(body).context("cannot encode the decision")?;
     let api = ApiClient::new(gate.locate()?)?;
     runtime()?.block_on(async move {
         let path = format!("/api/approvals/{id}/decide");
