@@ -56,6 +56,32 @@ impl Action {
     }
 }
 
+/// What a person reviewing the proposal may choose for a tool instead (the window's columns).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Choice {
+    /// Allowed, with no limit of its own (the `all_calls` limit still counts it).
+    Allow,
+    /// Allowed under rate limits: the class's own, or a write's for classes that have none.
+    Limit,
+    /// Every call waits for a human.
+    Ask,
+    /// Refused, with the reason.
+    Deny,
+    /// Removed from `tools/list` (and refused if called anyway): listed under `hide`.
+    Hide,
+}
+
+/// The rule each [`Choice`] but `Hide` puts under `tools.<name>` (hiding lists the name under
+/// `hide` and drops the rule), so a surface can switch a row without knowing the policy language.
+#[derive(Debug, Clone, Serialize)]
+pub struct Options {
+    pub allow: Value,
+    pub limit: Value,
+    pub ask: Value,
+    pub deny: Value,
+}
+
 /// One tool of the proposal, for the summary table.
 #[derive(Debug, Clone, Serialize)]
 pub struct Row {
@@ -67,6 +93,8 @@ pub struct Row {
     pub limits: String,
     /// The rule's `reason`, as written into the policy.
     pub reason: String,
+    /// The rule for each choice; the proposal uses `limit` or `ask` (as `action`).
+    pub options: Options,
     #[serde(skip)]
     pub classification: Classification,
 }
@@ -218,6 +246,7 @@ fn rule_for(name: &str, tool: &Value, classification: Classification) -> (Value,
     if !limits.is_empty() {
         rule.insert("limits".into(), Value::Array(limits));
     }
+    let options = options(class, &reason, &rule);
     let row = Row {
         tool: name.to_string(),
         class,
@@ -225,9 +254,63 @@ fn rule_for(name: &str, tool: &Value, classification: Classification) -> (Value,
         action,
         limits: words,
         reason,
+        options,
         classification,
     };
     (Value::Object(rule), row)
+}
+
+/// The rule for every choice. `proposed` is the proposal's own, reused for its choice.
+fn options(class: Class, reason: &str, proposed: &Map<String, Value>) -> Options {
+    let mut limits = match class {
+        Class::Read => vec![limit("reads", "minute", READ_PER_MINUTE)],
+        Class::Communication => vec![
+            limit("messages", "minute", MESSAGE_PER_MINUTE),
+            limit("messages_hour", "hour", MESSAGE_PER_HOUR),
+        ],
+        _ => vec![
+            limit("writes", "minute", WRITE_PER_MINUTE),
+            limit("writes_hour", "hour", WRITE_PER_HOUR),
+        ],
+    };
+    // A spend limit stays whatever the choice, when the proposal has one.
+    let spend: Vec<Value> = proposed
+        .get("limits")
+        .and_then(Value::as_array)
+        .map(|l| {
+            l.iter()
+                .filter(|l| l.get("increment_from").is_some())
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    limits.extend(spend.iter().cloned());
+    let with = |action: Option<&str>, limits: &[Value]| {
+        let mut rule = Map::new();
+        if let Some(action) = action {
+            rule.insert("action".into(), json!(action));
+        }
+        rule.insert("reason".into(), json!(reason));
+        if !limits.is_empty() {
+            rule.insert("limits".into(), Value::Array(limits.to_vec()));
+        }
+        Value::Object(rule)
+    };
+    let is_ask = proposed.get("action").is_some();
+    Options {
+        allow: with(None, &spend),
+        limit: if is_ask {
+            with(None, &limits)
+        } else {
+            Value::Object(proposed.clone())
+        },
+        ask: if is_ask {
+            Value::Object(proposed.clone())
+        } else {
+            with(Some("require_approval"), &spend)
+        },
+        deny: with(Some("deny"), &[]),
+    }
 }
 
 /// A required, numeric top-level field a spend limit can sum (a missing amount would deny the
@@ -344,6 +427,39 @@ mod tests {
                 .as_str()
                 .is_some_and(|r| r.contains("too little evidence"))
         );
+    }
+
+    #[test]
+    fn every_choice_has_its_rule_and_the_proposed_one_is_the_proposal() {
+        let proposal = propose(&[
+            json!({"name": "list_items"}),
+            json!({"name": "delete_item"}),
+            json!({"name": "create_refund", "inputSchema": {"type": "object",
+                "properties": {"amount": {"type": "integer"}}, "required": ["amount"]}}),
+        ]);
+        let [read, delete, refund] = &proposal.rows[..] else {
+            panic!("three rows expected");
+        };
+        let tools = &proposal.policy["tools"];
+        assert_eq!(read.options.limit, tools["list_items"]);
+        assert_eq!(delete.options.ask, tools["delete_item"]);
+        assert!(read.options.allow.get("limits").is_none());
+        assert_eq!(read.options.ask["action"], "require_approval");
+        assert_eq!(delete.options.deny["action"], "deny");
+        assert_eq!(delete.options.limit["limits"][0]["counter"], "writes");
+        assert!(delete.options.limit.get("action").is_none());
+        // The spend limit stays whatever is chosen, so allowing a refund never lifts the cap.
+        for rule in [
+            &refund.options.allow,
+            &refund.options.limit,
+            &refund.options.ask,
+        ] {
+            let limits = rule["limits"].as_array().cloned().unwrap_or_default();
+            assert!(
+                limits.iter().any(|l| l["increment_from"] == "args.amount"),
+                "{rule}"
+            );
+        }
     }
 
     #[test]
