@@ -24,6 +24,9 @@ const SECRETS: &[&str] = &[
     "ghp_claude-code-token",
     "sk_test_cursor-secret",
     "lin_api_cursor-secret",
+    // Inside `args`: a flag's value and a URL's password.
+    "sbp_cursor-args-secret",
+    "cursor-url-secret",
     "vscode-fetch-secret",
     "windsurf-ctx7-secret",
 ];
@@ -148,6 +151,11 @@ fn dry_run_prints_a_masked_diff_and_writes_nothing() -> Result<()> {
     ensure!(
         stdout.contains("+      \"serverUrl\": \"http://127.0.0.1:4242/mcp/context7\""),
         "{stdout}"
+    );
+    ensure!(
+        stdout.contains("\"--access-token\", \"********\"")
+            && stdout.contains("postgresql://app:********@db.local/app"),
+        "secrets in args are masked, the rest shown: {stdout}"
     );
     ensure!(stdout.contains("dry run: nothing was written"), "{stdout}");
     // Entries with variables only their agent expands stay where they are, with a reason.

@@ -1,16 +1,17 @@
-//! Backups of every file an import changes, and `airlock import --undo`.
+//! Backups of every file an import (or a policy created in the window) changes, and undo.
 //!
-//! Each import gets a folder `import-backups/<UTC time>` next to Airlock's config with a copy of
-//! every file before it changed and `manifest.json` naming them (and the files the import
-//! created, which undo removes), with the SHA-256 of what the import wrote. Undo restores the
-//! newest import not yet undone, byte for byte, and renames its manifest so a second undo goes
-//! one import further back; a file edited since the import is not overwritten without `--force`.
+//! Each change gets a folder `import-backups/<UTC time>` next to Airlock's config with a copy of
+//! every file before it changed and `manifest.json` naming them (and the files it created, which
+//! undo removes), with the SHA-256 of what was written. Undo restores the newest change not yet
+//! undone, byte for byte, and renames its manifest so a second undo goes one further back; a
+//! file edited since is not overwritten unless forced.
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+use crate::{Error, Result, read_error, write_error};
 
 const MANIFEST: &str = "manifest.json";
 const UNDONE: &str = "manifest.undone.json";
@@ -45,7 +46,7 @@ pub fn root(airlock_config: &Path) -> PathBuf {
 /// Copies each file of `writes` (path, what the import will write there) that exists into a new
 /// timestamped folder under `root` and writes the manifest; returns the folder. Called before any
 /// of them changes.
-pub fn save(root: &Path, writes: &[(PathBuf, &str)]) -> anyhow::Result<PathBuf> {
+pub fn save(root: &Path, writes: &[(PathBuf, &str)]) -> Result<PathBuf> {
     let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
         .to_string()
         .replace(':', "-");
@@ -55,7 +56,7 @@ pub fn save(root: &Path, writes: &[(PathBuf, &str)]) -> anyhow::Result<PathBuf> 
         n += 1;
         dir = root.join(format!("{stamp}.{n}"));
     }
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
+    std::fs::create_dir_all(&dir).map_err(write_error(&dir))?;
     let mut files = Vec::new();
     for (index, (path, text)) in writes.iter().enumerate() {
         let backup = if path.exists() {
@@ -64,8 +65,10 @@ pub fn save(root: &Path, writes: &[(PathBuf, &str)]) -> anyhow::Result<PathBuf> 
                 path.file_name()
                     .map_or_else(|| "file".into(), |n| n.to_string_lossy())
             );
-            std::fs::copy(path, dir.join(&name)).with_context(|| {
-                format!("cannot back up `{}` to `{}`", path.display(), dir.display())
+            std::fs::copy(path, dir.join(&name)).map_err(|source| Error::Backup {
+                path: path.clone(),
+                dir: dir.clone(),
+                source,
             })?;
             Some(name)
         } else {
@@ -77,15 +80,18 @@ pub fn save(root: &Path, writes: &[(PathBuf, &str)]) -> anyhow::Result<PathBuf> 
             written_sha256: sha256(text.as_bytes()),
         });
     }
-    let manifest = serde_json::to_string_pretty(&Manifest { files })?;
-    std::fs::write(dir.join(MANIFEST), manifest)
-        .with_context(|| format!("cannot write `{}`", dir.join(MANIFEST).display()))?;
+    let manifest =
+        serde_json::to_string_pretty(&Manifest { files }).map_err(|source| Error::Manifest {
+            path: dir.join(MANIFEST),
+            source,
+        })?;
+    std::fs::write(dir.join(MANIFEST), manifest).map_err(write_error(&dir.join(MANIFEST)))?;
     Ok(dir)
 }
 
 /// Restores the newest import not yet undone; returns the files it restored or removed. Refuses,
 /// without `force`, when a file differs from what the import wrote (edited since).
-pub fn undo(root: &Path, force: bool) -> anyhow::Result<Vec<String>> {
+pub fn undo(root: &Path, force: bool) -> Result<Vec<String>> {
     let mut dirs: Vec<PathBuf> = match std::fs::read_dir(root) {
         Ok(entries) => entries
             .filter_map(Result::ok)
@@ -93,16 +99,18 @@ pub fn undo(root: &Path, force: bool) -> anyhow::Result<Vec<String>> {
             .filter(|p| p.join(MANIFEST).is_file())
             .collect(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(e).with_context(|| format!("cannot read `{}`", root.display())),
+        Err(e) => return Err(read_error(root)(e)),
     };
     dirs.sort();
     let Some(dir) = dirs.pop() else {
-        bail!("no import to undo (no backups in `{}`)", root.display());
+        return Err(Error::NothingToUndo(root.to_path_buf()));
     };
-    let text = std::fs::read_to_string(dir.join(MANIFEST))
-        .with_context(|| format!("cannot read `{}`", dir.join(MANIFEST).display()))?;
-    let manifest: Manifest = serde_json::from_str(&text)
-        .with_context(|| format!("`{}` is not a manifest", dir.join(MANIFEST).display()))?;
+    let manifest_path = dir.join(MANIFEST);
+    let text = std::fs::read_to_string(&manifest_path).map_err(read_error(&manifest_path))?;
+    let manifest: Manifest = serde_json::from_str(&text).map_err(|source| Error::Manifest {
+        path: manifest_path.clone(),
+        source,
+    })?;
     let edited: Vec<String> = manifest
         .files
         .iter()
@@ -110,31 +118,25 @@ pub fn undo(root: &Path, force: bool) -> anyhow::Result<Vec<String>> {
         .map(|f| format!("`{}`", f.path.display()))
         .collect();
     if !edited.is_empty() && !force {
-        bail!(
-            "changed since the import: {}; pass --force to restore them anyway (those changes are lost), or copy what you need from `{}`",
-            edited.join(", "),
-            dir.display()
-        );
+        return Err(Error::EditedSince {
+            files: edited.join(", "),
+            dir,
+        });
     }
     let mut done = Vec::new();
     for file in &manifest.files {
         match &file.backup {
             Some(name) => {
-                std::fs::copy(dir.join(name), &file.path)
-                    .with_context(|| format!("cannot restore `{}`", file.path.display()))?;
+                std::fs::copy(dir.join(name), &file.path).map_err(write_error(&file.path))?;
                 done.push(format!("restored {}", file.path.display()));
             }
             None => match std::fs::remove_file(&file.path) {
                 Ok(()) => done.push(format!("removed {}", file.path.display())),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => {
-                    return Err(e)
-                        .with_context(|| format!("cannot remove `{}`", file.path.display()));
-                }
+                Err(e) => return Err(write_error(&file.path)(e)),
             },
         }
     }
-    std::fs::rename(dir.join(MANIFEST), dir.join(UNDONE))
-        .with_context(|| format!("cannot mark `{}` undone", dir.display()))?;
+    std::fs::rename(&manifest_path, dir.join(UNDONE)).map_err(write_error(&manifest_path))?;
     Ok(done)
 }

@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value, json};
 
 /// An agent whose config `airlock import` reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Client {
     ClaudeDesktop,
     ClaudeCode,
@@ -25,6 +26,25 @@ pub enum Client {
 }
 
 impl Client {
+    pub const ALL: [Client; 5] = [
+        Client::ClaudeDesktop,
+        Client::ClaudeCode,
+        Client::Cursor,
+        Client::Vscode,
+        Client::Windsurf,
+    ];
+
+    /// The name on the command line and in the API: `claude-desktop`, `vscode`.
+    pub fn id(self) -> &'static str {
+        match self {
+            Client::ClaudeDesktop => "claude-desktop",
+            Client::ClaudeCode => "claude-code",
+            Client::Cursor => "cursor",
+            Client::Vscode => "vscode",
+            Client::Windsurf => "windsurf",
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Client::ClaudeDesktop => "Claude Desktop",
@@ -33,6 +53,23 @@ impl Client {
             Client::Vscode => "VS Code",
             Client::Windsurf => "Windsurf",
         }
+    }
+}
+
+impl std::str::FromStr for Client {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        Client::ALL
+            .into_iter()
+            .find(|c| c.id() == text)
+            .ok_or_else(|| {
+                let ids: Vec<&str> = Client::ALL.iter().map(|c| c.id()).collect();
+                format!(
+                    "`{text}` is not an agent Airlock imports from (one of: {})",
+                    ids.join(", ")
+                )
+            })
     }
 }
 
@@ -89,7 +126,7 @@ pub fn discover(home: &Path, config_dir: &Path, project: &Path) -> Vec<ConfigFil
         ),
     ];
     let claude_json = home.join(".claude.json");
-    if let Ok(Some(Value::Object(root))) = super::jsonc::read_value(&claude_json)
+    if let Ok(Some(Value::Object(root))) = crate::jsonc::read_value(&claude_json)
         && let Some(Value::Object(projects)) = root.get("projects")
     {
         for (path, project) in projects {

@@ -4,32 +4,41 @@
 
 use std::path::Path;
 
-use anyhow::{Context, anyhow};
 use jsonc_parser::ParseOptions;
 use jsonc_parser::cst::{CstInputValue, CstNode, CstObject, CstRootNode};
 use serde_json::{Map, Value};
 
-/// What a masked secret shows as in a diff.
-const MASK: &str = "********";
+use crate::{Error, Result, read_error};
 
 /// The file's value, `None` when the file does not exist.
-pub fn read_value(path: &Path) -> anyhow::Result<Option<Value>> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => parse_value(&text, path).map(Some),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("cannot read `{}`", path.display())),
+pub fn read_value(path: &Path) -> Result<Option<Value>> {
+    match read_text(path)? {
+        Some(text) => parse_value(&text, path).map(Some),
+        None => Ok(None),
     }
 }
 
-pub fn parse_value(text: &str, path: &Path) -> anyhow::Result<Value> {
-    let value: Option<Value> =
-        jsonc_parser::parse_to_serde_value(text, &ParseOptions::default())
-            .with_context(|| format!("`{}` is not valid JSON", path.display()))?;
+/// The file's text, `None` when the file does not exist.
+pub fn read_text(path: &Path) -> Result<Option<String>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(read_error(path)(e)),
+    }
+}
+
+pub fn parse_value(text: &str, path: &Path) -> Result<Value> {
+    let value: Option<Value> = jsonc_parser::parse_to_serde_value(text, &ParseOptions::default())
+        .map_err(|e| Error::NotJson {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
     Ok(value.unwrap_or(Value::Object(Map::new())))
 }
 
-fn parse(text: &str) -> anyhow::Result<CstRootNode> {
-    CstRootNode::parse(text, &ParseOptions::default()).map_err(|e| anyhow!("{e}"))
+/// The syntax tree of `text`; an error says why it does not parse.
+fn parse(text: &str) -> Result<CstRootNode, String> {
+    CstRootNode::parse(text, &ParseOptions::default()).map_err(|e| e.to_string())
 }
 
 fn input(value: &Value) -> CstInputValue {
@@ -63,11 +72,11 @@ pub fn rewrite_entry(
     name: &str,
     is_transport: fn(&str) -> bool,
     fields: &[(String, Value)],
-) -> anyhow::Result<String> {
+) -> Result<String, String> {
     let root = parse(text)?;
     let entry = object_at(&root, pointer)
         .and_then(|servers| servers.object_value(name))
-        .ok_or_else(|| anyhow!("no server `{name}` in the file any more"))?;
+        .ok_or_else(|| format!("no server `{name}` in the file any more"))?;
     let mut at = None;
     for (index, prop) in entry.properties().into_iter().enumerate() {
         let key = prop.name().and_then(|n| n.decoded_value().ok());
@@ -92,7 +101,7 @@ pub fn comments(text: &str) -> usize {
 }
 
 /// `text` (Airlock's config, or empty for a new one) with `entries` added to `mcpServers`.
-pub fn add_servers(text: &str, entries: &[(String, Map<String, Value>)]) -> anyhow::Result<String> {
+pub fn add_servers(text: &str, entries: &[(String, Map<String, Value>)]) -> Result<String, String> {
     let text = if text.trim().is_empty() { "{}\n" } else { text };
     let root = parse(text)?;
     let servers = root.object_value_or_set().object_value_or_set("mcpServers");
@@ -102,28 +111,36 @@ pub fn add_servers(text: &str, entries: &[(String, Map<String, Value>)]) -> anyh
     Ok(root.to_string())
 }
 
-/// `text` with every value under an `env` or `headers` object replaced by a mask, for showing.
-/// A text that does not parse is masked entirely.
-pub fn mask(text: &str) -> String {
-    fn walk(object: &CstObject) {
-        for prop in object.properties() {
-            let key = prop.name().and_then(|n| n.decoded_value().ok());
-            let Some(child) = prop.object_value() else {
-                continue;
-            };
-            if matches!(key.as_deref(), Some("env" | "headers")) {
-                for secret in child.properties() {
-                    secret.set_value(CstInputValue::String(MASK.into()));
-                }
-            } else {
-                walk(&child);
-            }
+/// `text` (Airlock's config) with the field `key` of the server `name` set to `value`: replaced
+/// where it is, or added as the entry's last field; everything else kept as written.
+pub fn set_server_field(
+    text: &str,
+    name: &str,
+    key: &str,
+    value: &Value,
+) -> Result<String, String> {
+    let root = parse(text)?;
+    let entry = root
+        .object_value()
+        .and_then(|o| o.object_value("mcpServers"))
+        .and_then(|servers| servers.object_value(name))
+        .ok_or_else(|| format!("no server `{name}` in `mcpServers`"))?;
+    match entry.get(key) {
+        Some(prop) => prop.set_value(input(value)),
+        None => {
+            entry.append(key, input(value));
         }
     }
+    Ok(root.to_string())
+}
+
+/// `text` with every secret replaced by a mask, for showing ([`crate::mask`] says what a secret
+/// is). A text that does not parse is not shown at all.
+pub fn mask(text: &str) -> String {
     match parse(text) {
         Ok(root) => {
             if let Some(object) = root.object_value() {
-                walk(&object);
+                crate::mask::mask_object(&object);
             }
             root.to_string()
         }
@@ -168,7 +185,8 @@ mod tests {
 "#;
 
     #[test]
-    fn rewrite_keeps_other_fields_comments_and_trailing_commas() -> anyhow::Result<()> {
+    fn rewrite_keeps_other_fields_comments_and_trailing_commas()
+    -> Result<(), Box<dyn std::error::Error>> {
         let fields = vec![
             ("type".to_string(), json!("http")),
             ("url".to_string(), json!("http://127.0.0.1:4141/mcp/fetch")),
@@ -177,7 +195,7 @@ mod tests {
             VSCODE,
             &["servers".to_string()],
             "fetch",
-            super::super::clients::is_transport,
+            crate::clients::is_transport,
             &fields,
         )?;
         let value = parse_value(&out, Path::new("mcp.json"))?;
@@ -206,7 +224,7 @@ mod tests {
     }
 
     #[test]
-    fn servers_are_added_to_a_new_or_existing_config() -> anyhow::Result<()> {
+    fn servers_are_added_to_a_new_or_existing_config() -> Result<(), Box<dyn std::error::Error>> {
         let entry = json!({ "command": "npx" });
         let entries = vec![(
             "memory".to_string(),

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use airlock_classify::starter::{Action, Proposal, Row, propose};
+use airlock_classify::starter::{Action, Proposal, Row};
 use airlock_classify::{Class, Classification};
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
@@ -139,29 +139,24 @@ fn init(args: InitArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Probes `server` of `config` for its tools and proposes a starter policy, checked by the
-/// parser of `airlock check` (`shown` names it in a diagnostic). Used by `policy init` and by
-/// `airlock import`.
-pub fn starter(
+/// parser of `airlock check` (`shown` names it in a diagnostic): `airlock_onboard::create`.
+fn starter(
     config: &airlock_gate::Config,
     server: &str,
     timeout: Duration,
     shown: &str,
 ) -> anyhow::Result<Proposal> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    let tools = runtime
-        .block_on(airlock_gate::configured_server_tools(
-            config, server, timeout,
+    runtime
+        .block_on(airlock_onboard::create::propose(
+            config, server, timeout, shown,
         ))
-        .map_err(|e| {
-            anyhow::anyhow!("{e} (with AIRLOCK_LOG=info, a stdio server's own output is shown)")
-        })?;
-    let proposal = propose(&tools);
-    if let Err(diagnostics) = airlock_policy::Policy::parse(&proposal.to_text(), shown) {
-        bail!(
-            "the proposed policy does not load (a bug in Airlock, please report it): {diagnostics}"
-        );
-    }
-    Ok(proposal)
+        .map_err(|e| match e {
+            airlock_onboard::Error::Probe(why) => anyhow::anyhow!(
+                "{why} (with AIRLOCK_LOG=info, a stdio server's own output is shown)"
+            ),
+            other => other.into(),
+        })
 }
 
 /// The path to write in the config's `policy` field: relative paths there resolve against the
