@@ -69,7 +69,8 @@ pub struct Gate {
 }
 
 struct Inner {
-    config: Config,
+    /// Swapped whole when the window points a server at a new policy.
+    config: ArcSwap<Config>,
     /// How each server is reached, for tool previews.
     specs: BTreeMap<String, UpstreamSpec>,
     data_dir: PathBuf,
@@ -395,7 +396,7 @@ impl Gate {
 
         Ok(Gate {
             inner: Arc::new(Inner {
-                config,
+                config: ArcSwap::from_pointee(config),
                 specs,
                 data_dir,
                 api_token,
@@ -476,13 +477,14 @@ impl Gate {
         &self,
         listen: Option<SocketAddr>,
     ) -> Result<tokio::net::TcpListener, GateError> {
-        let addr = listen.unwrap_or(self.inner.config.gate.listen);
+        let addr = listen.unwrap_or(self.config().gate.listen);
         // The same rule as for the config's `gate.listen`, for an address given on the command line.
-        let settings = &self.inner.config.gate;
+        let config = self.config();
+        let settings = &config.gate;
         if !addr.ip().is_loopback()
             && (!settings.allow_non_loopback
                 || !settings.require_grants
-                || self.inner.config.grants.is_empty())
+                || config.grants.is_empty())
         {
             return Err(GateError::ConfigInvalid {
                 path: "--listen".into(),
@@ -498,8 +500,10 @@ impl Gate {
             .map_err(|error| GateError::Bind { addr, error })
     }
 
-    pub fn config(&self) -> &Config {
-        &self.inner.config
+    /// The config in force: the one the gate started with, and the `policy` fields the window
+    /// has pointed elsewhere since ([`Gate::bind_policy`]).
+    pub fn config(&self) -> Arc<Config> {
+        self.inner.config.load_full()
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -670,6 +674,37 @@ impl Gate {
         Ok(())
     }
 
+    /// Points `server` at the policy `reference` (as a config's `policy` field names it), at
+    /// once: the policy is read and in force for the next call, the config the gate reports says
+    /// so, and agents are told to re-list tools when what is hidden changed. The caller has
+    /// written the file and the config (`airlock_onboard::create::save`).
+    pub fn bind_policy(&self, server: &str, reference: &str) -> Result<(), BindPolicyError> {
+        let mut config = (*self.config()).clone();
+        let Some(entry) = config.servers.get_mut(server) else {
+            return Err(BindPolicyError::UnknownServer(server.to_string()));
+        };
+        entry.policy = Some(reference.to_string());
+        let source = config.policy_source(Some(reference));
+        if let PolicySource::File(path) = &source {
+            let text = std::fs::read_to_string(path).map_err(|source| BindPolicyError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            Policy::parse(&text, &path.display().to_string()).map_err(BindPolicyError::Invalid)?;
+        }
+        let report = self.inner.interceptor.policies.bind_server(server, source);
+        self.inner.config.store(Arc::new(config));
+        for server in &report.visibility_changed {
+            self.inner.proxy.broadcast(
+                server,
+                serde_json::json!({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}),
+            );
+        }
+        tracing::info!(%server, policy = %reference, "server pointed at a new policy");
+        let _ = self.inner.events.send(GateEvent::Status);
+        Ok(())
+    }
+
     /// Re-reads every policy file now (the watcher does this by itself on changes).
     pub fn reload_policies(&self) {
         crate::watch::apply_reload(
@@ -700,6 +735,21 @@ pub enum PolicySaveError {
     Invalid(Diagnostics),
     #[error("cannot write the policy file: {0}")]
     Io(String),
+}
+
+/// Why a server could not be pointed at a policy.
+#[derive(Debug, thiserror::Error)]
+pub enum BindPolicyError {
+    #[error("no server `{0}`")]
+    UnknownServer(String),
+    #[error("cannot read `{}`", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the policy is invalid:\n{0}")]
+    Invalid(Diagnostics),
 }
 
 /// Re-exported for API users.

@@ -51,7 +51,7 @@ impl Gate {
             .await
             .map_err(|e| GrantError::Store(e.to_string()))?;
         let required = self.interceptor().grants.load().required();
-        let grants = build_grants(self.config(), self.api_token(), &stored, required);
+        let grants = build_grants(&self.config(), self.api_token(), &stored, required);
         self.interceptor().grants.store(Arc::new(grants));
         let _ = self.events().send(GateEvent::Status);
         Ok(())

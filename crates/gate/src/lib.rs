@@ -38,7 +38,7 @@ pub use config::Config;
 pub use decide::META_KEY;
 pub use duration::parse_duration;
 pub use events::GateEvent;
-pub use gate::{Gate, GateOptions, PolicySaveError, Remember, ToolPreview};
+pub use gate::{BindPolicyError, Gate, GateOptions, PolicySaveError, Remember, ToolPreview};
 pub use grant_admin::{GrantError, GrantInfo};
 pub use probe::configured_server_tools;
 pub use roots::local_path_context;

@@ -217,6 +217,46 @@ impl PolicySet {
     }
 }
 
+impl PolicySet {
+    /// Makes `source` the policy of `server` (read now; a file already loaded is re-read), and
+    /// drops a policy no server or grant uses any more. The report names the server when what
+    /// it hides changed.
+    pub fn bind_server(&self, server: &str, source: PolicySource) -> ReloadReport {
+        let mut report = ReloadReport::default();
+        let current = self.table.load_full();
+        let mut table = Table {
+            policies: current.policies.clone(),
+            by_grant: current.by_grant.clone(),
+            by_server: current.by_server.clone(),
+        };
+        let last_good = table.policies.get(&source).and_then(|l| l.policy.clone());
+        let fresh = read(&source, last_good);
+        if let Some(error) = &fresh.error {
+            report.errors.push((source.clone(), error.clone()));
+        }
+        let before = table
+            .by_server
+            .get(server)
+            .and_then(|s| table.policies.get(s))
+            .and_then(|l| l.policy.clone());
+        if hidden_set(before.as_deref()) != hidden_set(fresh.policy.as_deref()) {
+            report.visibility_changed.insert(server.to_string());
+        }
+        report.changed.push(source.clone());
+        table.policies.insert(source.clone(), fresh);
+        table.by_server.insert(server.to_string(), source);
+        let used: BTreeSet<PolicySource> = table
+            .by_server
+            .values()
+            .chain(table.by_grant.values())
+            .cloned()
+            .collect();
+        table.policies.retain(|s, _| used.contains(s));
+        self.table.store(Arc::new(table));
+        report
+    }
+}
+
 /// What `hide` removes, for deciding whether clients must re-list tools.
 fn hidden_set(policy: Option<&Policy>) -> Option<Vec<String>> {
     policy.map(|p| {
