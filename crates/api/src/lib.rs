@@ -6,6 +6,7 @@
 //! - [`events`]: the SSE event stream.
 //! - [`assets`]: ui/dist at `/` (embedded in release builds).
 //! - [`door`]: `/api/access`, who may come in (`gate.require_grants` and the open sessions).
+//! - [`onboarding`]: "Create a policy" and "Import from your agents" (`airlock_onboard`).
 //!
 //! The contract in prose is `docs/ui.md`. Nothing here depends on Tauri, so the desktop shell and
 //! `airlock serve` run the very same routes.
@@ -16,6 +17,7 @@ pub mod door;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod onboarding;
 pub mod routes;
 pub mod types;
 

@@ -23,3 +23,21 @@ fn bindings_are_current() -> Result<(), Box<dyn std::error::Error>> {
     );
     Ok(())
 }
+
+#[test]
+fn onboarding_bindings_are_current() -> Result<(), Box<dyn std::error::Error>> {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../ui/src/bindings/onboarding.ts");
+    let generated = airlock_api::onboarding::typescript_bindings();
+    if std::env::var_os("UPDATE_BINDINGS").is_some() {
+        std::fs::write(&path, &generated)?;
+        return Ok(());
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "ui/src/bindings/onboarding.ts is out of date with crates/api/src/onboarding/wire.rs; \
+         run `UPDATE_BINDINGS=1 cargo test -p airlock-api --test bindings` and commit the result"
+    );
+    Ok(())
+}
