@@ -21,6 +21,7 @@ import type {
   ToolPreview,
   Validation,
 } from "./bindings/api";
+import type { ImportDone, ImportPreview, ImportScan, SavedPolicy, Starter } from "./bindings/onboarding";
 import { request } from "./transport";
 
 /** `?a=1&b=2` from the defined, non-empty fields of `q`. */
@@ -55,6 +56,12 @@ export const api = {
   createGrant: (body: CreateGrant) => request<GrantToken>("POST", "/api/grants", body),
   rotateGrant: (name: string) => request<GrantToken>("POST", `/api/grants/${enc(name)}/rotate`),
   revokeGrant: (name: string) => request<void>("DELETE", `/api/grants/${enc(name)}`),
+  starter: (server: string) => request<Starter>("GET", `/api/servers/${enc(server)}/starter`),
+  createPolicy: (server: string, text: string) => request<SavedPolicy>("PUT", `/api/servers/${enc(server)}/policy`, { text }),
+  importScan: () => request<ImportScan>("GET", "/api/import"),
+  importPreview: (servers: string[]) => request<ImportPreview>("POST", "/api/import/preview", { servers }),
+  importApply: (servers: string[]) => request<ImportDone>("POST", "/api/import/apply", { servers }),
+  importUndo: (force = false) => request<ImportDone>("POST", "/api/import/undo", { force }),
   access: () => request<Access>("GET", "/api/access"),
   setAccess: (body: SetAccess) => request<AccessChange>("PUT", "/api/access", body),
 };

@@ -136,7 +136,7 @@ function App() {
       <main class="view" ref={mainRef}>
         {route === "approvals" && <Approvals live={live} focusId={approvalIdOf(hash)} />}
         {route === "history" && <History live={live} />}
-        {route === "policies" && <Policies />}
+        {route === "policies" && <Policies hash={hash} />}
         {route === "servers" && <Servers status={status} />}
       </main>
     </>

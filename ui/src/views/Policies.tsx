@@ -1,13 +1,53 @@
 // Policies: each policy file in an editor, validated as you type by the gate's own parser
 // (debounced `POST /api/policies/validate`), errors at their line with message and hint, and Save
 // enabled only when the text is valid and changed. A saved file is hot-reloaded by the gate.
+// Built-in policies and "no policy" cannot be saved, so they are shown read-only with the reason
+// and "Create a policy" (`#/policies/create/<server>`, the CreatePolicy view) instead.
 
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { Diagnostic, PolicyDoc } from "../bindings/api";
 import { api } from "../api";
 import { Empty, ErrorNote } from "../components/Empty";
 import { PolicyEditor } from "../components/PolicyEditor";
+import { createPolicyHref, createPolicyServerOf } from "../route";
 import { ApiError } from "../transport";
+import { CreatePolicy } from "./CreatePolicy";
+
+/** Why a policy cannot be saved from the window, or null when it is a file it can write. */
+export function readOnlyReason(source: string): string | null {
+  if (source.startsWith("builtin:")) return "This policy is built into Airlock, so it cannot be edited here.";
+  if (source.startsWith("(")) return "This server has no policy: every call of a tool it lists asks a human.";
+  return null;
+}
+
+function ReadOnlyPane({ doc, reason }: { doc: PolicyDoc; reason: string }) {
+  return (
+    <section class="policy" data-policy-id={doc.id} aria-label={`Policy ${doc.source}`}>
+      <div class="policy-head">
+        <div>
+          <h2>{doc.server ?? doc.id}</h2>
+          <p class="muted">
+            <code>{doc.source}</code>
+            {doc.revision ? ` · revision ${doc.revision.slice(0, 12)}` : ""}
+          </p>
+        </div>
+        {doc.server ? (
+          <div class="buttons">
+            <a class="btn approve" href={createPolicyHref(doc.server)}>
+              Create a policy
+            </a>
+          </div>
+        ) : null}
+      </div>
+      <p class="note" role="note" data-testid="read-only">
+        {reason} {doc.server ? "Create a policy from its tools: Airlock writes it to a file of yours and points the server at it." : null}
+      </p>
+      <pre class="json read-only" aria-label={`Policy ${doc.source} (read-only)`}>
+        {doc.text}
+      </pre>
+    </section>
+  );
+}
 
 type Check = { state: "idle" | "checking" | "valid" | "invalid" | "error"; diagnostics: Diagnostic[]; error?: unknown };
 
@@ -114,7 +154,13 @@ function PolicyPane({ doc, onSaved }: { doc: PolicyDoc; onSaved: (d: PolicyDoc) 
   );
 }
 
-export function Policies() {
+export function Policies({ hash }: { hash: string }) {
+  const create = createPolicyServerOf(hash);
+  if (create) return <CreatePolicy server={create} />;
+  return <PolicyList />;
+}
+
+function PolicyList() {
   const [docs, setDocs] = useState<PolicyDoc[] | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [active, setActive] = useState<string | null>(null);
@@ -154,7 +200,9 @@ export function Policies() {
           ))}
         </div>
       ) : null}
-      {current ? (
+      {current && readOnlyReason(current.source) ? (
+        <ReadOnlyPane key={current.id} doc={current} reason={readOnlyReason(current.source) ?? ""} />
+      ) : current ? (
         <PolicyPane key={current.id} doc={current} onSaved={(saved) => setDocs((ds) => ds?.map((d) => (d.id === saved.id ? saved : d)) ?? null)} />
       ) : null}
     </div>

@@ -8,7 +8,9 @@ import { api } from "../api";
 import { Access } from "../components/Access";
 import { Empty, ErrorNote } from "../components/Empty";
 import { formatTime } from "../format";
+import { createPolicyHref } from "../route";
 import { apiInfo } from "../transport";
+import { Import } from "./Import";
 
 const DECISION_LABEL = { allow: "allow", deny: "deny", require_approval: "ask a human" } as const;
 const DECISION_CLASS = { allow: "pill-allow", deny: "pill-deny", require_approval: "pill-pending" } as const;
@@ -39,6 +41,9 @@ function ServerCard({ server }: { server: ServerStatus }) {
             {server.policy.revision ? <span class="muted"> @{server.policy.revision.slice(0, 8)}</span> : null}
           </dd>
         </dl>
+        <a class="btn small" href={createPolicyHref(server.name)} aria-label={`Create a policy for ${server.name}`}>
+          Create a policy
+        </a>
       </header>
       {server.lastError ? (
         <p class="error-note" role="alert">
@@ -244,9 +249,10 @@ export function Servers({ status }: { status: Status | null }) {
       ))}
       {status && servers.length === 0 ? (
         <Empty title="No upstream server is configured.">
-          Add one to Airlock's config, or let Airlock import your agent's <code>mcpServers</code> with <code>airlock import</code>.
+          Add one to Airlock's config, or import your agents' servers below (or with <code>airlock import</code>).
         </Empty>
       ) : null}
+      <Import />
       {servers.map((s) => (
         <ServerCard key={s.name} server={s} />
       ))}
