@@ -48,15 +48,26 @@ async function startGate() {
     JSON.stringify(
       {
         gate: { listen: `127.0.0.1:${port}`, data_dir: dataDir },
-        mcpServers: { pusher: { builtin: "demo-pusher", policy } },
+        // `demo` has no policy: the Create-a-policy scenario gives it one.
+        mcpServers: { pusher: { builtin: "demo-pusher", policy }, demo: { builtin: "demo-pusher" } },
       },
       null,
       2,
     ),
   );
-  const env = { ...process.env, AIRLOCK_CONFIG: config, AIRLOCK_DATA_DIR: dataDir, AIRLOCK_LOG: process.env.AIRLOCK_LOG ?? "info" };
+  // A home of its own, holding an agent's config for the import scenario.
+  const home = join(dir, "home");
+  writeAgentConfigs(home);
+  const env = {
+    ...process.env,
+    HOME: home,
+    XDG_CONFIG_HOME: join(home, ".config"),
+    AIRLOCK_CONFIG: config,
+    AIRLOCK_DATA_DIR: dataDir,
+    AIRLOCK_LOG: process.env.AIRLOCK_LOG ?? "info",
+  };
   const log = createWriteStream(join(artifacts, "airlock-serve.log"));
-  const child = spawn(bin, ["serve", "--config", config], { env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(bin, ["serve", "--config", config], { env, cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
   child.stdout.pipe(log);
   child.stderr.pipe(log);
   let exited = null;
@@ -79,6 +90,8 @@ async function startGate() {
     token,
     env,
     dir,
+    home,
+    config,
     policy,
     stop: async () => {
       child.kill("SIGTERM");
@@ -89,10 +102,27 @@ async function startGate() {
   };
 }
 
-/** An agent: `airlock call pusher <tool> k=v…`; resolves with its exit code and output. */
-function agentCall(gate, tool, args) {
+/** Secrets in the agent's config: the import's preview must never show them. */
+const AGENT_SECRETS = ["e2e-env-secret", "e2e-url-secret"];
+
+/** Cursor's user config with two servers: Airlock's own demo server over stdio (it lists real
+ * tools, so it gets a starter policy) and an HTTP server whose URL carries credentials. */
+function writeAgentConfigs(home) {
+  mkdirSync(join(home, ".cursor"), { recursive: true });
+  const cursor = {
+    mcpServers: {
+      notes: { command: bin, args: ["demo-pusher"], env: { NOTES_TOKEN: "e2e-env-secret" } },
+      remote: { url: "http://alice:e2e-url-secret@127.0.0.1:9/mcp" },
+    },
+  };
+  writeFileSync(join(home, ".cursor/mcp.json"), `${JSON.stringify(cursor, null, 2)}\n`);
+}
+
+/** An agent: `airlock call <server> <tool> k=v…` (server `pusher` unless given); resolves with
+ * its exit code and output. */
+function agentCall(gate, tool, args, server = "pusher") {
   const kv = Object.entries(args).map(([k, v]) => `${k}=${v}`);
-  const child = spawn(bin, ["call", "pusher", tool, ...kv], { env: gate.env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(bin, ["call", server, tool, ...kv], { env: gate.env, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   child.stdout.on("data", (d) => (out += d));
   child.stderr.on("data", (d) => (out += d));
@@ -150,11 +180,97 @@ async function shot(page, name, publish = false) {
   }
 }
 
+/** Like `shot`, of one part of the page (a full-page picture of a long view overlaps the
+ * sticky header). */
+async function shotOf(locator, name, publish = false) {
+  const file = join(artifacts, `${name}.png`);
+  await locator.screenshot({ path: file, style: "header.top { position: static !important; }" });
+  if (publish && publishScreenshots) {
+    mkdirSync(screenshots, { recursive: true });
+    copyFileSync(file, join(screenshots, `${name}.png`));
+  }
+}
+
 function cardFor(page, tool, text) {
   return page.locator("[data-approval-id]").filter({ hasText: tool }).filter({ hasText: text });
 }
 
 const scenarios = [
+  {
+    name: "create a policy: a no-policy server is read-only with Create a policy; the saved policy is in force at once",
+    run: async ({ page, gate }) => {
+      await page.goto(`${gate.base}/#/policies`);
+      await page.getByRole("tab", { name: "demo" }).click();
+      await page.getByTestId("read-only").waitFor({ timeout: WAIT });
+      check((await page.getByRole("button", { name: "Save" }).count()) === 0, "no Save button where a save would be refused");
+      await page.getByRole("link", { name: "Create a policy" }).click();
+      const table = page.getByTestId("starter");
+      await table.locator('[data-tool="terminate_user_connections"]').waitFor({ timeout: WAIT });
+      check((await table.locator("tbody tr").count()) === 7, "every tool of the server is listed");
+      const readRow = await table.locator('[data-tool="list_channels"]').textContent();
+      check(readRow.includes("read"), `list_channels is classed read: ${readRow}`);
+      await page.getByLabel("Deny terminate_user_connections").check();
+      await page.getByLabel("Hide authorize_channel").check();
+      const preview = page.getByTestId("policy-preview");
+      await preview.filter({ hasText: '"hide"' }).waitFor({ timeout: WAIT });
+      const text = await preview.textContent();
+      const policy = JSON.parse(text);
+      check(policy.tools.terminate_user_connections.action === "deny", `the preview denies terminate: ${text}`);
+      check(!("authorize_channel" in policy.tools) && policy.hide.includes("authorize_channel"), "hidden tools are under hide only");
+      await shot(page, "create-policy", true);
+      await page.getByRole("button", { name: "Save policy" }).click();
+      await page.getByTestId("policy-saved").waitFor({ timeout: WAIT });
+      const written = JSON.parse(readFileSync(join(gate.dir, "policies/demo.json"), "utf8"));
+      check(JSON.stringify(written) === JSON.stringify(policy), "the file holds the previewed policy");
+      const config = JSON.parse(readFileSync(gate.config, "utf8"));
+      check(config.mcpServers.demo.policy === "policies/demo.json", `the config points at it: ${JSON.stringify(config.mcpServers.demo)}`);
+      check(config.mcpServers.pusher.policy === gate.policy, "the rest of the config is kept");
+      // In force without a restart: without a policy this call would wait for a human.
+      const r = await agentCall(gate, "terminate_user_connections", { userId: "u-1" }, "demo");
+      check(/denied by policy/i.test(r.out) && r.out.includes("/tools/terminate_user_connections"), `the new policy decides: ${r.out}`);
+      await page.goto(`${gate.base}/#/policies`);
+      await page.getByRole("tab", { name: "demo" }).click();
+      await page.getByRole("button", { name: "Save" }).waitFor({ timeout: WAIT });
+    },
+  },
+  {
+    name: "import from your agents: found servers, masked diff, apply with a starter policy, undo",
+    run: async ({ page, gate }) => {
+      const cursorFile = join(gate.home, ".cursor/mcp.json");
+      const before = readFileSync(cursorFile, "utf8");
+      const configBefore = readFileSync(gate.config, "utf8");
+      await page.goto(`${gate.base}/#/servers`);
+      await page.getByRole("button", { name: "Find my agents' servers" }).click();
+      const found = page.getByTestId("import-servers");
+      await found.locator('[data-import-server="notes"]').waitFor({ timeout: WAIT });
+      await found.locator('[data-import-server="remote"]').waitFor({ timeout: WAIT });
+      const listing = await found.textContent();
+      for (const secret of AGENT_SECRETS) check(!listing.includes(secret), `the listing shows ${secret}`);
+      await page.getByRole("button", { name: "Review the changes" }).click();
+      const preview = page.getByTestId("import-preview");
+      await preview.waitFor({ timeout: WAIT });
+      const diff = await preview.textContent();
+      for (const secret of AGENT_SECRETS) check(!diff.includes(secret), `the diff shows ${secret}`);
+      check(diff.includes("********"), "secrets are masked, not dropped");
+      check(diff.includes(`/mcp/notes`), `the agent's entry is pointed at Airlock: ${diff}`);
+      await shotOf(page.getByTestId("import"), "import", true);
+      await page.getByRole("button", { name: "Import 2 server(s)" }).click();
+      const done = page.getByTestId("import-done");
+      await done.waitFor({ timeout: 90_000 });
+      const lines = await done.textContent();
+      check(/notes: starter policy/.test(lines), `notes got a starter policy: ${lines}`);
+      check(/remote: imported without a policy/.test(lines), `remote could not list tools: ${lines}`);
+      const cursor = JSON.parse(readFileSync(cursorFile, "utf8"));
+      check(/^http:\/\/127\.0\.0\.1:\d+\/mcp\/notes$/.test(cursor.mcpServers.notes.url), `cursor goes through Airlock: ${JSON.stringify(cursor)}`);
+      const config = JSON.parse(readFileSync(gate.config, "utf8"));
+      check(config.mcpServers.notes.policy === "policies/notes.json", `notes has its policy: ${JSON.stringify(config.mcpServers.notes)}`);
+      check(config.mcpServers.notes.env.NOTES_TOKEN === "e2e-env-secret", "the secret moved with the entry");
+      await page.getByRole("button", { name: "Undo the last import" }).click();
+      await done.filter({ hasText: "restored" }).waitFor({ timeout: WAIT });
+      check(readFileSync(cursorFile, "utf8") === before, "undo restores the agent's file byte for byte");
+      check(readFileSync(gate.config, "utf8") === configBefore, "undo restores Airlock's config");
+    },
+  },
   {
     name: "approve a held terminate_user_connections from the page; the agent gets the real result",
     run: async ({ page, gate }) => {
