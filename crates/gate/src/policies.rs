@@ -333,6 +333,29 @@ mod tests {
     }
 
     #[test]
+    fn a_server_pointed_at_a_new_file_is_decided_by_it_and_the_unused_policy_goes() {
+        let dir = tempfile::tempdir().unwrap();
+        let set = PolicySet::load(&config_with(dir.path(), ALLOW_ALL));
+        let (_, asks) = set.for_call_sourced("default", "open").unwrap();
+        assert!(asks, "`open` starts without a policy");
+        let created = dir.path().join("open.json");
+        std::fs::write(&created, HIDE_X).unwrap();
+        let report = set.bind_server("open", PolicySource::File(created.clone()));
+        assert!(report.errors.is_empty(), "{report:?}");
+        assert!(report.visibility_changed.contains("open"));
+        let (policy, asks) = set.for_call_sourced("default", "open").unwrap();
+        assert!(!asks && policy.is_hidden("x"));
+        // `s` keeps its own; nothing uses "no policy" any more, so it is no longer listed.
+        assert!(!set.for_call("default", "s").unwrap().is_hidden("x"));
+        let sources: Vec<PolicySource> = set.views().into_iter().map(|v| v.source).collect();
+        assert!(
+            !sources.contains(&PolicySource::AskForEverything),
+            "{sources:?}"
+        );
+        assert!(set.files().contains(&created));
+    }
+
+    #[test]
     fn a_valid_change_is_swapped_in_and_an_invalid_one_keeps_the_last_good() {
         let dir = tempfile::tempdir().unwrap();
         let set = PolicySet::load(&config_with(dir.path(), ALLOW_ALL));
