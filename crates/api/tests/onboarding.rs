@@ -2,7 +2,7 @@
 //! Pusher server and no policy, a real SQLite store. The starter lists the server's tools with
 //! their classes and the rule of every choice; the saved policy is written, the config entry
 //! points at it (the rest of the config kept), the policy is in force at once (status, tool
-//! previews, the gate's own lookup), and undo restores the files. The token and Origin checks apply.
+//! previews, the gate's own lookup), an edit of the new file on disk is hot-reloaded, and undo restores the files. The token and Origin checks apply.
 //!
 //! (The import routes read the user's home folder, so they are tested through the real binary
 //! with a temp HOME: `ui/e2e/run.mjs`, and the same library by `airlock import` in
@@ -163,6 +163,25 @@ async fn a_created_policy_is_written_pointed_at_and_in_force_at_once() -> Result
     );
     let in_force = gate.policy_for(airlock_gate::grants::DEFAULT_GRANT, "demo")?;
     assert!(in_force.is_hidden("authorize_channel"));
+
+    // The new file is watched like the others: an edit in an editor is reloaded by itself.
+    let mut edited = policy.clone();
+    if let Some(map) = edited.as_object_mut() {
+        map.remove("hide");
+    }
+    std::fs::write(&saved.policy, serde_json::to_string_pretty(&edited)?)?;
+    let mut reloaded = false;
+    // Bounded only so a broken watcher fails the test instead of hanging it.
+    for _ in 0..400 {
+        let now = gate.policy_for(airlock_gate::grants::DEFAULT_GRANT, "demo")?;
+        if !now.is_hidden("authorize_channel") {
+            reloaded = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(reloaded, "the edited policy file was not reloaded");
+    std::fs::write(&saved.policy, &text)?;
 
     // Undo puts the config back as it was and removes the created policy.
     let undone: ImportDone = http

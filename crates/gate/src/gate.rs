@@ -79,7 +79,8 @@ struct Inner {
     proxy: Proxy,
     events: broadcast::Sender<GateEvent>,
     /// Kept alive for as long as the gate runs.
-    _watcher: Option<notify::RecommendedWatcher>,
+    /// Watches the policy files; locked only to watch the folder of a policy added later.
+    watcher: std::sync::Mutex<Option<notify::RecommendedWatcher>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -403,7 +404,7 @@ impl Gate {
                 interceptor,
                 proxy,
                 events,
-                _watcher: watcher,
+                watcher: std::sync::Mutex::new(watcher),
                 tasks,
             }),
         })
@@ -692,8 +693,20 @@ impl Gate {
             })?;
             Policy::parse(&text, &path.display().to_string()).map_err(BindPolicyError::Invalid)?;
         }
-        let report = self.inner.interceptor.policies.bind_server(server, source);
+        let report = self
+            .inner
+            .interceptor
+            .policies
+            .bind_server(server, source.clone());
         self.inner.config.store(Arc::new(config));
+        if let PolicySource::File(path) = &source
+            && let Some(dir) = path.parent()
+            && let Ok(mut watcher) = self.inner.watcher.lock()
+            && let Some(watcher) = watcher.as_mut()
+        {
+            // Edits of the new file in an editor reload it like any other policy file.
+            crate::watch::watch_dir(watcher, dir);
+        }
         for server in &report.visibility_changed {
             self.inner.proxy.broadcast(
                 server,

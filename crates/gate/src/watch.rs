@@ -37,30 +37,30 @@ pub fn apply_reload(
     }
 }
 
-/// Starts watching the policy files. `None` when there is nothing to watch or the platform
-/// watcher cannot start (then a warning says so and reloads happen only on request).
+/// Starts watching the policy files. `None` when the platform watcher cannot start (then a
+/// warning says so and reloads happen only on request). A file added later (a server pointed at
+/// a new policy) is watched once [`watch_dir`] is called for its folder: events are matched
+/// against the files in force at the time they arrive.
 pub fn watch_policies(
     policies: PolicySet,
     proxy: Proxy,
     events: broadcast::Sender<GateEvent>,
 ) -> Option<notify::RecommendedWatcher> {
     let files = policies.files();
-    if files.is_empty() {
-        return None;
-    }
     let dirs: BTreeSet<PathBuf> = files
         .iter()
         .filter_map(|f| f.parent().map(|p| p.to_path_buf()))
         .collect();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Vec<PathBuf>>();
-    let watched = files.clone();
+    let watched = policies.clone();
     let mut watcher =
         match notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
             if let Ok(event) = res {
+                let files = watched.files();
                 let hits: Vec<PathBuf> = event
                     .paths
                     .into_iter()
-                    .filter(|p| watched.iter().any(|f| f.file_name() == p.file_name()))
+                    .filter(|p| files.iter().any(|f| f.file_name() == p.file_name()))
                     .collect();
                 if !hits.is_empty() {
                     let _ = tx.send(hits);
@@ -74,9 +74,7 @@ pub fn watch_policies(
             }
         };
     for dir in &dirs {
-        if let Err(err) = watcher.watch(dir, RecursiveMode::NonRecursive) {
-            tracing::warn!(dir = %dir.display(), "cannot watch policy directory: {err}");
-        }
+        watch_dir(&mut watcher, dir);
     }
     tokio::spawn(async move {
         while let Some(mut paths) = rx.recv().await {
@@ -91,4 +89,11 @@ pub fn watch_policies(
         }
     });
     Some(watcher)
+}
+
+/// Watches the folder `dir` of a policy file (again is harmless).
+pub fn watch_dir(watcher: &mut notify::RecommendedWatcher, dir: &std::path::Path) {
+    if let Err(err) = watcher.watch(dir, RecursiveMode::NonRecursive) {
+        tracing::warn!(dir = %dir.display(), "cannot watch policy directory: {err}");
+    }
 }
