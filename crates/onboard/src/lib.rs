@@ -76,7 +76,7 @@ pub enum Error {
     NotFound(String),
     #[error("no import to undo (no backups in `{}`)", .0.display())]
     NothingToUndo(PathBuf),
-    #[error("changed since the import: {files}; restore them anyway (those changes are lost), or copy what you need from `{}`", dir.display())]
+    #[error("changed since the import: {files}; restoring them loses those changes (copy what you need from `{}` first)", dir.display())]
     EditedSince { files: String, dir: PathBuf },
     #[error("`{}` is not a manifest", path.display())]
     Manifest {

@@ -7,6 +7,7 @@ import { useState } from "preact/hooks";
 import type { ImportDone, ImportPreview, ImportScan } from "../bindings/onboarding";
 import { api } from "../api";
 import { ErrorNote } from "../components/Empty";
+import { ApiError } from "../transport";
 
 export function Import() {
   const [scan, setScan] = useState<ImportScan | null>(null);
@@ -43,11 +44,13 @@ export function Import() {
       setPreview(null);
       setScan(await api.importScan());
     });
-  const undo = () =>
+  const undo = (force = false) =>
     run("undo", async () => {
-      setDone(await api.importUndo());
+      setDone(await api.importUndo(force));
       setScan(await api.importScan());
     });
+  // Undo refuses to overwrite files edited since the import; the user may insist.
+  const editedSince = error instanceof ApiError && error.code === "conflict" && /changed since the import/.test(error.message);
 
   const toggle = (id: string) => {
     setPreview(null);
@@ -65,11 +68,16 @@ export function Import() {
         <button type="button" class="btn" onClick={find} disabled={busy !== null}>
           {busy === "scan" ? "Looking…" : scan ? "Look again" : "Find my agents' servers"}
         </button>
-        <button type="button" class="btn" onClick={undo} disabled={busy !== null}>
+        <button type="button" class="btn" onClick={() => undo()} disabled={busy !== null}>
           {busy === "undo" ? "Undoing…" : "Undo the last import"}
         </button>
       </div>
       <ErrorNote error={error} />
+      {editedSince ? (
+        <button type="button" class="btn deny" onClick={() => undo(true)} disabled={busy !== null}>
+          Restore anyway (the later edits are lost)
+        </button>
+      ) : null}
       {scan ? (
         <div class="import-found">
           <p class="muted small">
