@@ -17,7 +17,6 @@ pub mod door;
 pub mod error;
 pub mod events;
 pub mod extract;
-pub mod onboarding;
 pub mod routes;
 pub mod types;
 

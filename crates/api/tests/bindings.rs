@@ -28,7 +28,7 @@ fn bindings_are_current() -> Result<(), Box<dyn std::error::Error>> {
 fn onboarding_bindings_are_current() -> Result<(), Box<dyn std::error::Error>> {
     let path =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../ui/src/bindings/onboarding.ts");
-    let generated = airlock_api::onboarding::typescript_bindings();
+    let generated = airlock_api::types::onboarding::typescript_bindings();
     if std::env::var_os("UPDATE_BINDINGS").is_some() {
         std::fs::write(&path, &generated)?;
         return Ok(());
@@ -36,7 +36,7 @@ fn onboarding_bindings_are_current() -> Result<(), Box<dyn std::error::Error>> {
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         committed == generated,
-        "ui/src/bindings/onboarding.ts is out of date with crates/api/src/onboarding/wire.rs; \
+        "ui/src/bindings/onboarding.ts is out of date with crates/api/src/types/onboarding.rs; \
          run `UPDATE_BINDINGS=1 cargo test -p airlock-api --test bindings` and commit the result"
     );
     Ok(())

@@ -8,7 +8,7 @@
 //! with a temp HOME: `ui/e2e/run.mjs`, and the same library by `airlock import` in
 //! `crates/cli/tests/import.rs`.)
 
-use airlock_api::onboarding::{Choice, ImportDone, SavedPolicy, Starter};
+use airlock_api::types::onboarding::{Choice, ImportDone, SavedPolicy, Starter};
 use airlock_api::types::{Status, ToolPreview};
 use airlock_gate::{Config, Gate, GateOptions};
 use serde_json::{Map, Value, json};

@@ -1,4 +1,4 @@
-// Generated from crates/api/src/onboarding/wire.rs by `UPDATE_BINDINGS=1 cargo test -p airlock-api --test bindings`.
+// Generated from crates/api/src/types/onboarding.rs by `UPDATE_BINDINGS=1 cargo test -p airlock-api --test bindings`.
 // Do not edit: the test `onboarding_bindings_are_current` fails when this file drifts.
 
 /* eslint-disable */

@@ -14,6 +14,7 @@ mod events;
 mod export;
 mod grants;
 mod history;
+mod onboarding;
 mod policies;
 mod remembered;
 mod servers;
@@ -40,15 +41,12 @@ pub fn api_routes(gate: Gate) -> Router {
         .route("/policies/validate", post(policies::validate))
         .route("/policies/{id}", put(policies::save_policy))
         .route("/servers/{name}/tools", get(servers::tools))
-        .route("/servers/{name}/starter", get(crate::onboarding::starter))
-        .route(
-            "/servers/{name}/policy",
-            put(crate::onboarding::save_policy),
-        )
-        .route("/import", get(crate::onboarding::import_scan))
-        .route("/import/preview", post(crate::onboarding::import_preview))
-        .route("/import/apply", post(crate::onboarding::import_apply))
-        .route("/import/undo", post(crate::onboarding::import_undo))
+        .route("/servers/{name}/starter", get(onboarding::starter))
+        .route("/servers/{name}/policy", put(onboarding::save_policy))
+        .route("/import", get(onboarding::import_scan))
+        .route("/import/preview", post(onboarding::import_preview))
+        .route("/import/apply", post(onboarding::import_apply))
+        .route("/import/undo", post(onboarding::import_undo))
         .route("/grants", get(grants::grants).post(grants::create_grant))
         .route(
             "/access",

@@ -14,6 +14,7 @@ mod approvals;
 mod events;
 mod grants;
 mod history;
+pub mod onboarding;
 mod policies;
 mod status;
 

@@ -11,12 +11,9 @@
 //! | `POST /api/import/apply` | the import, with starter policies, after a backup |
 //! | `POST /api/import/undo` | restores the files of the newest import or policy save |
 //!
-//! Wire types are in `wire` (re-exported here), exported to `ui/src/bindings/onboarding.ts`
-//! ([`typescript_bindings`]).
+//! Wire types are in `crate::types::onboarding`, exported to `ui/src/bindings/onboarding.ts`.
 
-mod wire;
-
-pub use wire::*;
+use crate::types::onboarding::*;
 
 use std::path::PathBuf;
 use std::time::Duration;

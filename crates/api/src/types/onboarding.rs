@@ -167,7 +167,7 @@ pub fn typescript_bindings() -> String {
         UndoRequest::decl(&cfg),
     ];
     let mut out = String::from(
-        "// Generated from crates/api/src/onboarding/wire.rs by `UPDATE_BINDINGS=1 cargo test -p airlock-api --test bindings`.\n\
+        "// Generated from crates/api/src/types/onboarding.rs by `UPDATE_BINDINGS=1 cargo test -p airlock-api --test bindings`.\n\
          // Do not edit: the test `onboarding_bindings_are_current` fails when this file drifts.\n\n\
          /* eslint-disable */\n\
          import type { JsonValue } from \"./api\";\n",
