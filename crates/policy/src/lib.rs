@@ -19,6 +19,7 @@ mod check;
 mod compiled;
 mod counters;
 mod diagnostics;
+pub mod diff;
 mod eval;
 pub mod json;
 pub mod model;
@@ -31,6 +32,7 @@ pub use counters::{
     SlidingWindows,
 };
 pub use diagnostics::{Diagnostic, Diagnostics, Severity, did_you_mean, escape_token};
+pub use diff::{Change, Direction, PolicyDiff, diff};
 pub use eval::{
     CallFacts, DenyKind, Evaluation, RULE_DEFAULT, RULE_HIDDEN, RULE_REMEMBERED, Remembered,
     RememberedDecision, Verdict, evaluate, evaluate_with,
