@@ -14,4 +14,7 @@ pub enum GateEvent {
     Call(Box<airlock_store::CallRecord>),
     /// A policy was reloaded or refused, the gate was paused or resumed, a server changed state.
     Status,
+    /// A policy file on disk changed in a way that loosens the policy in force: the change is
+    /// staged until a human applies or discards it (the policy in force is unchanged).
+    PolicyStaged(Box<crate::policies::StagedPolicy>),
 }

@@ -119,7 +119,10 @@ impl Gate {
         // Counter events are kept (and restored) for the longest window of the policies in force,
         // a day more, and never less than the store's default: a 30-day spend limit stays exact
         // across restarts.
-        let policies = PolicySet::load(&config);
+        // The copies of the versions in force live in the data dir, so a loosening written while
+        // the gate was down is staged at start, not applied.
+        let policies =
+            PolicySet::load_kept(&config, crate::policies::Applied::in_data_dir(&data_dir));
         let counter_retention = Duration::from_millis(policies.longest_window_ms())
             .saturating_add(Duration::from_secs(86_400))
             .max(airlock_store::COUNTER_RETENTION);
@@ -649,7 +652,8 @@ impl Gate {
         Policy::parse(text, origin)
     }
 
-    /// Saves a policy file only if it is valid, then reloads it.
+    /// Saves a policy file only if it is valid, then reloads it. This is the human's own edit (the
+    /// window): it applies at once, loosening or not, and replaces any staged version.
     pub async fn save_policy(&self, path: &Path, text: &str) -> Result<(), PolicySaveError> {
         let known = self
             .policies()
@@ -671,6 +675,7 @@ impl Gate {
             &self.inner.proxy,
             &self.inner.events,
             &[path.to_path_buf()],
+            crate::policies::ChangeOrigin::Human,
         );
         Ok(())
     }
@@ -718,13 +723,15 @@ impl Gate {
         Ok(())
     }
 
-    /// Re-reads every policy file now (the watcher does this by itself on changes).
+    /// Re-reads every policy file now (the watcher does this by itself on changes), as changes
+    /// from disk: a loosening one is staged.
     pub fn reload_policies(&self) {
         crate::watch::apply_reload(
             &self.inner.interceptor.policies,
             &self.inner.proxy,
             &self.inner.events,
             &[],
+            crate::policies::ChangeOrigin::Disk,
         );
     }
 

@@ -23,6 +23,7 @@ mod probe;
 mod roots;
 pub mod runtime;
 pub mod scope;
+mod staging;
 mod store_glue;
 mod upstreams;
 mod watch;
@@ -40,6 +41,7 @@ pub use duration::parse_duration;
 pub use events::GateEvent;
 pub use gate::{BindPolicyError, Gate, GateOptions, PolicySaveError, Remember, ToolPreview};
 pub use grant_admin::{GrantError, GrantInfo};
+pub use policies::{StagedError, StagedPolicy};
 pub use probe::configured_server_tools;
 pub use roots::local_path_context;
 

@@ -9,6 +9,7 @@
 //! invalid one keeps the last good policy and the error is logged and shown (`PolicySet::views`).
 //! A policy that was never valid denies every call for its servers (fail closed) with a message
 //! that names the file. Counters live elsewhere (keyed by counter name), so they survive reloads.
+//! A valid change from disk that loosens the policy in force is staged instead (`staged.rs`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -18,6 +19,10 @@ use airlock_policy::Policy;
 use arc_swap::ArcSwap;
 
 use crate::config::{Config, PUSHER_POLICY_NAME, PUSHER_POLICY_SOURCE, PolicySource};
+
+mod staged;
+
+pub use staged::{Applied, ChangeOrigin, StagedError, StagedPolicy};
 
 /// Used for servers configured without a policy: ask a human about everything.
 const ASK_FOR_EVERYTHING: &str = r#"{"version": "1", "default": "require_approval"}"#;
@@ -34,19 +39,38 @@ pub struct LoadedPolicy {
     pub text: String,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Table {
     policies: BTreeMap<PolicySource, LoadedPolicy>,
     /// (grant, server) -> policy, for grants with their own policy.
     by_grant: BTreeMap<(String, String), PolicySource>,
     /// server -> policy.
     by_server: BTreeMap<String, PolicySource>,
+    /// Versions on disk that loosen the policy in force, waiting for a human.
+    staged: BTreeMap<PolicySource, StagedPolicy>,
+}
+
+impl Table {
+    /// The servers whose calls `source` decides, for some grant or all.
+    fn servers_using(&self, source: &PolicySource) -> BTreeSet<String> {
+        let by_server = self.by_server.iter();
+        let by_grant = self.by_grant.iter().map(|((_, server), s)| (server, s));
+        by_server
+            .chain(by_grant)
+            .filter(|(_, s)| *s == source)
+            .map(|(server, _)| server.clone())
+            .collect()
+    }
 }
 
 /// All policies in force. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct PolicySet {
     table: Arc<ArcSwap<Table>>,
+    /// The text in force of each policy file, kept across restarts when the gate has a data dir.
+    applied: Arc<Applied>,
+    /// Held by whatever replaces the table (reload, apply, discard), so none loses another's swap.
+    writer: Arc<std::sync::Mutex<()>>,
 }
 
 /// What changed in a reload.
@@ -59,11 +83,19 @@ pub struct ReloadReport {
     pub visibility_changed: BTreeSet<String>,
     /// Policies refused, with their errors.
     pub errors: Vec<(PolicySource, String)>,
+    /// Policies whose new version loosens the one in force: staged, not applied.
+    pub staged: Vec<PolicySource>,
 }
 
 impl PolicySet {
-    /// Loads every policy the config names.
+    /// Loads every policy the config names, keeping the versions in force in memory only.
     pub fn load(config: &Config) -> Self {
+        PolicySet::load_kept(config, Applied::in_memory())
+    }
+
+    /// Loads every policy the config names; a file that loosens the copy of its version in force
+    /// that `applied` kept is staged, and that copy applies.
+    pub fn load_kept(config: &Config, applied: Applied) -> Self {
         let mut table = Table::default();
         for (name, entry) in &config.servers {
             let source = config.policy_source(entry.policy.as_deref());
@@ -87,13 +119,20 @@ impl PolicySet {
                 }
             }
         }
-        for loaded in table.policies.values() {
+        for (source, loaded) in &mut table.policies {
+            let settled = staged::at_start(loaded.clone(), &applied);
+            *loaded = settled.loaded;
+            if let Some(staged) = settled.staged {
+                table.staged.insert(source.clone(), staged);
+            }
             if let Some(error) = &loaded.error {
                 tracing::error!(policy = %loaded.source.label(), "{error}");
             }
         }
         PolicySet {
             table: Arc::new(ArcSwap::from_pointee(table)),
+            applied: Arc::new(applied),
+            writer: Arc::default(),
         }
     }
 
@@ -169,11 +208,19 @@ impl PolicySet {
             .collect()
     }
 
-    /// Re-reads the policy files among `paths` (all files when empty) and swaps in the valid ones.
+    /// Re-reads the policy files among `paths` (all files when empty) as changed on disk: valid
+    /// ones are swapped in, or staged when they loosen the policy in force.
     pub fn reload(&self, paths: &[PathBuf]) -> ReloadReport {
+        self.reload_from(paths, ChangeOrigin::Disk)
+    }
+
+    /// [`PolicySet::reload`], for a change from `origin` (a human's applies at once).
+    pub fn reload_from(&self, paths: &[PathBuf], origin: ChangeOrigin) -> ReloadReport {
+        let _writer = self.lock_writer();
         let mut report = ReloadReport::default();
         let current = self.table.load_full();
         let mut policies = current.policies.clone();
+        let mut staged = current.staged.clone();
         for (source, loaded) in policies.iter_mut() {
             let PolicySource::File(path) = source else {
                 continue;
@@ -181,8 +228,19 @@ impl PolicySet {
             if !paths.is_empty() && !paths.iter().any(|p| same_file(p, path)) {
                 continue;
             }
-            let fresh = read(source, loaded.policy.clone());
-            if let Some(error) = &fresh.error {
+            let read = read(source, loaded.policy.clone());
+            let invalid = read.error.is_some();
+            let settled = staged::settle(read, loaded.policy.clone(), origin, &self.applied);
+            let fresh = settled.loaded;
+            let was_staged = staged
+                .remove(source)
+                .map(|s| s.policy.revision().to_owned());
+            if let Some(new) = settled.staged {
+                if was_staged.as_deref() != Some(new.policy.revision()) {
+                    report.staged.push(source.clone());
+                }
+                staged.insert(source.clone(), new);
+            } else if let (true, Some(error)) = (invalid, &fresh.error) {
                 if loaded.error.as_ref() != Some(error) {
                     tracing::warn!(policy = %source.label(), "policy change refused, keeping the last good one: {error}");
                 }
@@ -194,16 +252,9 @@ impl PolicySet {
                 tracing::info!(policy = %source.label(), revision = ?new_revision, "policy reloaded");
                 report.changed.push(source.clone());
                 if hidden_set(loaded.policy.as_deref()) != hidden_set(fresh.policy.as_deref()) {
-                    for (server, s) in &current.by_server {
-                        if s == source {
-                            report.visibility_changed.insert(server.clone());
-                        }
-                    }
-                    for ((_, server), s) in &current.by_grant {
-                        if s == source {
-                            report.visibility_changed.insert(server.clone());
-                        }
-                    }
+                    report
+                        .visibility_changed
+                        .extend(current.servers_using(source));
                 }
             }
             *loaded = fresh;
@@ -212,6 +263,7 @@ impl PolicySet {
             policies,
             by_grant: current.by_grant.clone(),
             by_server: current.by_server.clone(),
+            staged,
         }));
         report
     }

@@ -2,8 +2,9 @@
 //!
 //! Editors save in different ways (write in place, write a temp file and rename), so the watcher
 //! watches the directories that hold policy files and reloads the changed ones after a short quiet
-//! period. Reloading is [`PolicySet::reload`]: valid changes apply at once, invalid ones keep the
-//! last good policy. Servers whose visible tools changed get `notifications/tools/list_changed`.
+//! period. Reloading is [`PolicySet::reload`]: valid changes that are all tighter apply at once,
+//! looser ones are staged for a human (`policies/staged.rs`), invalid ones keep the last good
+//! policy. Servers whose visible tools changed get `notifications/tools/list_changed`.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -15,16 +16,32 @@ use serde_json::json;
 use tokio::sync::broadcast;
 
 use crate::events::GateEvent;
-use crate::policies::PolicySet;
+use crate::policies::{ChangeOrigin, PolicySet, ReloadReport};
 
-/// Reloads `paths` (all files when empty) and tells whoever needs to know.
+/// Reloads `paths` (all files when empty), changed by `origin`, and tells whoever needs to know.
 pub fn apply_reload(
     policies: &PolicySet,
     proxy: &Proxy,
     events: &broadcast::Sender<GateEvent>,
     paths: &[PathBuf],
+    origin: ChangeOrigin,
 ) {
-    let report = policies.reload(paths);
+    let report = policies.reload_from(paths, origin);
+    announce(policies, proxy, events, &report);
+}
+
+/// Tells agents whose tools changed, and the UIs, what a reload (or an applied staged change) did.
+pub fn announce(
+    policies: &PolicySet,
+    proxy: &Proxy,
+    events: &broadcast::Sender<GateEvent>,
+    report: &ReloadReport,
+) {
+    for source in &report.staged {
+        if let Some(staged) = policies.staged().into_iter().find(|s| s.source == *source) {
+            let _ = events.send(GateEvent::PolicyStaged(Box::new(staged)));
+        }
+    }
     for server in &report.visibility_changed {
         let sent = proxy.broadcast(
             server,
@@ -32,7 +49,7 @@ pub fn apply_reload(
         );
         tracing::info!(%server, sessions = sent, "tools/list_changed sent after a policy change");
     }
-    if !report.changed.is_empty() || !report.errors.is_empty() {
+    if !report.changed.is_empty() || !report.errors.is_empty() || !report.staged.is_empty() {
         let _ = events.send(GateEvent::Status);
     }
 }
@@ -85,7 +102,7 @@ pub fn watch_policies(
             }
             paths.sort();
             paths.dedup();
-            apply_reload(&policies, &proxy, &events, &paths);
+            apply_reload(&policies, &proxy, &events, &paths, ChangeOrigin::Disk);
         }
     });
     Some(watcher)

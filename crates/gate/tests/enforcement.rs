@@ -258,7 +258,7 @@ async fn concurrent_agents_never_exceed_a_limit_and_every_call_is_recorded() {
 }
 
 #[tokio::test]
-async fn a_policy_edit_applies_at_once_and_a_broken_edit_keeps_the_last_good_policy() {
+async fn a_loosening_edit_waits_for_a_human_and_a_broken_edit_keeps_the_last_good_policy() {
     let gate = TestGate::start(pusher_policy()).await;
     let agent = gate.agent().await;
     let deny = agent
@@ -271,6 +271,16 @@ async fn a_policy_edit_applies_at_once_and_a_broken_edit_keeps_the_last_good_pol
     policy["tools"]["get_channel_info"] = json!({});
     std::fs::write(gate.policy_path(), policy.to_string()).unwrap();
     gate.gate.reload_policies();
+    let staged = gate.gate.staged_policies();
+    assert_eq!(staged.len(), 1, "the loosening edit is staged");
+    let still_denied = agent
+        .call_tool(call("get_channel_info", json!({"channel": "news"})))
+        .await
+        .unwrap();
+    assert_eq!(still_denied.is_error, Some(true), "{}", text(&still_denied));
+    gate.gate
+        .apply_staged(&staged[0].source, Some(staged[0].policy.revision()))
+        .unwrap();
     let allow = agent
         .call_tool(call("get_channel_info", json!({"channel": "news"})))
         .await

@@ -21,7 +21,9 @@ pub(super) async fn events(State(gate): State<Gate>) -> impl IntoResponse {
 fn gate_event(gate: &Gate, event: GateEvent) -> Option<Event> {
     match event {
         GateEvent::Approval(a) => Some(Event::Approval(approval(&a))),
-        GateEvent::Status => Some(Event::Status(build_status(gate))),
+        // A staged policy change shows in the status (its policy's error); the UI then reads
+        // `/api/policies/staged` for the diff.
+        GateEvent::Status | GateEvent::PolicyStaged(_) => Some(Event::Status(build_status(gate))),
         GateEvent::Call(record) => Some(Event::Call(call_of(*record))),
         // The UI reloads remembered decisions when approvals change.
         GateEvent::Remembered => None,
