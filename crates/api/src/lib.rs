@@ -6,7 +6,9 @@
 //! - [`events`]: the SSE event stream.
 //! - [`assets`]: ui/dist at `/` (embedded in release builds).
 //! - [`door`]: `/api/access`, who may come in (`gate.require_grants` and the open sessions).
-//! - [`onboarding`]: "Create a policy" and "Import from your agents" (`airlock_onboard`).
+//! - [`routes`]: the handlers, one file per resource (`routes/onboarding.rs`: "Create a policy" and
+//!   "Import from your agents", over `airlock_onboard`).
+//! - `routes::staged`: policy changes from disk that loosen the policy in force, for a human to apply.
 //!
 //! The contract in prose is `docs/ui.md`. Nothing here depends on Tauri, so the desktop shell and
 //! `airlock serve` run the very same routes.

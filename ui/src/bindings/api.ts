@@ -687,3 +687,55 @@ message: string,
  * With `invalid_policy`: where the policy is wrong.
  */
 diagnostics?: Array<Diagnostic>, };
+
+export type ChangeDirection = "tighter" | "looser";
+
+export type PolicyChange = { 
+/**
+ * Tighter or looser.
+ */
+direction: ChangeDirection, 
+/**
+ * JSON Pointer of what changed, e.g. `/tools/write_file/action`.
+ */
+pointer: string, 
+/**
+ * A sentence for the human: "`write_file` would be allowed without asking".
+ */
+text: string, };
+
+export type StagedChange = { 
+/**
+ * The policy's id, as in `GET /api/policies`.
+ */
+id: string, 
+/**
+ * File path.
+ */
+source: string, 
+/**
+ * The servers whose calls it decides.
+ */
+servers: Array<string>, 
+/**
+ * Revision of the version in force (absent when none ever was).
+ */
+inForce?: string, 
+/**
+ * Revision of the staged version: pass it back to apply exactly what was reviewed.
+ */
+revision: string, 
+/**
+ * Every difference, looser ones first.
+ */
+changes: Array<PolicyChange>, 
+/**
+ * The staged version's text.
+ */
+text: string, };
+
+export type StagedDecision = { 
+/**
+ * The staged revision the human reviewed; refused (409) when the file changed since.
+ */
+revision?: string, };

@@ -18,6 +18,7 @@ mod onboarding;
 mod policies;
 mod remembered;
 mod servers;
+pub mod staged;
 mod status;
 
 pub use approvals::approval;
@@ -40,6 +41,9 @@ pub fn api_routes(gate: Gate) -> Router {
         .route("/policies", get(policies::policies))
         .route("/policies/validate", post(policies::validate))
         .route("/policies/{id}", put(policies::save_policy))
+        .route("/policies/staged", get(staged::list))
+        .route("/policies/{id}/apply", post(staged::apply))
+        .route("/policies/{id}/discard", post(staged::discard))
         .route("/servers/{name}/tools", get(servers::tools))
         .route("/servers/{name}/starter", get(onboarding::starter))
         .route("/servers/{name}/policy", put(onboarding::save_policy))

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use super::internal;
 
-fn policy_id(source: &PolicySource) -> String {
+pub(crate) fn policy_id(source: &PolicySource) -> String {
     let digest = Sha256::digest(source.label().as_bytes());
     hex::encode(&digest[..6])
 }

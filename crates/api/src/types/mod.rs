@@ -73,6 +73,10 @@ pub fn typescript_bindings() -> String {
         Event::decl(&cfg),
         ErrorBody::decl(&cfg),
         ErrorDetail::decl(&cfg),
+        crate::routes::staged::ChangeDirection::decl(&cfg),
+        crate::routes::staged::PolicyChange::decl(&cfg),
+        crate::routes::staged::StagedChange::decl(&cfg),
+        crate::routes::staged::StagedDecision::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from crates/api/src/types/ by `UPDATE_BINDINGS=1 cargo test -p airlock-api`.\n\
