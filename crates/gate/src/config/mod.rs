@@ -32,6 +32,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::GateError;
 mod check;
+pub mod diff;
 
 pub use check::Environment;
 
