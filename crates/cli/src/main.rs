@@ -38,13 +38,15 @@ enum Command {
     Call(commands::call::CallArgs),
     /// Run the demo Pusher Channels MCP server on stdin/stdout.
     DemoPusher(commands::demo_pusher::DemoPusherArgs),
-    /// Validate policy files: a summary per valid file, every error of an invalid one.
+    /// Validate policy files: a summary per valid file, every error of an invalid one; `--diff OLD
+    /// NEW` prints what a new version loosens or tightens.
     Check(commands::check::Args),
     /// Show how a policy decides one call (decision, rule, message, limits), without an agent.
     Explain(commands::explain::Args),
     /// Print the JSON Schema of policy files, for editors.
     Schema(commands::schema::Args),
-    /// Work on policies: `policy init <server>` proposes a starter policy from the tools' risk.
+    /// Work on policies: `policy init <server>` proposes a starter policy from the tools' risk;
+    /// `policy staged`, `apply`, `discard` handle loosening changes from disk that wait for a human.
     Policy(commands::policy::PolicyArgs),
     /// Move your agents' MCP servers (Claude Desktop, Claude Code, Cursor, VS Code, Windsurf)
     /// behind Airlock, each with a starter policy; --dry-run shows the diff, --undo restores.

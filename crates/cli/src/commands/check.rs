@@ -4,6 +4,8 @@
 //!
 //! `airlock check --config [FILE]` checks a gate config the way `airlock serve` does at start
 //! (every problem at once, commands on `PATH`, policy files), then every policy it names.
+//!
+//! `airlock check --diff OLD NEW` prints the semantic difference of two versions (`check_diff.rs`).
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -21,7 +23,7 @@ use super::{Format, read_policy};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Policy files to validate.
-    #[arg(required_unless_present = "config", value_name = "FILE")]
+    #[arg(required_unless_present_any = ["config", "diff"], value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// Check a gate config file (default: `$AIRLOCK_CONFIG` or the user's config file) and
     /// every policy it names.
@@ -31,6 +33,12 @@ pub struct Args {
         reason = "absent, `--config`, `--config FILE` differ"
     )]
     pub config: Option<Option<PathBuf>>,
+    /// Compare two versions of a policy (or of a gate config) and print every difference as
+    /// tighter or looser, with a sentence, as the gate does when the file changes on disk. Exit
+    /// code: 0 when nothing is looser (the gate applies such a change at once), 1 when something
+    /// is (the gate stages it until a human applies it), 2 when a file does not load.
+    #[arg(long, num_args = 2, value_names = ["OLD", "NEW"], conflicts_with_all = ["files", "config"])]
+    pub diff: Option<Vec<PathBuf>>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -119,6 +127,9 @@ fn check_config(path: &Path) -> (ConfigResult, Vec<PathBuf>) {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if let Some([old, new]) = args.diff.as_deref() {
+        return super::check_diff::run(old, new, args.format);
+    }
     let (config, files) = match &args.config {
         None => (None, args.files.clone()),
         Some(explicit) => {

@@ -34,6 +34,13 @@ pub enum PolicyCommand {
     /// financial, credential and unknown tools asking a human. Prints the policy (stdout) and a
     /// summary (stderr), or writes the file with --write.
     Init(InitArgs),
+    /// List the policy changes from disk that loosen the policy in force and wait for a human,
+    /// each with its semantic diff.
+    Staged(super::policy_staged::StagedArgs),
+    /// Put a staged policy change in force (the difference it applies is printed).
+    Apply(super::policy_staged::DecideArgs),
+    /// Drop a staged policy change and write the policy in force back over the file.
+    Discard(super::policy_staged::DecideArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -68,6 +75,9 @@ pub fn parse_timeout(text: &str) -> Result<Duration, String> {
 pub fn run(args: PolicyArgs) -> anyhow::Result<ExitCode> {
     match args.command {
         PolicyCommand::Init(args) => init(args),
+        PolicyCommand::Staged(args) => super::policy_staged::staged(args),
+        PolicyCommand::Apply(args) => super::policy_staged::decide(args, true),
+        PolicyCommand::Discard(args) => super::policy_staged::decide(args, false),
     }
 }
 
