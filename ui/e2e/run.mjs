@@ -562,6 +562,40 @@ const scenarios = [
       await page.getByText("Paused: every call is denied").waitFor({ state: "detached", timeout: WAIT });
     },
   },
+  {
+    name: "staged policy: a loosening edit on disk shows its diff in a banner and applies only on Apply",
+    run: async ({ page, gate }) => {
+      const inForce = async () => (await api(gate, "GET", "/api/policies")).body.find((p) => p.source === gate.policy)?.revision;
+      const original = readFileSync(gate.policy, "utf8");
+      const before = await inForce();
+      await page.goto(`${gate.base}/#/policies`);
+      // Another process (an agent's file tool, say) loosens the policy on disk.
+      const looser = JSON.parse(original);
+      looser.tools.terminate_user_connections.action = "allow";
+      looser.tools.trigger_event.limits[0].max *= 10;
+      writeFileSync(gate.policy, JSON.stringify(looser, null, 2));
+      const banner = page.getByTestId("staged-banner");
+      await banner.getByText("would be allowed without asking").waitFor({ timeout: WAIT });
+      check(
+        (await banner.textContent()).includes("terminate_user_connections would be allowed without asking"),
+        "the banner names the tool the change would allow",
+      );
+      check((await banner.textContent()).includes("would rise from"), "the raised limit is listed too");
+      check((await inForce()) === before, "the loosening is not in force while staged");
+      await shot(page, "staged-policy", true);
+      await banner.getByRole("button", { name: "Apply" }).click();
+      await banner.waitFor({ state: "detached", timeout: WAIT });
+      const applied = await inForce();
+      check(applied && applied !== before, "applied: the new revision is in force");
+      // Putting the file back is a tightening: in force at once, no banner.
+      writeFileSync(gate.policy, original);
+      for (let i = 0; (await inForce()) !== before; i++) {
+        check(i < 600, "the tightening never applied");
+        await sleep(50);
+      }
+      check((await api(gate, "GET", "/api/policies/staged")).body.length === 0, "nothing staged after a tightening");
+    },
+  },
 ];
 
 async function main() {

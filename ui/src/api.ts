@@ -15,6 +15,7 @@ import type {
   HistoryQuery,
   PolicyDoc,
   Remembered,
+  StagedChange,
   SetAccess,
   Stats,
   Status,
@@ -51,6 +52,11 @@ export const api = {
   policies: () => request<PolicyDoc[]>("GET", "/api/policies"),
   validate: (text: string) => request<Validation>("POST", "/api/policies/validate", { text }),
   savePolicy: (id: string, text: string) => request<PolicyDoc>("PUT", `/api/policies/${enc(id)}`, { text }),
+  stagedPolicies: () => request<StagedChange[]>("GET", "/api/policies/staged"),
+  applyStaged: (id: string, revision: string) =>
+    request<StagedChange>("POST", `/api/policies/${enc(id)}/apply`, { revision }),
+  discardStaged: (id: string, revision: string) =>
+    request<StagedChange>("POST", `/api/policies/${enc(id)}/discard`, { revision }),
   tools: (server: string) => request<ToolPreview[]>("GET", `/api/servers/${enc(server)}/tools`),
   grants: () => request<Grant[]>("GET", "/api/grants"),
   createGrant: (body: CreateGrant) => request<GrantToken>("POST", "/api/grants", body),

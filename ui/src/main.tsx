@@ -6,6 +6,7 @@ import { render } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { Status } from "./bindings/api";
 import { api } from "./api";
+import { StagedPolicies } from "./components/StagedPolicies";
 import { approvalIdOf } from "./route";
 import { useLive } from "./live";
 import { hasToken } from "./transport";
@@ -133,6 +134,7 @@ function App() {
           Paused: every call is denied “paused by the user” until you resume.
         </div>
       ) : null}
+      <StagedPolicies status={status} />
       <main class="view" ref={mainRef}>
         {route === "approvals" && <Approvals live={live} focusId={approvalIdOf(hash)} />}
         {route === "history" && <History live={live} />}

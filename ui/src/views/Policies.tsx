@@ -178,8 +178,8 @@ function PolicyList() {
       <div class="view-head">
         <h1>Policies</h1>
         <p class="muted">
-          Saved files are validated and hot-reloaded; an invalid file never replaces the policy in force. <code>airlock schema</code> prints a JSON
-          Schema for your own editor.
+          What you save here is validated and applies at once; an invalid file never replaces the policy in force. An edit made on disk
+          that loosens a policy waits for you in a banner above. <code>airlock schema</code> prints a JSON Schema for your own editor.
         </p>
       </div>
       <ErrorNote error={error} />
