@@ -13,6 +13,7 @@
 pub mod notice;
 mod notifier;
 mod shell;
+pub mod staged_notice;
 pub mod startup;
 pub mod tray;
 

@@ -93,6 +93,10 @@ async fn run(
         let change = tokio::select! {
             event = events.recv() => match event {
                 Ok(GateEvent::Approval(approval)) => board.update(&approval),
+                Ok(GateEvent::PolicyStaged(staged)) => {
+                    show_staged(&staged).await;
+                    Change::Nothing
+                }
                 Ok(_) => Change::Nothing,
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
                     tracing::debug!(missed, "notifier missed events; reading the pending list");
@@ -248,6 +252,25 @@ async fn show(content: Content, visible: &mut Option<Visible>) {
                 target: content.target,
             });
         }
+        Err(error) => tracing::warn!("cannot show a notification: {error}"),
+    }
+}
+
+/// A notification of its own (not the approvals one, which it must not replace), without
+/// actions: the difference is read and applied in the window.
+async fn show_staged(staged: &airlock_gate::StagedPolicy) {
+    let (summary, body) = crate::staged_notice::staged_text(staged);
+    let shown = Notification::new()
+        .appname("Airlock")
+        .summary(&summary)
+        .body(&escape_markup(&body))
+        .icon("dialog-warning")
+        .timeout(Timeout::Never)
+        .urgency(Urgency::Normal)
+        .show_async()
+        .await;
+    match shown {
+        Ok(handle) => tracing::info!(id = handle.id(), "staged-policy notification shown"),
         Err(error) => tracing::warn!("cannot show a notification: {error}"),
     }
 }
