@@ -273,16 +273,22 @@ impl PolicySet {
     /// Makes `source` the policy of `server` (read now; a file already loaded is re-read), and
     /// drops a policy no server or grant uses any more. The report names the server when what
     /// it hides changed.
+    /// The human's own choice (the window's "Create a policy"): it applies at once, replaces a
+    /// staged version of the file, and is kept as the version in force.
     pub fn bind_server(&self, server: &str, source: PolicySource) -> ReloadReport {
+        let _writer = self.lock_writer();
         let mut report = ReloadReport::default();
         let current = self.table.load_full();
         let mut table = Table {
             policies: current.policies.clone(),
             by_grant: current.by_grant.clone(),
             by_server: current.by_server.clone(),
+            staged: current.staged.clone(),
         };
         let last_good = table.policies.get(&source).and_then(|l| l.policy.clone());
-        let fresh = read(&source, last_good);
+        let read = read(&source, last_good.clone());
+        let fresh = staged::settle(read, last_good, ChangeOrigin::Human, &self.applied).loaded;
+        table.staged.remove(&source);
         if let Some(error) = &fresh.error {
             report.errors.push((source.clone(), error.clone()));
         }
@@ -304,6 +310,7 @@ impl PolicySet {
             .cloned()
             .collect();
         table.policies.retain(|s, _| used.contains(s));
+        table.staged.retain(|s, _| used.contains(s));
         self.table.store(Arc::new(table));
         report
     }
