@@ -1,8 +1,8 @@
 //! airlock-store: Airlock's SQLite store.
 //!
 //! One file holds the call history (hash-chained, full-text indexed), approval requests,
-//! remembered decisions, limit counter events and grants. (The schema also has a `tool_pins`
-//! table, unused until the gate pins tool definitions.)
+//! remembered decisions, limit counter events, grants, and the pinned tool definitions with
+//! their history (`tables/tool_pins.rs`).
 //!
 //! - **One front door.** [`Store::open`] creates the file private (0600, directory 0700), sets
 //!   WAL, `synchronous=NORMAL`, `busy_timeout` and `foreign_keys` on every connection (`db.rs`),

@@ -19,6 +19,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_init.sql"),
     include_str!("../migrations/0002_call_counts.sql"),
     include_str!("../migrations/0003_remembered_scope.sql"),
+    include_str!("../migrations/0004_tool_pins.sql"),
 ];
 
 /// The schema version this build writes.

@@ -310,3 +310,59 @@ pub struct Grant {
     /// Server name -> policy file path.
     pub policies: std::collections::BTreeMap<String, String>,
 }
+
+text_enum! {
+    /// What happened to a tool's pinned definition (`tool_pin_events.event`).
+    PinEvent, "event" {
+        /// The first listing of a server pinned the tool as it was.
+        Pinned = "pinned",
+        /// The server listed a tool it did not have when it was first pinned.
+        New = "new",
+        /// The server listed a definition other than the one accepted.
+        Changed = "changed",
+        /// A human accepted the definition (or `gate.on_tool_change: "allow"` did).
+        Accepted = "accepted",
+        /// A human rejected the definition: the tool stays unusable while the server lists it.
+        Rejected = "rejected",
+    }
+}
+
+/// One tool's pin: the definition accepted for it and the one its server listed last.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolPin {
+    pub server: String,
+    pub tool: String,
+    /// The accepted definition's hash; `None` for a tool never accepted.
+    pub pinned_hash: Option<String>,
+    pub pinned_definition: Option<Value>,
+    /// The definition the server listed last.
+    pub seen_hash: String,
+    pub seen_definition: Value,
+    /// A human rejected the definition in `seen_definition`.
+    pub rejected: bool,
+    pub first_seen_ms: i64,
+    /// When `seen_hash` last changed, or a decision was made about it.
+    pub changed_ms: i64,
+}
+
+/// One entry of a tool's pin history, to write.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewToolPinEvent {
+    pub at_ms: i64,
+    pub server: String,
+    pub tool: String,
+    pub event: PinEvent,
+    pub hash: String,
+    pub previous_hash: Option<String>,
+    pub definition: Value,
+    /// Who decided (`cli`, `window`, `first tools/list`, ...); `None` for what the server did.
+    pub actor: Option<String>,
+}
+
+/// One entry of a tool's pin history, as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolPinEvent {
+    pub id: i64,
+    #[serde(flatten)]
+    pub event: NewToolPinEvent,
+}

@@ -1,7 +1,7 @@
 //! One module per table: its SQL, its row mapping and the [`Store`](crate::Store) methods that
 //! read and write it. `calls.rs` has `completions` too (a call's second half); the `chains` rows
-//! belong to `chain.rs` and `meta.fts_upto` to `calls_fts.rs`. `tool_pins` (migration 0001) has
-//! no module: nothing reads or writes it yet.
+//! belong to `chain.rs` and `meta.fts_upto` to `calls_fts.rs`; `tool_pins.rs` has `tool_pin_events`
+//! too (a pin's history).
 
 pub(crate) mod approvals;
 pub(crate) mod call_counts;
@@ -10,6 +10,7 @@ pub(crate) mod calls_fts;
 pub(crate) mod counter_events;
 pub(crate) mod grants;
 pub(crate) mod remembered;
+pub(crate) mod tool_pins;
 
 use rusqlite::types::Type;
 
