@@ -277,6 +277,10 @@ pub trait Interceptor: Send + Sync + 'static {
     /// `result` object, with its `tools` array.
     fn tools_list(&self, session: &SessionInfo, result: &mut Value);
 
+    /// The upstream of `session` sent `notifications/tools/list_changed` (it is forwarded to
+    /// the agent as well). Default: nothing.
+    fn tools_list_changed(&self, _session: &SessionInfo) {}
+
     /// A `tools/call` was refused before it could be decided (see [`RefusedCall`]); record it.
     /// Default: nothing.
     fn refused(&self, _call: RefusedCall<'_>) {}

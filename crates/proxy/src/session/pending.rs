@@ -373,6 +373,12 @@ impl Session {
                 }
             }
             kind @ (Kind::Request | Kind::Notification) => {
+                if kind == Kind::Notification
+                    && jsonrpc::method(&msg) == "notifications/tools/list_changed"
+                {
+                    // Outside the session's lock: the gate lists the tools on a link of its own.
+                    self.relay.interceptor.tools_list_changed(&self.info());
+                }
                 let mut st = self.lock();
                 if kind == Kind::Request
                     && !self.remap
