@@ -12,6 +12,9 @@ pub enum GateEvent {
     Remembered,
     /// A call was recorded, or completed: its history row as stored.
     Call(Box<airlock_store::CallRecord>),
+    /// A tool's pin changed: a server listed a new or changed definition (held, or accepted by
+    /// `gate.on_tool_change`), or a human accepted or rejected one.
+    ToolPin(Box<crate::pins::PinnedTool>),
     /// A policy was reloaded or refused, the gate was paused or resumed, a server changed state.
     Status,
     /// A policy file on disk changed in a way that loosens the policy in force: the change is

@@ -285,6 +285,15 @@ impl Gate {
                 message: format!("cannot prepare the servers' roots: {err}"),
             })??;
         crate::roots::warn_about_missing_roots(&config, &policies);
+        let pins = crate::pins::Pins::load(
+            &store,
+            config.gate.on_tool_change,
+            clock.clone(),
+            events.clone(),
+        )
+        .await
+        .map_err(|e| GateError::Store(e.to_string()))?;
+        let pins = Arc::new(pins);
         let interceptor = Arc::new(GateInterceptor {
             policies: policies.clone(),
             grants: ArcSwap::from_pointee(grants),
@@ -302,6 +311,7 @@ impl Gate {
             roots,
             sessions: Default::default(),
             listed: Default::default(),
+            pins: pins.clone(),
         });
 
         let proxy = Proxy::new(
@@ -327,6 +337,7 @@ impl Gate {
             servers.push((name.clone(), spec));
         }
         let specs: BTreeMap<String, UpstreamSpec> = servers.iter().cloned().collect();
+        pins.set_specs(specs.clone());
         proxy.set_servers(servers);
 
         let mut tasks = Vec::new();

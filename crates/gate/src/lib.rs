@@ -18,6 +18,7 @@ mod grant_admin;
 pub mod grants;
 pub mod identity;
 pub mod logging;
+pub mod pins;
 pub mod policies;
 mod probe;
 mod roots;
@@ -42,6 +43,7 @@ pub use events::GateEvent;
 pub use gate::{BindPolicyError, Gate, GateOptions, PolicySaveError, Remember, ToolPreview};
 pub use grant_admin::{GrantError, GrantInfo};
 pub use policies::{StagedError, StagedPolicy};
+pub use pins::{OnToolChange, PinError, PinState, PinnedTool, ToolDiff};
 pub use probe::configured_server_tools;
 pub use roots::local_path_context;
 

@@ -110,6 +110,11 @@ pub struct GateSettings {
     pub max_body_bytes: usize,
     /// Extra redaction rules for history.
     pub redact: RedactSettings,
+    /// What happens when a server adds a tool or changes a tool's definition after its tools
+    /// were pinned: `hold` (hidden and refused until a human accepts it), `ask` (every call
+    /// needs approval until then) or `allow` (accepted at once, only recorded). See
+    /// docs/pinning.md.
+    pub on_tool_change: crate::pins::OnToolChange,
 }
 
 impl Default for GateSettings {
@@ -131,6 +136,7 @@ impl Default for GateSettings {
             data_dir: None,
             max_body_bytes: 4 * 1024 * 1024,
             redact: RedactSettings::default(),
+            on_tool_change: crate::pins::OnToolChange::default(),
         }
     }
 }

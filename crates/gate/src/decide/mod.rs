@@ -69,6 +69,8 @@ pub struct GateInterceptor {
     pub(crate) sessions: crate::identity::Sessions,
     /// The tools each server listed, for servers without a policy.
     pub(crate) listed: listed::ListedTools,
+    /// The pinned tool definitions (`crate::pins`).
+    pub(crate) pins: Arc<crate::pins::Pins>,
 }
 
 impl std::fmt::Debug for GateInterceptor {
@@ -94,6 +96,18 @@ impl GateInterceptor {
                  so it does not know `{tool}` exists. Call tools/list, then call the tool again."
             )),
         }
+    }
+}
+
+impl GateInterceptor {
+    /// Compares a `tools/list` result with the pins; the tools to hide while held.
+    fn pinned_listing(&self, server: &str, result: &Value) -> std::collections::HashSet<String> {
+        let tools = result
+            .get("tools")
+            .and_then(Value::as_array)
+            .map_or(&[][..], Vec::as_slice);
+        let last_page = result.get("nextCursor").is_none_or(Value::is_null);
+        self.pins.observe(server, tools, last_page)
     }
 }
 
@@ -135,7 +149,11 @@ impl Interceptor for GateInterceptor {
         self.policies
             .for_call_sourced(&session.agent.grant, &session.server)
             .is_ok_and(|(policy, asks_for_everything)| {
-                policy.may_ask_human(tool)
+                let pin_asks = matches!(
+                    self.pins.check(&session.server, tool),
+                    crate::pins::PinCheck::Ask(_)
+                );
+                (policy.may_ask_human(tool) || pin_asks)
                     && !(asks_for_everything
                         && self.unlisted_without_policy(session, tool).is_some())
             })
@@ -149,6 +167,7 @@ impl Interceptor for GateInterceptor {
     fn tools_list(&self, session: &SessionInfo, result: &mut Value) {
         self.sessions.seen(session);
         self.listed.record(&session.server, result);
+        let held = self.pinned_listing(&session.server, result);
         let policy = match self
             .policies
             .for_call(&session.agent.grant, &session.server)
@@ -166,8 +185,12 @@ impl Interceptor for GateInterceptor {
             tools.retain(|tool| {
                 tool.get("name")
                     .and_then(Value::as_str)
-                    .is_some_and(|name| !policy.is_hidden(name))
+                    .is_some_and(|name| !policy.is_hidden(name) && !held.contains(name))
             });
         }
+    }
+
+    fn tools_list_changed(&self, session: &SessionInfo) {
+        self.pins.relist(&session.server);
     }
 }

@@ -12,11 +12,16 @@ use airlock_store::{DecidedBy, Decision};
 use serde_json::json;
 
 use crate::approvals::{Approval, CallKey};
+use crate::pins::PinCheck;
 
 use super::GateInterceptor;
 use super::paths::facts;
 use super::record::{Record, Trail};
 use super::ticket::Reservation;
+
+/// The kind and rule of a call refused because its tool is held (`crate::pins`).
+const PIN_KIND: &str = "tool_held";
+const PIN_RULE: &str = "(tool pin)";
 
 impl GateInterceptor {
     pub(super) fn key<'a>(&self, call: &'a ToolCall<'a>, args_hash: &'a str) -> CallKey<'a> {
@@ -115,6 +120,15 @@ impl GateInterceptor {
             let record = Record::deny("unlisted_tool", "(no policy)", message, DecidedBy::Policy);
             return self.deny_unevaluated(trail, call, record).await;
         }
+        // A tool whose definition changed since it was approved (`crate::pins`).
+        let pin_asks = match self.pins.check(&server, call.name) {
+            PinCheck::Usable => None,
+            PinCheck::Refuse(message) => {
+                let record = Record::deny(PIN_KIND, PIN_RULE, message, DecidedBy::Policy);
+                return self.deny_unevaluated(trail, call, record).await;
+            }
+            PinCheck::Ask(message) => Some(message),
+        };
         let revision = Some(policy.revision());
         let args_hash = airlock_store::canonical_args_hash(call.arguments);
         trail.hashed(&args_hash);
@@ -126,8 +140,21 @@ impl GateInterceptor {
                 Ok(paths) => paths,
                 Err(message) => return self.unresolved(trail, call, revision, message).await,
             };
-            let (evaluation, reservation) =
+            let (mut evaluation, mut reservation) =
                 self.evaluate_and_reserve(&policy, &paths, call, &args_hash, false);
+            if let (Some(message), Verdict::Allow) = (&pin_asks, &evaluation.verdict) {
+                // `gate.on_tool_change: "ask"`: what the policy allows waits for a human until
+                // the change is accepted. The reservation is dropped (rolled back): limits are
+                // reserved again once the human approves.
+                reservation = None;
+                evaluation = Evaluation {
+                    verdict: Verdict::RequireApproval { timeout_ms: None },
+                    rule: PIN_RULE.into(),
+                    reason: Some(message.clone()),
+                    message: message.clone(),
+                    limit_uses: std::mem::take(&mut evaluation.limit_uses),
+                };
+            }
             match evaluation.verdict {
                 Verdict::Allow => {
                     let remembered = evaluation.rule == airlock_policy::RULE_REMEMBERED;

@@ -36,6 +36,7 @@ const GATE_FIELDS: &[&str] = &[
     "data_dir",
     "max_body_bytes",
     "redact",
+    "on_tool_change",
 ];
 const REDACT_FIELDS: &[&str] = &["keys", "patterns"];
 const SERVER_FIELDS: &[&str] = &[
@@ -343,6 +344,21 @@ impl Checker<'_> {
                     }
                 }
                 "redact" => {}
+                "on_tool_change" => {
+                    let names = crate::pins::OnToolChange::NAMES;
+                    if let Some(text) = self.expect_string(value, &at)
+                        && !names.contains(&text)
+                    {
+                        let hint = did_you_mean(text, names)
+                            .unwrap_or_else(|| "expected `hold`, `ask` or `allow`".into());
+                        self.error(
+                            value.pos,
+                            &at,
+                            format!("unknown value `{text}`"),
+                            Some(hint),
+                        );
+                    }
+                }
                 name if DURATIONS.contains(&name) => {
                     let Some(text) = self.expect_string(value, &at) else {
                         continue;
