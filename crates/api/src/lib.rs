@@ -9,6 +9,7 @@
 //! - [`routes`]: the handlers, one file per resource (`routes/onboarding.rs`: "Create a policy" and
 //!   "Import from your agents", over `airlock_onboard`).
 //! - `routes::staged`: policy changes from disk that loosen the policy in force, for a human to apply.
+//! - `routes::pins`: `/api/tool-pins`, the pinned tool definitions, the held ones and their diffs.
 //!
 //! The contract in prose is `docs/ui.md`. Nothing here depends on Tauri, so the desktop shell and
 //! `airlock serve` run the very same routes.

@@ -15,6 +15,7 @@ mod export;
 mod grants;
 mod history;
 mod onboarding;
+pub mod pins;
 mod policies;
 mod remembered;
 mod servers;
@@ -45,6 +46,10 @@ pub fn api_routes(gate: Gate) -> Router {
         .route("/policies/{id}/apply", post(staged::apply))
         .route("/policies/{id}/discard", post(staged::discard))
         .route("/servers/{name}/tools", get(servers::tools))
+        .route("/tool-pins", get(pins::list))
+        .route("/tool-pins/history", get(pins::history))
+        .route("/tool-pins/{server}/{tool}/accept", post(pins::accept))
+        .route("/tool-pins/{server}/{tool}/reject", post(pins::reject))
         .route("/servers/{name}/starter", get(onboarding::starter))
         .route("/servers/{name}/policy", put(onboarding::save_policy))
         .route("/import", get(onboarding::import_scan))
