@@ -62,6 +62,9 @@ enum Command {
     History(commands::history::HistoryArgs),
     /// List remembered decisions with what each covers; `remembered revoke ID`.
     Remembered(commands::remembered::RememberedArgs),
+    /// Pinned tool definitions, and the tools held because a server added or changed them;
+    /// `tools accept|reject SERVER TOOL` decides a held one.
+    Tools(commands::tools::ToolsArgs),
     /// Agent identities: list, create, rotate, revoke; `access` and `require on|off` for
     /// gate.require_grants.
     Grants(commands::grants::GrantsArgs),
@@ -101,6 +104,7 @@ fn main() -> ExitCode {
         Command::History(args) => commands::history::run(args),
         Command::Remembered(args) => commands::remembered::run(args),
         Command::Grants(args) => commands::grants::run(args),
+        Command::Tools(args) => commands::tools::run(args),
     };
     match result {
         Ok(code) => code,

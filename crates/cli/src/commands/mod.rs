@@ -17,6 +17,7 @@ pub mod policy_staged;
 pub mod remembered;
 pub mod schema;
 pub mod serve;
+pub mod tools;
 
 use std::path::Path;
 
