@@ -3,8 +3,8 @@
 use airlock_store::{NewToolPinEvent, PinEvent, StoreError, ToolPinEvent};
 
 use super::{PinState, PinnedTool, Pins, short_hash};
-use crate::Gate;
 use crate::events::GateEvent;
+use crate::{DecisionSource, Gate};
 
 /// Why a decision about a tool was not taken.
 #[derive(Debug, thiserror::Error)]
@@ -118,23 +118,26 @@ impl Gate {
         server: &str,
         tool: &str,
         reviewed: Option<&str>,
-        actor: &str,
+        actor: DecisionSource,
     ) -> Result<PinnedTool, PinError> {
         let pins = &self.interceptor().pins;
-        pins.decide(server, tool, reviewed, true, actor).await
+        pins.decide(server, tool, reviewed, true, actor.as_str())
+            .await
     }
 
     /// Rejects the definition `server` now lists for `tool`: it stays unusable while listed.
-    /// `reviewed` is the hash (or a prefix of it) the human looked at; `actor` the surface.
+    /// `reviewed` is the hash (or a prefix of it) the human looked at; `actor` the surface,
+    /// recorded in the tool's history.
     pub async fn reject_tool(
         &self,
         server: &str,
         tool: &str,
         reviewed: Option<&str>,
-        actor: &str,
+        actor: DecisionSource,
     ) -> Result<PinnedTool, PinError> {
         let pins = &self.interceptor().pins;
-        pins.decide(server, tool, reviewed, false, actor).await
+        pins.decide(server, tool, reviewed, false, actor.as_str())
+            .await
     }
 
     /// The pin history, newest first (at most `limit` entries), of one server or tool.
