@@ -13,12 +13,15 @@ import type {
   Grant,
   GrantToken,
   HistoryQuery,
+  PinDecision,
   PolicyDoc,
   Remembered,
   StagedChange,
   SetAccess,
   Stats,
   Status,
+  ToolPin,
+  ToolPinEvent,
   ToolPreview,
   Validation,
 } from "./bindings/api";
@@ -68,6 +71,13 @@ export const api = {
   importPreview: (servers: string[]) => request<ImportPreview>("POST", "/api/import/preview", { servers }),
   importApply: (servers: string[]) => request<ImportDone>("POST", "/api/import/apply", { servers }),
   importUndo: (force = false) => request<ImportDone>("POST", "/api/import/undo", { force }),
+  toolPins: (server?: string) => request<ToolPin[]>("GET", `/api/tool-pins${queryString({ server })}`),
+  toolPinHistory: (server?: string, tool?: string) =>
+    request<ToolPinEvent[]>("GET", `/api/tool-pins/history${queryString({ server, tool })}`),
+  acceptTool: (server: string, tool: string, body: PinDecision) =>
+    request<ToolPin>("POST", `/api/tool-pins/${enc(server)}/${enc(tool)}/accept`, body),
+  rejectTool: (server: string, tool: string, body: PinDecision) =>
+    request<ToolPin>("POST", `/api/tool-pins/${enc(server)}/${enc(tool)}/reject`, body),
   access: () => request<Access>("GET", "/api/access"),
   setAccess: (body: SetAccess) => request<AccessChange>("PUT", "/api/access", body),
 };

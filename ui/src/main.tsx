@@ -14,14 +14,16 @@ import { Approvals } from "./views/Approvals";
 import { History } from "./views/History";
 import { Policies } from "./views/Policies";
 import { Servers } from "./views/Servers";
+import { ToolChanges } from "./views/ToolChanges";
 import "./styles.css";
 
-type Route = "approvals" | "history" | "policies" | "servers";
+type Route = "approvals" | "history" | "policies" | "servers" | "tools";
 const ROUTES: { id: Route; label: string }[] = [
   { id: "approvals", label: "Approvals" },
   { id: "history", label: "History" },
   { id: "policies", label: "Policies" },
   { id: "servers", label: "Servers & grants" },
+  { id: "tools", label: "Tool changes" },
 ];
 
 function currentRoute(): Route {
@@ -140,6 +142,7 @@ function App() {
         {route === "history" && <History live={live} />}
         {route === "policies" && <Policies hash={hash} />}
         {route === "servers" && <Servers status={status} />}
+        {route === "tools" && <ToolChanges live={live} />}
       </main>
     </>
   );
