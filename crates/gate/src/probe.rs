@@ -19,6 +19,30 @@ pub async fn list_tools(spec: &UpstreamSpec, server: &str) -> Result<Vec<Value>,
     list_tools_within(spec, server, PROBE_TIMEOUT).await
 }
 
+/// Every tool the upstream offers to any client: listed as a client that declares every
+/// capability (roots, sampling, elicitation, tasks) at the newest protocol version, since
+/// servers list some tools only to clients that can serve them. For pinning (`crate::pins`):
+/// only the listing is used, nothing the server asks of this client is answered.
+pub(crate) async fn list_every_tool(
+    spec: &UpstreamSpec,
+    server: &str,
+) -> Result<Vec<Value>, String> {
+    let hello = json!({
+        "protocolVersion": "2025-11-25",
+        "capabilities": {
+            "roots": {"listChanged": true},
+            "sampling": {},
+            "elicitation": {"form": {}, "url": {}},
+            "tasks": {"list": {}, "cancel": {}, "requests": {
+                "sampling": {"createMessage": {}}, "elicitation": {"create": {}}}}
+        },
+        "clientInfo": {"name": "airlock", "version": env!("CARGO_PKG_VERSION")}
+    });
+    tokio::time::timeout(PROBE_TIMEOUT, list_tools_inner(spec, server, hello))
+        .await
+        .map_err(|_| format!("`{server}` did not list its tools within {PROBE_TIMEOUT:?}"))?
+}
+
 /// The tools of the server `server` of `config`, asked over a fresh connection to the upstream
 /// the config names, without a gate: no policy applies, nothing is hidden, nothing is recorded
 /// (listing tools is not a call). The demo Pusher server runs in this process. A first start
@@ -49,12 +73,18 @@ async fn list_tools_within(
     server: &str,
     timeout: Duration,
 ) -> Result<Vec<Value>, String> {
-    tokio::time::timeout(timeout, list_tools_inner(spec, server))
+    let hello = json!({"protocolVersion": "2025-06-18", "capabilities": {},
+                       "clientInfo": {"name": "airlock", "version": env!("CARGO_PKG_VERSION")}});
+    tokio::time::timeout(timeout, list_tools_inner(spec, server, hello))
         .await
         .map_err(|_| format!("`{server}` did not list its tools within {timeout:?}"))?
 }
 
-async fn list_tools_inner(spec: &UpstreamSpec, server: &str) -> Result<Vec<Value>, String> {
+async fn list_tools_inner(
+    spec: &UpstreamSpec,
+    server: &str,
+    hello: Value,
+) -> Result<Vec<Value>, String> {
     let mut link = spec
         .connect(server)
         .await
@@ -88,13 +118,7 @@ async fn list_tools_inner(spec: &UpstreamSpec, server: &str) -> Result<Vec<Value
             }
         }
     };
-    request(
-        &mut link,
-        "initialize",
-        json!({"protocolVersion": "2025-06-18", "capabilities": {},
-               "clientInfo": {"name": "airlock", "version": env!("CARGO_PKG_VERSION")}}),
-    )
-    .await?;
+    request(&mut link, "initialize", hello).await?;
     link.to_server
         .send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
         .await

@@ -1,8 +1,4 @@
 //! Tool pins survive a reopen of a real SQLite file, with their history in order.
-#![expect(
-    clippy::unwrap_used,
-    reason = "test helpers fail the test on any error"
-)]
 
 use airlock_store::*;
 use serde_json::json;

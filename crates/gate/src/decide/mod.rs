@@ -162,12 +162,14 @@ impl Interceptor for GateInterceptor {
     fn session_closed(&self, session: &SessionInfo) {
         self.sessions.closed(session);
         self.broker.session_ended(&session.session_id);
+        self.pins.session_closed(&session.session_id);
     }
 
     fn tools_list(&self, session: &SessionInfo, result: &mut Value) {
         self.sessions.seen(session);
         self.listed.record(&session.server, result);
         let held = self.pinned_listing(&session.server, result);
+        self.pins.session_listed(&session.session_id);
         let policy = match self
             .policies
             .for_call(&session.agent.grant, &session.server)
@@ -191,6 +193,6 @@ impl Interceptor for GateInterceptor {
     }
 
     fn tools_list_changed(&self, session: &SessionInfo) {
-        self.pins.relist(&session.server);
+        self.pins.relist(&session.server, &session.session_id);
     }
 }

@@ -156,6 +156,8 @@ struct ServerPins {
     tools: BTreeMap<String, ToolPin>,
     /// A complete listing was pinned (now or in an earlier run): new tools are held from here.
     established: bool,
+    /// The gate is listing every tool of the server to complete its first listing.
+    establishing: bool,
 }
 
 /// Every server's pins.
@@ -170,6 +172,10 @@ pub(crate) struct Pins {
     specs: OnceLock<BTreeMap<String, UpstreamSpec>>,
     /// Servers being listed after a `list_changed`, so a burst of them lists once.
     relisting: Mutex<HashSet<String>>,
+    /// Agent sessions that listed tools. A `list_changed` before a session's first listing
+    /// changes nothing it has seen (servers that register tools as a session starts send one
+    /// at once), so only a session that listed makes the gate list again.
+    listed_sessions: Mutex<HashSet<String>>,
 }
 
 impl std::fmt::Debug for Pins {
@@ -205,6 +211,7 @@ impl Pins {
             events,
             specs: OnceLock::new(),
             relisting: Mutex::new(HashSet::new()),
+            listed_sessions: Mutex::new(HashSet::new()),
         })
     }
 
@@ -224,12 +231,58 @@ impl Pins {
 
     /// Compares one page of a `tools/list` result (`last_page`: no `nextCursor`) with the pins,
     /// records what changed, and returns the names to hide from the agent.
+    ///
+    /// The first complete listing of a server also makes the gate list the server's tools
+    /// itself, as a client of every capability ([`crate::probe::list_every_tool`]): servers list
+    /// some tools only to clients that can serve them, and a tool a more capable agent sees
+    /// later must not be held as new. Until that listing is in, every listing pins as first.
     pub(crate) fn observe(
-        &self,
+        self: &Arc<Self>,
         server: &str,
         tools: &[Value],
         last_page: bool,
     ) -> HashSet<String> {
+        let (hidden, establish) = self.compare(server, tools, last_page, false);
+        if establish {
+            self.establish(server);
+        }
+        hidden
+    }
+
+    /// Lists every tool of `server` and pins them as part of its first listing; then later
+    /// listings are compared.
+    fn establish(self: &Arc<Self>, server: &str) {
+        let pins = Arc::clone(self);
+        let server = server.to_owned();
+        let spec = self
+            .specs
+            .get()
+            .and_then(|specs| specs.get(&server))
+            .cloned();
+        let Some(spec) = spec else {
+            self.compare(&server, &[], true, true);
+            return;
+        };
+        tokio::spawn(async move {
+            let tools = crate::probe::list_every_tool(&spec, &server)
+                .await
+                .unwrap_or_else(|error| {
+                    tracing::warn!(%server, "cannot list every tool to pin them: {error}");
+                    Vec::new()
+                });
+            pins.compare(&server, &tools, true, true);
+        });
+    }
+
+    /// [`Pins::observe`] without the follow-up; `first`: this is the gate's own listing that
+    /// completes the first one. Returns the names to hide and whether to [`Pins::establish`].
+    fn compare(
+        &self,
+        server: &str,
+        tools: &[Value],
+        last_page: bool,
+        first_listing: bool,
+    ) -> (HashSet<String>, bool) {
         let now = self.now();
         let mut hidden = HashSet::new();
         let mut changed = std::collections::BTreeSet::new();
@@ -267,7 +320,7 @@ impl Pins {
                     changed.insert(name.clone());
                 }
                 None => {
-                    let first = !pins.established;
+                    let first = first_listing || !pins.established;
                     events.push(event(
                         if first {
                             PinEvent::Pinned
@@ -308,8 +361,13 @@ impl Pins {
                 hidden.insert(name.clone());
             }
         }
-        if last_page {
+        let mut establish = false;
+        if first_listing {
             pins.established = true;
+            pins.establishing = false;
+        } else if last_page && !pins.established && !pins.establishing {
+            pins.establishing = true;
+            establish = true;
         }
         let rows: Vec<ToolPin> = changed
             .iter()
@@ -324,7 +382,7 @@ impl Pins {
             }
             let _ = self.events.send(GateEvent::ToolPin(Box::new(tool)));
         }
-        hidden
+        (hidden, establish)
     }
 
     /// What a call of `tool` on `server` meets.
@@ -374,9 +432,33 @@ impl Pins {
         out
     }
 
-    /// Lists `server`'s tools over a connection of the gate's own and compares them, after the
-    /// server said its tools changed. At most one such listing per server runs at a time.
-    pub(crate) fn relist(self: &Arc<Self>, server: &str) {
+    /// Session `session_id` listed tools (see `listed_sessions`).
+    pub(crate) fn session_listed(&self, session_id: &str) {
+        self.listed_sessions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(session_id.to_owned());
+    }
+
+    pub(crate) fn session_closed(&self, session_id: &str) {
+        self.listed_sessions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(session_id);
+    }
+
+    /// After the upstream of `session_id` said its tools changed: lists `server`'s tools over a
+    /// connection of the gate's own and compares them, unless that session never listed tools.
+    /// At most one such listing per server runs at a time.
+    pub(crate) fn relist(self: &Arc<Self>, server: &str, session_id: &str) {
+        if !self
+            .listed_sessions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(session_id)
+        {
+            return;
+        }
         let Some(spec) = self
             .specs
             .get()
@@ -396,9 +478,9 @@ impl Pins {
         let pins = Arc::clone(self);
         let server = server.to_owned();
         tokio::spawn(async move {
-            match crate::probe::list_tools(&spec, &server).await {
+            match crate::probe::list_every_tool(&spec, &server).await {
                 Ok(tools) => {
-                    pins.observe(&server, &tools, true);
+                    pins.compare(&server, &tools, true, false);
                 }
                 Err(error) => {
                     tracing::warn!(%server, "cannot list tools after tools/list_changed: {error}");

@@ -1,8 +1,3 @@
-#![expect(
-    clippy::unwrap_used,
-    reason = "test helpers fail the test on any error"
-)]
-
 use super::*;
 use crate::clock::ManualClock;
 use serde_json::json;
