@@ -285,11 +285,14 @@ impl Gate {
                 message: format!("cannot prepare the servers' roots: {err}"),
             })??;
         crate::roots::warn_about_missing_roots(&config, &policies);
+        let pin_events = events.clone();
         let pins = crate::pins::Pins::load(
             &store,
             config.gate.on_tool_change,
             clock.clone(),
-            events.clone(),
+            Box::new(move |pin| {
+                let _ = pin_events.send(GateEvent::ToolPin(Box::new(pin)));
+            }),
         )
         .await
         .map_err(|e| GateError::Store(e.to_string()))?;

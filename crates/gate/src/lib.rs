@@ -18,6 +18,7 @@ mod grant_admin;
 pub mod grants;
 pub mod identity;
 pub mod logging;
+mod pin_admin;
 pub mod pins;
 pub mod policies;
 mod probe;

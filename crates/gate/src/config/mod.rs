@@ -114,7 +114,7 @@ pub struct GateSettings {
     /// were pinned: `hold` (hidden and refused until a human accepts it), `ask` (every call
     /// needs approval until then) or `allow` (accepted at once, only recorded). See
     /// docs/pinning.md.
-    pub on_tool_change: crate::pins::OnToolChange,
+    pub on_tool_change: OnToolChange,
 }
 
 impl Default for GateSettings {
@@ -136,9 +136,28 @@ impl Default for GateSettings {
             data_dir: None,
             max_body_bytes: 4 * 1024 * 1024,
             redact: RedactSettings::default(),
-            on_tool_change: crate::pins::OnToolChange::default(),
+            on_tool_change: OnToolChange::default(),
         }
     }
+}
+
+/// What the gate does when a server changes a tool's definition or adds a tool
+/// (`gate.on_tool_change`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnToolChange {
+    /// Hide the tool from `tools/list` and refuse its calls until a human accepts it.
+    #[default]
+    Hold,
+    /// Keep it listed, but every call needs a human's approval until the change is accepted.
+    Ask,
+    /// Accept the change at once; it is only recorded.
+    Allow,
+}
+
+impl OnToolChange {
+    /// The config's spelling.
+    pub const NAMES: &'static [&'static str] = &["hold", "ask", "allow"];
 }
 
 /// Extra redaction rules, on top of the built-in ones.

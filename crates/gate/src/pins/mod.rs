@@ -28,6 +28,7 @@
 mod admin;
 mod definition;
 mod diff;
+mod relist;
 mod writes;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -37,34 +38,14 @@ use airlock_proxy::UpstreamSpec;
 use airlock_store::{NewToolPinEvent, PinEvent, Store, ToolPin};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tokio::sync::broadcast;
 
 use crate::clock::Clock;
-use crate::events::GateEvent;
+pub use crate::config::OnToolChange;
 
 pub use admin::PinError;
 pub(crate) use definition::Definition;
 pub use definition::short_hash;
 pub use diff::{DiffLine, DiffTag, ToolDiff};
-
-/// What the gate does when a server changes a tool's definition or adds a tool
-/// (`gate.on_tool_change`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OnToolChange {
-    /// Hide the tool from `tools/list` and refuse its calls until a human accepts it.
-    #[default]
-    Hold,
-    /// Keep it listed, but every call needs a human's approval until the change is accepted.
-    Ask,
-    /// Accept the change at once; it is only recorded.
-    Allow,
-}
-
-impl OnToolChange {
-    /// The config's spelling.
-    pub const NAMES: &'static [&'static str] = &["hold", "ask", "allow"];
-}
 
 /// Where a tool's pin stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -166,7 +147,8 @@ pub(crate) struct Pins {
     servers: Mutex<HashMap<String, ServerPins>>,
     writes: writes::Writes,
     clock: Arc<dyn Clock>,
-    events: broadcast::Sender<GateEvent>,
+    /// Told of every pin that changed (the gate turns it into a `GateEvent::ToolPin`).
+    notify: Notify,
     /// How to reach each server, to list its tools on `notifications/tools/list_changed`; set
     /// once the servers are known.
     specs: OnceLock<BTreeMap<String, UpstreamSpec>>,
@@ -186,6 +168,9 @@ impl std::fmt::Debug for Pins {
     }
 }
 
+/// What [`Pins`] calls with each pin that changed.
+pub(crate) type Notify = Box<dyn Fn(PinnedTool) + Send + Sync>;
+
 const FIRST_LISTING: &str = "first tools/list";
 const BY_CONFIG: &str = "gate.on_tool_change";
 
@@ -195,7 +180,7 @@ impl Pins {
         store: &Store,
         mode: OnToolChange,
         clock: Arc<dyn Clock>,
-        events: broadcast::Sender<GateEvent>,
+        notify: Notify,
     ) -> Result<Pins, airlock_store::StoreError> {
         let mut servers: HashMap<String, ServerPins> = HashMap::new();
         for pin in store.tool_pins().await? {
@@ -208,7 +193,7 @@ impl Pins {
             servers: Mutex::new(servers),
             writes: writes::Writes::start(store.clone()),
             clock,
-            events,
+            notify,
             specs: OnceLock::new(),
             relisting: Mutex::new(HashSet::new()),
             listed_sessions: Mutex::new(HashSet::new()),
@@ -380,7 +365,7 @@ impl Pins {
             if tool.state != PinState::Pinned {
                 tracing::warn!(server, tool = %tool.tool, state = tool.state.as_str(), "tool definition held for review");
             }
-            let _ = self.events.send(GateEvent::ToolPin(Box::new(tool)));
+            (self.notify)(tool);
         }
         (hidden, establish)
     }
@@ -413,7 +398,7 @@ impl Pins {
         };
         match self.mode {
             OnToolChange::Hold => PinCheck::Refuse(format!(
-                "Denied: {message} (`airlock tools accept {server} {tool}`, or Tools in the window)."
+                "Denied: {message} (`airlock tools accept {server} {tool}`, or Tool changes in the window)."
             )),
             OnToolChange::Ask => PinCheck::Ask(message),
             OnToolChange::Allow => PinCheck::Usable,
@@ -430,67 +415,6 @@ impl Pins {
             .collect();
         out.sort_by(|a, b| (&a.server, &a.tool).cmp(&(&b.server, &b.tool)));
         out
-    }
-
-    /// Session `session_id` listed tools (see `listed_sessions`).
-    pub(crate) fn session_listed(&self, session_id: &str) {
-        self.listed_sessions
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(session_id.to_owned());
-    }
-
-    pub(crate) fn session_closed(&self, session_id: &str) {
-        self.listed_sessions
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(session_id);
-    }
-
-    /// After the upstream of `session_id` said its tools changed: lists `server`'s tools over a
-    /// connection of the gate's own and compares them, unless that session never listed tools.
-    /// At most one such listing per server runs at a time.
-    pub(crate) fn relist(self: &Arc<Self>, server: &str, session_id: &str) {
-        if !self
-            .listed_sessions
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .contains(session_id)
-        {
-            return;
-        }
-        let Some(spec) = self
-            .specs
-            .get()
-            .and_then(|specs| specs.get(server))
-            .cloned()
-        else {
-            return;
-        };
-        if !self
-            .relisting
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(server.to_owned())
-        {
-            return;
-        }
-        let pins = Arc::clone(self);
-        let server = server.to_owned();
-        tokio::spawn(async move {
-            match crate::probe::list_every_tool(&spec, &server).await {
-                Ok(tools) => {
-                    pins.compare(&server, &tools, true, false);
-                }
-                Err(error) => {
-                    tracing::warn!(%server, "cannot list tools after tools/list_changed: {error}");
-                }
-            }
-            pins.relisting
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .remove(&server);
-        });
     }
 }
 

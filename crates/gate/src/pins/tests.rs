@@ -8,9 +8,10 @@ fn read(description: &str) -> Value {
 
 async fn pins_in(path: &std::path::Path, mode: OnToolChange) -> (Store, Arc<Pins>) {
     let store = Store::open(path).unwrap();
-    let (events, _) = broadcast::channel(16);
     let clock: Arc<dyn Clock> = Arc::new(ManualClock::default());
-    let pins = Pins::load(&store, mode, clock, events).await.unwrap();
+    let pins = Pins::load(&store, mode, clock, Box::new(|_| {}))
+        .await
+        .unwrap();
     (store, Arc::new(pins))
 }
 

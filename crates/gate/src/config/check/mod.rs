@@ -345,7 +345,7 @@ impl Checker<'_> {
                 }
                 "redact" => {}
                 "on_tool_change" => {
-                    let names = crate::pins::OnToolChange::NAMES;
+                    let names = crate::config::OnToolChange::NAMES;
                     if let Some(text) = self.expect_string(value, &at)
                         && !names.contains(&text)
                     {
