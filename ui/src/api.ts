@@ -13,19 +13,17 @@ import type {
   Grant,
   GrantToken,
   HistoryQuery,
-  PinDecision,
   PolicyDoc,
   Remembered,
   StagedChange,
   SetAccess,
   Stats,
   Status,
-  ToolPin,
-  ToolPinEvent,
   ToolPreview,
   Validation,
 } from "./bindings/api";
 import type { ImportDone, ImportPreview, ImportScan, SavedPolicy, Starter } from "./bindings/onboarding";
+import type { PinDecision, ToolPin, ToolPinEvent } from "./bindings/pins";
 import { request } from "./transport";
 
 /** `?a=1&b=2` from the defined, non-empty fields of `q`. */

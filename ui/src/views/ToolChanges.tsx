@@ -7,7 +7,7 @@
 // meanwhile is refused by the gate rather than accepted unseen.
 
 import { useCallback, useEffect, useState } from "preact/hooks";
-import type { DiffPart, PinDecision, ToolPin } from "../bindings/api";
+import type { DiffPart, PinDecision, ToolPin } from "../bindings/pins";
 import { api } from "../api";
 import { Empty, ErrorNote } from "../components/Empty";
 import { formatTime } from "../format";

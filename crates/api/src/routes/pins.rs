@@ -3,6 +3,9 @@
 //!
 //! A decision names the hash the human reviewed; the gate refuses it (409) when the server
 //! listed yet another definition meanwhile, so nothing is accepted unseen.
+//!
+//! The wire types are exported to `ui/src/bindings/pins.ts` (see [`typescript_bindings`]; the
+//! test `pin_bindings` fails when it drifts, `UPDATE_BINDINGS=1` rewrites it).
 
 use airlock_gate::pins::DiffTag as GateTag;
 use airlock_gate::{Gate, PinError, PinState as GateState, PinnedTool};
@@ -252,4 +255,31 @@ pub async fn reject(
         .await
         .map_err(pin_error)?;
     Ok(Json(wire(pin)))
+}
+
+/// The TypeScript declarations of this module's wire types, as one module beside `api.ts`.
+pub fn typescript_bindings() -> String {
+    let cfg = ts_rs::Config::new().with_large_int("number");
+    let decls = [
+        PinState::decl(&cfg),
+        DiffTag::decl(&cfg),
+        DiffPart::decl(&cfg),
+        ToolPin::decl(&cfg),
+        ToolPinEvent::decl(&cfg),
+        PinQuery::decl(&cfg),
+        PinDecision::decl(&cfg),
+    ];
+    let mut out = String::from(
+        "// Generated from crates/api/src/routes/pins.rs by `UPDATE_BINDINGS=1 cargo test -p airlock-api`.\n\
+         // Do not edit: the test `pin_bindings_are_current` fails when this file drifts.\n\n\
+         /* eslint-disable */\n\
+         import type { DecisionSource, JsonValue } from \"./api\";\n",
+    );
+    for decl in decls {
+        out.push('\n');
+        out.push_str("export ");
+        out.push_str(&decl);
+        out.push('\n');
+    }
+    out
 }
