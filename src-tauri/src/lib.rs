@@ -7,6 +7,7 @@
 //! - [`startup`]: config lookup, first-run default, and the explanation of a failed start.
 //! - [`notice`]: what a notification says (pure, unit-tested).
 //! - `notifier`: D-Bus notifications and their actions.
+//! - `tool_notice`: a notification when a server's tool is held for review.
 //! - [`tray`]: the tray icon and menu.
 //! - `shell`: the Tauri wiring and the native commands.
 
@@ -15,6 +16,7 @@ mod notifier;
 mod shell;
 pub mod staged_notice;
 pub mod startup;
+mod tool_notice;
 pub mod tray;
 
 pub use notifier::NotifierStatus;

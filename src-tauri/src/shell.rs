@@ -234,6 +234,7 @@ fn running(app: &mut tauri::App, started: Started) {
         });
     });
     let notifications = notifier::spawn(gate.clone(), open);
+    crate::tool_notice::spawn(&gate);
 
     app.manage(Shell {
         core: Some(Core {
