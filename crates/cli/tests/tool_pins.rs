@@ -85,6 +85,26 @@ fn write_tools(path: &Path, tools: &[Value]) -> Result<()> {
     Ok(())
 }
 
+/// Waits until the server answered `n` listings in all: the agent's first one, then the one
+/// Airlock makes itself, as a client of every capability, to complete the first pin.
+fn wait_listings(tools_file: &Path, n: usize) -> Result<()> {
+    let lists = tools_file.with_extension("json.lists");
+    let deadline = Instant::now() + AGENT_DEADLINE;
+    loop {
+        let count = std::fs::read_to_string(&lists)
+            .map(|text| text.lines().count())
+            .unwrap_or(0);
+        if count >= n {
+            return Ok(());
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "the server answered {count} listings, not {n}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn fixture() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/changing_server.py")
 }
@@ -232,6 +252,7 @@ fn a_changed_description_a_changed_schema_and_a_new_tool_are_held_until_a_human_
         names(&["list_dir", "read_file", "write_file"])
     );
     assert!(!monday_session.call("read_file")?.0);
+    wait_listings(&tools_file, 2)?;
     let listed = ok(&serve, &["tools", "files"])?;
     assert!(
         listed.contains("files/read_file") && listed.contains("pinned"),
@@ -413,5 +434,44 @@ fn server_everything_is_pinned_on_its_first_listing_and_nothing_is_held_on_the_s
     );
     let listed = ok(&serve, &["tools", "everything"])?;
     assert!(!listed.contains("held"), "{listed}");
+    Ok(())
+}
+
+#[test]
+fn under_ask_a_changed_tool_stays_listed_and_its_calls_wait_for_a_human() -> Result<()> {
+    let tools_dir = tempfile::tempdir()?;
+    let tools_file = tools_dir.path().join("tools.json");
+    write_tools(&tools_file, &monday())?;
+    let config = json!({
+        "gate": { "on_tool_change": "ask", "hold_seconds": 120 },
+        "mcpServers": {
+            "files": {
+                "command": "python3",
+                "args": [fixture().display().to_string(), tools_file.display().to_string()],
+                "policy": "allow.json"
+            }
+        }
+    });
+    let serve = Serve::start(&config)?;
+    Session::open(&serve, "files")?.list()?;
+    wait_listings(&tools_file, 2)?;
+    write_tools(&tools_file, &tuesday())?;
+    let mut session = Session::open(&serve, "files")?;
+    assert_eq!(
+        session.list()?,
+        names(&["list_dir", "read_file", "send_report", "write_file"]),
+        "under ask nothing is hidden"
+    );
+    let call = std::thread::spawn(move || session.call("read_file"));
+    let pending = serve.wait_pending()?;
+    assert_eq!(pending["tool"], "read_file");
+    assert_eq!(pending["rule"], "(tool pin)", "{pending}");
+    let id = pending["id"].as_str().context("approval id")?;
+    serve.approve(id)?;
+    let joined = call.join();
+    let (refused, text) = joined.map_err(|_| anyhow::anyhow!("the agent thread panicked"))??;
+    assert!(!refused && text.starts_with("ran read_file"), "{text}");
+    // The approval was for that call; the change itself is still to review.
+    assert_eq!(state_of(&pins(&serve, "files")?, "read_file"), "changed");
     Ok(())
 }

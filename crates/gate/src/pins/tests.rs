@@ -144,3 +144,27 @@ async fn ask_keeps_the_tool_listed_and_allow_accepts_at_once() {
     assert_eq!(newest.event.event, PinEvent::Accepted);
     assert_eq!(newest.event.actor.as_deref(), Some(BY_CONFIG));
 }
+
+#[test]
+fn on_tool_change_is_checked_like_the_rest_of_the_config() {
+    let servers = r#""mcpServers": {"s": {"builtin": "demo-pusher"}}"#;
+    let err = crate::Config::parse(
+        &format!(r#"{{"gate": {{"on_tool_change": "holdd"}}, {servers}}}"#),
+        None,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("<config>:1:29: /gate/on_tool_change: unknown value `holdd`"),
+        "{err}"
+    );
+    assert!(err.contains("did you mean `hold`"), "{err}");
+    let config = crate::Config::parse(
+        &format!(r#"{{"gate": {{"on_tool_change": "ask"}}, {servers}}}"#),
+        None,
+    )
+    .unwrap();
+    assert_eq!(config.gate.on_tool_change, OnToolChange::Ask);
+    let config = crate::Config::parse(&format!("{{{servers}}}"), None).unwrap();
+    assert_eq!(config.gate.on_tool_change, OnToolChange::Hold);
+}
