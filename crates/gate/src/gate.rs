@@ -297,6 +297,17 @@ impl Gate {
         .await
         .map_err(|e| GateError::Store(e.to_string()))?;
         let pins = Arc::new(pins);
+        // The guard looks up the real paths of the gate's own files: blocking, off the runtime.
+        let guard_config = config.clone();
+        let guard_dir = data_dir.clone();
+        let guard = tokio::task::spawn_blocking(move || {
+            crate::decide::guard::Guard::new(&guard_config, &guard_dir)
+        })
+        .await
+        .map_err(|err| GateError::ConfigInvalid {
+            path: "gate.guard_own_files".into(),
+            message: format!("cannot prepare the guard of Airlock's own files: {err}"),
+        })?;
         let interceptor = Arc::new(GateInterceptor {
             policies: policies.clone(),
             grants: ArcSwap::from_pointee(grants),
@@ -315,6 +326,7 @@ impl Gate {
             sessions: Default::default(),
             listed: Default::default(),
             pins: pins.clone(),
+            guard,
         });
 
         let proxy = Proxy::new(

@@ -39,6 +39,7 @@ pub use approvals::{
 };
 pub use config::Config;
 pub use decide::META_KEY;
+pub use decide::guard::{GUARD_KIND, GUARD_RULE, GuardContext, OwnFile, OwnFileHit, OwnFiles};
 pub use duration::parse_duration;
 pub use events::GateEvent;
 pub use gate::{BindPolicyError, Gate, GateOptions, PolicySaveError, Remember, ToolPreview};

@@ -82,6 +82,8 @@ text_enum! {
         Error = "error",
         /// The user paused every agent (always a denial).
         Paused = "paused",
+        /// The guard of Airlock's own files, before any policy (always a denial).
+        Guard = "guard",
     }
 }
 

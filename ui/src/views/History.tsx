@@ -39,6 +39,7 @@ const DECIDED_BY_NAMES = {
   restart: "restart",
   error: "error",
   paused: "paused",
+  guard: "guard",
 } satisfies Record<DecidedBy, string>;
 
 interface Filters {
@@ -374,6 +375,8 @@ export function decidedByText(c: Call): string {
       return "denied (error)";
     case "paused":
       return "denied: agents paused by the user";
+    case "guard":
+      return "denied: names Airlock's own files";
     default:
       return c.decidedBy;
   }

@@ -115,6 +115,11 @@ pub struct GateSettings {
     /// needs approval until then) or `allow` (accepted at once, only recorded). See
     /// docs/pinning.md.
     pub on_tool_change: OnToolChange,
+    /// Deny, before any policy, every tool call whose arguments name Airlock's own files (this
+    /// config, its policy files, the data directory with history and the API token), so an
+    /// agent cannot loosen or switch off the gate through a file tool. On by default; `false`
+    /// turns it off (warned about at start).
+    pub guard_own_files: bool,
 }
 
 impl Default for GateSettings {
@@ -137,6 +142,7 @@ impl Default for GateSettings {
             max_body_bytes: 4 * 1024 * 1024,
             redact: RedactSettings::default(),
             on_tool_change: OnToolChange::default(),
+            guard_own_files: true,
         }
     }
 }

@@ -9,6 +9,7 @@
 //! a time-out or a cancellation all end in a denial the agent can read, and none forwards the call.
 
 mod background;
+pub(crate) mod guard;
 mod hold;
 mod listed;
 mod paths;
@@ -71,6 +72,8 @@ pub struct GateInterceptor {
     pub(crate) listed: listed::ListedTools,
     /// The pinned tool definitions (`crate::pins`).
     pub(crate) pins: Arc<crate::pins::Pins>,
+    /// The guard of the gate's own files; `None` when `gate.guard_own_files` is off.
+    pub(crate) guard: Option<Arc<guard::Guard>>,
 }
 
 impl std::fmt::Debug for GateInterceptor {

@@ -15,6 +15,7 @@ use crate::approvals::{Approval, CallKey};
 use crate::pins::PinCheck;
 
 use super::GateInterceptor;
+use super::guard::{GUARD_KIND, GUARD_RULE};
 use super::paths::facts;
 use super::record::{Record, Trail};
 use super::ticket::Reservation;
@@ -97,6 +98,11 @@ impl GateInterceptor {
                 "Denied: all agents are paused by the user in Airlock. Try again later or ask the user to resume.".into(),
                 DecidedBy::Paused,
             );
+            return self.deny_unevaluated(trail, call, record).await;
+        }
+        // Before any policy: no policy may open the gate's own files to an agent.
+        if let Some(message) = self.own_files_hit(call).await {
+            let record = Record::deny(GUARD_KIND, GUARD_RULE, message, DecidedBy::Guard);
             return self.deny_unevaluated(trail, call, record).await;
         }
         let (policy, asks_for_everything) = match self

@@ -37,6 +37,7 @@ const GATE_FIELDS: &[&str] = &[
     "max_body_bytes",
     "redact",
     "on_tool_change",
+    "guard_own_files",
 ];
 const REDACT_FIELDS: &[&str] = &["keys", "patterns"];
 const SERVER_FIELDS: &[&str] = &[
@@ -321,6 +322,17 @@ impl Checker<'_> {
                 }
                 "allow_non_loopback" | "require_grants" | "offer_tasks" => {
                     self.expect_bool(value, &at)
+                }
+                "guard_own_files" => {
+                    self.expect_bool(value, &at);
+                    if matches!(value.kind, Kind::Bool(false)) {
+                        self.warn(
+                            value.pos,
+                            &at,
+                            "the guard of Airlock's own files is off: agents' file tools may read the API token and rewrite this config and the policies".into(),
+                            Some("remove `guard_own_files` to turn the guard back on".into()),
+                        );
+                    }
                 }
                 "allowed_origins" | "allowed_hosts" => self.expect_strings(value, &at),
                 "hold_seconds" | "max_body_bytes" => {
