@@ -4,6 +4,11 @@
 //! calls); remembered human decisions are not consulted. Path conditions normalize
 //! against `--root` directories (the server's roots), the user's home directory, and
 //! the disk here, as the gate does for a stdio server.
+//!
+//! Before the policy, the guard of Airlock's own files runs as in the gate: a call whose
+//! arguments name the config (`--config`, else the default config when there is one), a policy
+//! file it names, or the data directory is shown denied by the guard (`own_files`), unless that
+//! config sets `gate.guard_own_files: false`.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -40,9 +45,48 @@ pub struct Args {
     /// paths cannot be normalized and those conditions fail closed.
     #[arg(long = "root", value_name = "DIR")]
     pub roots: Vec<String>,
+    /// The config whose own files the guard protects (default: `$AIRLOCK_CONFIG`, else the
+    /// default config file when it exists).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The data directory the guard protects (default: as `airlock serve` finds it).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+}
+
+/// The guard's answer for `arguments`, as the gate would give it before any policy.
+fn guard_hit(
+    args: &Args,
+    roots: &[String],
+    arguments: &serde_json::Value,
+) -> anyhow::Result<Option<airlock_gate::OwnFileHit>> {
+    let path = match &args.config {
+        Some(path) => Some(path.clone()),
+        None => Some(airlock_gate::runtime::default_config_path()).filter(|p| p.is_file()),
+    };
+    let config = match &path {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read `{}`", path.display()))?;
+            airlock_gate::Config::parse(&text, Some(path))
+                .map_err(|d| anyhow::anyhow!("the config does not load:\n{d}"))?
+        }
+        None => airlock_gate::Config::parse("{}", None)
+            .map_err(|d| anyhow::anyhow!("the empty config does not load:\n{d}"))?,
+    };
+    if !config.gate.guard_own_files {
+        return Ok(None);
+    }
+    let data_dir = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| airlock_gate::runtime::data_dir(config.gate.data_dir.as_deref()));
+    let files = airlock_gate::OwnFiles::new(&config, &data_dir);
+    let context = airlock_gate::GuardContext::new(roots.to_vec(), true).on_disk();
+    Ok(files.check(&context, arguments))
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -82,6 +126,28 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .context("cannot make a `--root` absolute")?;
     let paths =
         airlock_gate::local_path_context(&roots).map_err(|e| anyhow::anyhow!("`--root`: {e}"))?;
+    if let Some(hit) = guard_hit(&args, &roots, &call_args)? {
+        let message = hit.message();
+        let mut out = std::io::stdout().lock();
+        if args.format == Format::Json {
+            let e = serde_json::json!({
+                "decision": "deny",
+                "kind": airlock_gate::GUARD_KIND,
+                "retry_after_ms": null,
+                "rule": airlock_gate::GUARD_RULE,
+                "message": message,
+                "reason": null,
+                "limit_uses": [],
+            });
+            serde_json::to_writer_pretty(&mut out, &e)?;
+        } else {
+            writeln!(out, "decision: deny ({})", airlock_gate::GUARD_KIND)?;
+            writeln!(out, "rule:     {}", airlock_gate::GUARD_RULE)?;
+            write!(out, "message:  {message}")?;
+        }
+        writeln!(out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let e = evaluate_with(&policy, &facts, &paths, None, &NoCounters, 0);
     let mut out = std::io::stdout().lock();
     if args.format == Format::Json {
