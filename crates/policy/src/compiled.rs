@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
-use crate::model::{Scope, ToolAction, Window};
+use crate::model::{ApprovalKind, Scope, ToolAction, Window};
 use crate::pathmatch::{GlobTest, UnderTest};
 
 #[derive(Debug, Clone)]
@@ -31,6 +31,7 @@ pub(crate) struct CompiledTool {
     pub approve_if: Vec<CompiledCondition>,
     pub limits: Vec<CompiledLimit>,
     pub approval_timeout_ms: Option<u64>,
+    pub approval: ApprovalKind,
 }
 
 #[derive(Debug, Clone)]

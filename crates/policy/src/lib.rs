@@ -37,7 +37,9 @@ pub use eval::{
     CallFacts, DenyKind, Evaluation, RULE_DEFAULT, RULE_HIDDEN, RULE_REMEMBERED, Remembered,
     RememberedDecision, Verdict, evaluate, evaluate_with,
 };
-pub use model::{DefaultAction, Op, PolicyDocument, Scope, ToolAction, Window, WindowUnit};
+pub use model::{
+    ApprovalKind, DefaultAction, Op, PolicyDocument, Scope, ToolAction, Window, WindowUnit,
+};
 pub use paths::{
     PathContext, PathContextBuilder, PathContextError, PathError, PathProblem, PathResolver,
     PathRole, PathStyle,

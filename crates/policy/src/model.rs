@@ -104,6 +104,28 @@ impl ToolAction {
     }
 }
 
+/// What a human's approval of a tool's call needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalKind {
+    /// Any human decision, from any surface (window, notification, `airlock approve`, the API).
+    #[default]
+    Human,
+    /// The user's passphrase too, typed into the window or `airlock approve`: a program that
+    /// holds the API token (an agent running as the same user) cannot approve such a call.
+    Passphrase,
+}
+
+impl ApprovalKind {
+    /// The word used in the policy file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApprovalKind::Human => "human",
+            ApprovalKind::Passphrase => "passphrase",
+        }
+    }
+}
+
 /// The rules of one tool. Evaluated in this order: `action: deny`, `require`,
 /// `deny_if`, remembered human decisions, `approve_if` / `action: require_approval`, limits.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
@@ -132,6 +154,14 @@ pub struct ToolRule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "String", extend("pattern" = "^[1-9][0-9]*(s|m|h|d)$"))]
     pub approval_timeout: Option<String>,
+    /// What approving a call needs: `human` (the default, any human decision) or `passphrase`
+    /// (the user's passphrase as well, so an agent holding the API token cannot approve it).
+    #[serde(default, skip_serializing_if = "is_default_approval")]
+    pub approval: ApprovalKind,
+}
+
+fn is_default_approval(a: &ApprovalKind) -> bool {
+    *a == ApprovalKind::Human
 }
 
 fn is_default_action(a: &ToolAction) -> bool {

@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 use crate::check;
 use crate::compiled::{CompiledPolicy, Test};
 use crate::diagnostics::{Diagnostic, Diagnostics};
-use crate::model::{DefaultAction, PolicyDocument, ToolAction};
+use crate::model::{ApprovalKind, DefaultAction, PolicyDocument, ToolAction};
 
 /// A valid policy, ready to evaluate. Cheap to share behind an `Arc`; immutable.
 #[derive(Clone)]
@@ -123,6 +123,15 @@ impl Policy {
             .tools
             .keys()
             .any(|tool| self.checks_paths(tool))
+    }
+
+    /// True if approving a call of `tool` needs the user's passphrase (`"approval":
+    /// "passphrase"`): the gate then refuses an approval without it.
+    pub fn needs_passphrase(&self, tool: &str) -> bool {
+        self.compiled
+            .tools
+            .get(tool)
+            .is_some_and(|t| t.approval == ApprovalKind::Passphrase)
     }
 
     /// The approval timeout of `tool`, if its rule sets one.

@@ -3,11 +3,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::{ACTIONS, ALL_TOOLS_FIELDS, Checker, TOOL_FIELDS, TOP_FIELDS, child};
+use super::{ACTIONS, ALL_TOOLS_FIELDS, APPROVALS, Checker, TOOL_FIELDS, TOP_FIELDS, child};
 use crate::compiled::{CompiledLimit, CompiledPolicy, CompiledTool};
 use crate::json::{Kind, Spanned};
 use crate::model::{
-    AllTools, DefaultAction, PolicyDocument, ToolAction, ToolName, ToolRule, Version,
+    AllTools, ApprovalKind, DefaultAction, PolicyDocument, ToolAction, ToolName, ToolRule, Version,
 };
 
 impl<'v> Checker<'_> {
@@ -199,6 +199,24 @@ impl<'v> Checker<'_> {
             },
             None => (None, None),
         };
+        let approval = match f.get("approval") {
+            Some(v) => match self.word(v, &child(pointer, "approval"), "approval", APPROVALS) {
+                Some("passphrase") => {
+                    let asks = action == ToolAction::RequireApproval
+                        || (action == ToolAction::Allow && f.get("approve_if").is_some());
+                    if !asks {
+                        self.lint_approval_never_asked(v.pos, &child(pointer, "approval"), action);
+                    }
+                    ApprovalKind::Passphrase
+                }
+                Some(_) => ApprovalKind::Human,
+                None => {
+                    ok = false;
+                    ApprovalKind::Human
+                }
+            },
+            None => ApprovalKind::Human,
+        };
         if !ok {
             return None;
         }
@@ -214,6 +232,7 @@ impl<'v> Checker<'_> {
             approve_if,
             limits,
             approval_timeout,
+            approval,
         };
         let compiled = CompiledTool {
             pointer: pointer.to_owned(),
@@ -224,6 +243,7 @@ impl<'v> Checker<'_> {
             approve_if: c_approve_if,
             limits: compiled_limits,
             approval_timeout_ms,
+            approval,
         };
         Some((model, compiled))
     }

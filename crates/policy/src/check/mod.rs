@@ -5,6 +5,7 @@
 //! at the key (unknown or duplicate fields) or the value (wrong type, bad word,
 //! bad regex) at fault; a missing field points at the object that lacks it.
 
+mod approval;
 mod conditions;
 mod document;
 mod limits;
@@ -32,7 +33,9 @@ const TOOL_FIELDS: &[&str] = &[
     "approve_if",
     "limits",
     "approval_timeout",
+    "approval",
 ];
+const APPROVALS: &[&str] = &["human", "passphrase"];
 const CONDITION_FIELDS: &[&str] = &["path", "op", "value", "on_deny"];
 const LIMIT_FIELDS: &[&str] = &["counter", "window", "max", "scope", "increment_from"];
 const ACTIONS: &[&str] = &["allow", "deny", "require_approval"];
