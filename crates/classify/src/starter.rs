@@ -5,14 +5,18 @@
 //! | `read` | allowed, at most [`READ_PER_MINUTE`] a minute per agent (counter `reads`) |
 //! | `write` | allowed, at most [`WRITE_PER_MINUTE`] a minute and [`WRITE_PER_HOUR`] an hour (`writes`, `writes_hour`) |
 //! | `communication` | allowed, at most [`MESSAGE_PER_MINUTE`] a minute and [`MESSAGE_PER_HOUR`] an hour (`messages`, `messages_hour`) |
-//! | `execute`, `destructive`, `credential` | a human approves each call |
-//! | `financial` | a human approves each call; with a required number field `amount` (or `amount_cents`, …), also a spend limit of [`SPEND_PER_DAY`] a day across all agents |
+//! | `execute`, `destructive` | a human approves each call |
+//! | `credential` | a human approves each call, with the user's passphrase (`"approval": "passphrase"`) |
+//! | `financial` | a human approves each call, with the user's passphrase; with a required number field `amount` (or `amount_cents`, …), also a spend limit of [`SPEND_PER_DAY`] a day across all agents |
 //! | `unknown` | a human approves each call |
 //! | any class with `low` confidence | a human approves each call (too little evidence to allow calls unseen) |
 //!
 //! Every call also counts against `all_calls` ([`ALL_PER_MINUTE`] a minute per agent), and a tool
 //! the server adds later falls to `default: require_approval`. Each rule's `reason` names the
-//! class, the confidence and the evidence, so the person reviewing the file sees why.
+//! class, the confidence and the evidence, so the person reviewing the file sees why. Money and
+//! secrets get passphrase approvals because an agent running as the same user can reach the
+//! local API's token; only the passphrase keeps it from approving its own call
+//! (`docs/security.md`).
 //!
 //! The proposal is JSON in the policy language (`docs/policy.md`); this crate does not parse
 //! policies, so callers validate it (`airlock policy init` runs it through `airlock check`'s
@@ -241,6 +245,9 @@ fn rule_for(name: &str, tool: &Value, classification: Classification) -> (Value,
     }
     if action == Action::Ask {
         rule.insert("action".into(), json!("require_approval"));
+        if matches!(class, Class::Financial | Class::Credential) {
+            rule.insert("approval".into(), json!("passphrase"));
+        }
     }
     rule.insert("reason".into(), json!(reason));
     if !limits.is_empty() {
@@ -397,6 +404,23 @@ mod tests {
         assert_eq!(t["create_price"]["action"], "require_approval");
         assert!(t["create_price"].get("limits").is_none());
         assert_eq!(t["create_payout"]["action"], "require_approval");
+        for tool in ["create_refund", "create_payout", "create_price"] {
+            assert_eq!(t[tool]["approval"], "passphrase", "{tool}");
+        }
+    }
+
+    #[test]
+    fn credentials_need_the_passphrase_and_other_asked_tools_do_not() {
+        let proposal = propose(&[
+            json!({"name": "get_api_key", "description": "Returns the API key for the account"}),
+            json!({"name": "delete_file", "annotations": {"destructiveHint": true}}),
+        ]);
+        assert_eq!(proposal.rows[0].class, Class::Credential);
+        let t = &proposal.policy["tools"];
+        assert_eq!(t["get_api_key"]["action"], "require_approval");
+        assert_eq!(t["get_api_key"]["approval"], "passphrase");
+        assert_eq!(t["delete_file"]["action"], "require_approval");
+        assert!(t["delete_file"].get("approval").is_none());
     }
 
     #[test]
