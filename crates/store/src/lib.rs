@@ -75,4 +75,5 @@ pub use retention::{PruneReport, Retention};
 pub use store::Store;
 pub use tables::call_counts::ToolBucket;
 pub use tables::counter_events::COUNTER_RETENTION;
+pub use tables::passphrase::StoredPassphrase;
 pub use types::*;

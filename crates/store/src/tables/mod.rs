@@ -9,6 +9,7 @@ pub(crate) mod calls;
 pub(crate) mod calls_fts;
 pub(crate) mod counter_events;
 pub(crate) mod grants;
+pub(crate) mod passphrase;
 pub(crate) mod remembered;
 pub(crate) mod tool_pins;
 
