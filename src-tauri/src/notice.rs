@@ -344,6 +344,7 @@ mod tests {
                 rule: "/tools/terminate_user_connections".into(),
                 reason: None,
                 timeout_ms: 600_000,
+                passphrase: false,
             },
             waiting: 1,
             decided_ms: None,

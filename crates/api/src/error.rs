@@ -54,6 +54,17 @@ pub enum ApiError {
     /// A policy text that does not validate (422); the diagnostics go in the body.
     #[error("the policy is not valid: {} problem(s), first at line {}", .0.len(), .0.first().map(|d| d.line).unwrap_or(0))]
     InvalidPolicy(Vec<Diagnostic>),
+    /// A passphrase step refused: none given, wrong, too many wrong ones (403, 409, 429); `code`
+    /// says which (`crate::passphrase::refused`).
+    #[error("{message}")]
+    Passphrase {
+        /// Stable machine code, e.g. `passphrase_required`.
+        code: &'static str,
+        /// The HTTP status.
+        status: StatusCode,
+        /// A sentence for people.
+        message: String,
+    },
     /// Something failed inside Airlock (500); the detail is logged.
     #[error("internal error: {0}")]
     Internal(String),
@@ -72,6 +83,7 @@ impl ApiError {
             ApiError::BadQuery(_) => "bad_query",
             ApiError::Invalid(_) => "invalid",
             ApiError::InvalidPolicy(_) => "invalid_policy",
+            ApiError::Passphrase { code, .. } => code,
             ApiError::Internal(_) => "internal",
         }
     }
@@ -87,6 +99,7 @@ impl ApiError {
                 StatusCode::BAD_REQUEST
             }
             ApiError::InvalidPolicy(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Passphrase { status, .. } => *status,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -65,6 +65,7 @@ fn sample_approval() -> Approval {
         waiting: 1,
         note: None,
         remembered: None,
+        needs_passphrase: false,
     }
 }
 

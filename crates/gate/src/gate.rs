@@ -297,6 +297,8 @@ impl Gate {
         .await
         .map_err(|e| GateError::Store(e.to_string()))?;
         let pins = Arc::new(pins);
+        let passphrases =
+            crate::passphrase::Passphrases::load(store.clone(), clock.clone()).await?;
         // The guard looks up the real paths of the gate's own files: blocking, off the runtime.
         let guard_config = config.clone();
         let guard_dir = data_dir.clone();
@@ -327,6 +329,7 @@ impl Gate {
             listed: Default::default(),
             pins: pins.clone(),
             guard,
+            passphrases,
         });
 
         let proxy = Proxy::new(
@@ -590,7 +593,21 @@ impl Gate {
     /// A human decides a pending request. The decision (and the rule it asks to remember) is
     /// written to the store first; only then is it applied, so nothing is approved that history
     /// does not show.
+    /// Approving a request whose rule asks for the passphrase is refused here
+    /// ([`crate::PassphraseError::Required`]): use [`Gate::decide_with_passphrase`].
     pub async fn decide(&self, id: &str, decision: HumanDecision) -> Result<Approval, GateError> {
+        if decision.approve && self.needs_passphrase(id) {
+            return Err(crate::PassphraseError::Required.into());
+        }
+        self.decide_verified(id, decision).await
+    }
+
+    /// [`Gate::decide`] once any passphrase the request needs was checked.
+    pub(crate) async fn decide_verified(
+        &self,
+        id: &str,
+        decision: HumanDecision,
+    ) -> Result<Approval, GateError> {
         let broker = &self.inner.interceptor.broker;
         let store = &self.inner.interceptor.store;
         let current = broker.check_pending(id).map_err(GateError::Decide)?;
@@ -643,7 +660,11 @@ impl Gate {
             if r.tool == tool && same_agent && server.is_none_or(|s| s == r.server) {
                 match self.decide(&approval.id, decision.clone()).await {
                     Ok(_) => decided += 1,
-                    Err(GateError::Decide(DecideError::NotPending { .. })) => {}
+                    // A request that needs the passphrase is approved one at a time, with it.
+                    Err(
+                        GateError::Decide(DecideError::NotPending { .. })
+                        | GateError::Passphrase(crate::PassphraseError::Required),
+                    ) => {}
                     Err(err) => return Err(err),
                 }
             }

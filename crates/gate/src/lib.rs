@@ -20,6 +20,7 @@ pub mod identity;
 pub mod logging;
 mod pin_admin;
 pub mod pins;
+mod passphrase;
 pub mod policies;
 mod probe;
 mod roots;
@@ -46,6 +47,9 @@ pub use gate::{BindPolicyError, Gate, GateOptions, PolicySaveError, Remember, To
 pub use grant_admin::{GrantError, GrantInfo};
 pub use policies::{StagedError, StagedPolicy};
 pub use pins::{OnToolChange, PinError, PinState, PinnedTool, ToolDiff};
+pub use passphrase::{
+    FAILURE_WINDOW_MS, MAX_FAILURES, MIN_CHARS, PassphraseError, PassphraseStatus,
+};
 pub use probe::configured_server_tools;
 pub use roots::local_path_context;
 
@@ -80,4 +84,7 @@ pub enum GateError {
     Serve(std::io::Error),
     #[error(transparent)]
     Decide(#[from] DecideError),
+    /// A passphrase approval or change was refused (`crate::passphrase`).
+    #[error(transparent)]
+    Passphrase(#[from] PassphraseError),
 }

@@ -20,7 +20,6 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0002_call_counts.sql"),
     include_str!("../migrations/0003_remembered_scope.sql"),
     include_str!("../migrations/0004_tool_pins.sql"),
-    // 0004 is tool-definition pinning's: the files stay in number order.
     include_str!("../migrations/0005_passphrase.sql"),
 ];
 

@@ -49,6 +49,7 @@ pub fn approval(a: &airlock_gate::Approval) -> Approval {
         waiting: u32::try_from(a.waiting).unwrap_or(u32::MAX),
         note: a.note.clone(),
         remembered: a.remembered.clone(),
+        needs_passphrase: r.passphrase,
     }
 }
 
@@ -118,6 +119,7 @@ fn decide_error(err: GateError) -> ApiError {
             status: status.to_owned(),
         },
         GateError::Decide(e @ DecideError::Scope(_)) => ApiError::Invalid(e.to_string()),
+        GateError::Passphrase(e) => super::passphrase::refused(e),
         other => internal(other),
     }
 }
@@ -135,7 +137,10 @@ pub(super) async fn decide(
         body.note,
         body.source,
     )?;
-    let decided = gate.decide(&id, d).await.map_err(decide_error)?;
+    let decided = gate
+        .decide_with_passphrase(&id, d, body.passphrase.as_deref())
+        .await
+        .map_err(decide_error)?;
     Ok(axum::Json(approval(&decided)))
 }
 

@@ -15,6 +15,7 @@ mod export;
 mod grants;
 mod history;
 mod onboarding;
+pub mod passphrase;
 pub mod pins;
 mod policies;
 mod remembered;
@@ -33,6 +34,7 @@ pub fn api_routes(gate: Gate) -> Router {
         .route("/approvals", get(approvals::approvals))
         .route("/approvals/bulk", post(approvals::bulk))
         .route("/approvals/{id}/decide", post(approvals::decide))
+        .route("/passphrase", get(passphrase::status).put(passphrase::set))
         .route("/remembered", get(remembered::remembered))
         .route("/remembered/{id}", delete(remembered::revoke_remembered))
         .route("/history", get(history::history))

@@ -63,6 +63,10 @@ pub struct Approval {
     /// On a decided request: what the remembered decision it created covers, in words.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remembered: Option<String>,
+    /// Approving it needs the user's passphrase (`"approval": "passphrase"`): send it as
+    /// `passphrase` with the decision. Denying never needs it.
+    #[serde(default)]
+    pub needs_passphrase: bool,
 }
 
 /// Which arguments a remembered decision covers.
@@ -138,6 +142,10 @@ pub struct DecideRequest {
     /// Where the human decided; `api` when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<DecisionSource>,
+    /// The user's passphrase, to approve a request that needs it (`needsPassphrase`); ignored
+    /// otherwise. Never stored or logged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passphrase: Option<String>,
 }
 
 /// `POST /api/approvals/bulk`: decide every pending request of one tool by one agent.

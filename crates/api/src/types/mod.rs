@@ -73,6 +73,8 @@ pub fn typescript_bindings() -> String {
         Event::decl(&cfg),
         ErrorBody::decl(&cfg),
         ErrorDetail::decl(&cfg),
+        crate::routes::passphrase::PassphraseState::decl(&cfg),
+        crate::routes::passphrase::SetPassphrase::decl(&cfg),
         crate::routes::staged::ChangeDirection::decl(&cfg),
         crate::routes::staged::PolicyChange::decl(&cfg),
         crate::routes::staged::StagedChange::decl(&cfg),

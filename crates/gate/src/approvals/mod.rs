@@ -126,6 +126,8 @@ pub struct ApprovalRequest {
     pub rule: String,
     pub reason: Option<String>,
     pub timeout_ms: u64,
+    /// Approving it needs the user's passphrase (the rule's `"approval": "passphrase"`).
+    pub passphrase: bool,
 }
 
 impl ApprovalRequest {
@@ -646,6 +648,7 @@ mod tests {
             rule: "/tools/terminate_user_connections".into(),
             reason: None,
             timeout_ms: 600_000,
+            passphrase: false,
         }
     }
 

@@ -38,6 +38,10 @@ impl GateInterceptor {
             rule: evaluation.rule.clone(),
             reason: evaluation.reason.clone(),
             timeout_ms,
+            passphrase: self
+                .policies
+                .for_call(&call.session.agent.grant, &call.session.server)
+                .is_ok_and(|p| p.needs_passphrase(call.name)),
         };
         let mut waiter = match self.broker.join(request, call.arguments) {
             Joined::Approved(approval) => return Human::Approved(approval),

@@ -74,6 +74,8 @@ pub struct GateInterceptor {
     pub(crate) pins: Arc<crate::pins::Pins>,
     /// The guard of the gate's own files; `None` when `gate.guard_own_files` is off.
     pub(crate) guard: Option<Arc<guard::Guard>>,
+    /// The passphrase of strong approvals.
+    pub(crate) passphrases: crate::passphrase::Passphrases,
 }
 
 impl std::fmt::Debug for GateInterceptor {
