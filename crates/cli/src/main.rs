@@ -68,6 +68,9 @@ enum Command {
     /// Agent identities: list, create, rotate, revoke; `access` and `require on|off` for
     /// gate.require_grants.
     Grants(commands::grants::GrantsArgs),
+    /// The passphrase that approves calls of `"approval": "passphrase"` rules: `set` (typed, no
+    /// echo), `status`.
+    Passphrase(commands::passphrase::PassphraseArgs),
 }
 
 /// Logs go to stderr (stdout belongs to MCP messages in `connect` and `demo-pusher`), filtered by
@@ -105,6 +108,7 @@ fn main() -> ExitCode {
         Command::Remembered(args) => commands::remembered::run(args),
         Command::Grants(args) => commands::grants::run(args),
         Command::Tools(args) => commands::tools::run(args),
+        Command::Passphrase(args) => commands::passphrase::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,5 +1,4 @@
 //! `"approval": "passphrase"`: parsed, checked with position and hint, kept in the model.
-#![expect(clippy::panic, reason = "test helpers fail the test by panicking")]
 
 use airlock_policy::{ApprovalKind, Policy};
 

@@ -1,8 +1,4 @@
 //! The passphrase hash and wrong attempts, on a real SQLite file.
-#![expect(
-    clippy::unwrap_used,
-    reason = "test helpers fail the test on any error"
-)]
 
 use airlock_store::Store;
 
@@ -47,7 +43,7 @@ async fn the_hash_is_set_once_then_changed_only_from_the_hash_in_force() {
 #[tokio::test]
 async fn wrong_attempts_are_kept_and_read_by_time() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("airlock.db")).unwrap();
+    let store = Store::open(dir.path().join("airlock.db")).unwrap();
     store
         .record_passphrase_failure(100, Some("a-1"), "cli")
         .await

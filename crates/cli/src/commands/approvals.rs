@@ -196,6 +196,8 @@ pub fn approve(args: ApproveArgs) -> anyhow::Result<ExitCode> {
         args: args.scope.scope(remember != Remember::Once)?,
         note: None,
         source: Some(DecisionSource::Cli),
+        // Typed at the terminal, never an argument (`commands::passphrase`).
+        passphrase: super::passphrase::ask_if_needed(&args.gate, &args.id)?,
     };
     decide(&args.gate, &args.id, &body)
 }
@@ -212,6 +214,7 @@ pub fn deny(args: DenyArgs) -> anyhow::Result<ExitCode> {
         args: args.scope.scope(args.always)?,
         note: args.note,
         source: Some(DecisionSource::Cli),
+        passphrase: None,
     };
     decide(&args.gate, &args.id, &body)
 }

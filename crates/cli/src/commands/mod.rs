@@ -12,6 +12,7 @@ pub mod gate_client;
 pub mod grants;
 pub mod history;
 pub mod import;
+pub mod passphrase;
 pub mod policy;
 pub mod policy_staged;
 pub mod remembered;
