@@ -671,6 +671,57 @@ const scenarios = [
       check(history.body[0].event === "accepted" && history.body[0].actor === "browser", `history records who accepted: ${JSON.stringify(history.body[0])}`);
     },
   },
+  {
+    name: "passphrase approvals: set it in the window, the card asks for it, approve with it",
+    run: async ({ page, gate }) => {
+      const original = readFileSync(gate.policy, "utf8");
+      try {
+        await page.goto(`${gate.base}/#/approvals`);
+        // Set it once, in the window.
+        const panel = page.locator("section").filter({ has: page.getByRole("heading", { name: "Approval passphrase" }) });
+        await panel.getByTestId("passphrase-state").filter({ hasText: "Not set" }).waitFor({ timeout: WAIT });
+        await panel.getByLabel("New passphrase", { exact: true }).fill("correct horse battery");
+        await panel.getByLabel("Repeat the new passphrase").fill("correct horse battery");
+        await panel.getByRole("button", { name: "Set passphrase" }).click();
+        await panel.getByTestId("passphrase-state").filter({ hasText: "Set" }).filter({ hasText: "only with it" }).waitFor({ timeout: WAIT });
+        // The API token alone cannot change it.
+        const change = await api(gate, "PUT", "/api/passphrase", { passphrase: "chosen by an agent" });
+        check(change.status === 409, `the API changed the passphrase without the current one: ${change.status}`);
+        // The policy now asks for it (hot reload); wait until the gate applied it.
+        const policy = JSON.parse(original);
+        policy.tools.terminate_user_connections.approval = "passphrase";
+        writeFileSync(gate.policy, JSON.stringify(policy, null, 2));
+        for (let i = 0; ; i++) {
+          const docs = await api(gate, "GET", "/api/policies");
+          if (JSON.stringify(docs.body).includes("passphrase")) break;
+          check(i < 300, "the policy with the passphrase rule was not loaded");
+          await sleep(100);
+        }
+        const agent = agentCall(gate, "terminate_user_connections", { userId: "u-8" });
+        const card = cardFor(page, "terminate_user_connections", "u-8");
+        await card.waitFor({ timeout: WAIT });
+        const field = card.getByLabel("Passphrase to approve");
+        await field.waitFor({ timeout: WAIT });
+        await shot(page, "approval-passphrase", true);
+        // Without it: refused, still pending.
+        await card.getByRole("button", { name: "Approve" }).click();
+        await card.getByRole("alert").filter({ hasText: "needs the user's passphrase" }).waitFor({ timeout: WAIT });
+        // A wrong one: refused, and says so.
+        await field.fill("not the passphrase");
+        await card.getByRole("button", { name: "Approve" }).click();
+        await card.getByRole("alert").filter({ hasText: "wrong passphrase" }).waitFor({ timeout: WAIT });
+        check((await field.inputValue()) === "", "the typed passphrase was kept in the field");
+        // With it: the call runs.
+        await field.fill("correct horse battery");
+        await card.getByRole("button", { name: "Approve" }).click();
+        const result = await agent;
+        check(result.code === 0 && !/denied|pending/i.test(result.out), `approved with the passphrase: ${result.out}`);
+        await card.waitFor({ state: "detached", timeout: WAIT });
+      } finally {
+        writeFileSync(gate.policy, original);
+      }
+    },
+  },
 ];
 
 async function main() {

@@ -13,6 +13,8 @@ import type {
   Grant,
   GrantToken,
   HistoryQuery,
+  PassphraseState,
+  SetPassphrase,
   PolicyDoc,
   Remembered,
   StagedChange,
@@ -78,4 +80,6 @@ export const api = {
     request<ToolPin>("POST", `/api/tool-pins/${enc(server)}/${enc(tool)}/reject`, body),
   access: () => request<Access>("GET", "/api/access"),
   setAccess: (body: SetAccess) => request<AccessChange>("PUT", "/api/access", body),
+  passphrase: () => request<PassphraseState>("GET", "/api/passphrase"),
+  setPassphrase: (body: SetPassphrase) => request<PassphraseState>("PUT", "/api/passphrase", body),
 };

@@ -17,6 +17,7 @@ const approval = (over: Partial<Approval>): Approval => ({
   client: { name: "claude-code", version: "2.1.0" },
   sessionId: "s1",
   waiting: 1,
+  needsPassphrase: false,
   ...over,
 });
 

@@ -12,6 +12,7 @@ import { Empty, ErrorNote } from "../components/Empty";
 import { Json } from "../components/Json";
 import { type Choice, DEFAULT_CHOICE, ScopeChooser, argsScope } from "../components/Scope";
 import { useNow } from "../components/now";
+import { PassphrasePanel } from "../components/Passphrase";
 import { formatExpiry, formatRemaining, formatTime } from "../format";
 import type { Live } from "../live";
 import { apiInfo } from "../transport";
@@ -27,7 +28,7 @@ function ApprovalCard(props: {
   choice: Choice;
   onChoice: (c: Choice) => void;
   onFocus: () => void;
-  onDecide: (d: Effect) => void;
+  onDecide: (d: Effect, passphrase?: string) => void;
   busy: boolean;
   error: unknown;
   /** Opened from `#/approvals/<id>`: take keyboard focus once, so j/k/a/d and screen readers start here. */
@@ -46,6 +47,12 @@ function ApprovalCard(props: {
     if (props.targeted) ref.current?.focus({ preventScroll: true });
   }, [props.targeted]);
   const id = `appr-${a.id}`;
+  // Typed for one approval and cleared after it: never kept.
+  const [passphrase, setPassphrase] = useState("");
+  const approve = () => {
+    props.onDecide("approve", a.needsPassphrase ? passphrase : undefined);
+    setPassphrase("");
+  };
   return (
     <article
       ref={ref}
@@ -132,11 +139,26 @@ function ApprovalCard(props: {
             onInput={(e) => props.onChoice({ ...choice, note: (e.currentTarget as HTMLInputElement).value })}
           />
         </label>
+        {a.needsPassphrase ? (
+          <label class="field">
+            <span>Your passphrase (needed to approve)</span>
+            <input
+              type="password"
+              autocomplete="off"
+              value={passphrase}
+              aria-label="Passphrase to approve"
+              onInput={(e) => setPassphrase((e.currentTarget as HTMLInputElement).value)}
+              onKeyDown={(e) => {
+                if (e.key === "Enter") approve();
+              }}
+            />
+          </label>
+        ) : null}
         <div class="buttons">
           <button type="button" class="btn deny" disabled={props.busy} onClick={() => props.onDecide("deny")} aria-label="Deny" title="Deny (d)">
             Deny
           </button>
-          <button type="button" class="btn approve" disabled={props.busy} onClick={() => props.onDecide("approve")} aria-label="Approve" title="Approve (a)">
+          <button type="button" class="btn approve" disabled={props.busy} onClick={approve} aria-label="Approve" title="Approve (a)">
             Approve
           </button>
         </div>
@@ -265,7 +287,7 @@ export function Approvals({ live, focusId }: { live: Live; focusId: string | nul
   const choiceOf = (id: string) => choices[id] ?? DEFAULT_CHOICE;
 
   const decide = useCallback(
-    async (a: Approval, decision: Effect) => {
+    async (a: Approval, decision: Effect, passphrase?: string) => {
       const c = choices[a.id] ?? DEFAULT_CHOICE;
       setBusy((b) => ({ ...b, [a.id]: true }));
       setErrors((e) => ({ ...e, [a.id]: null }));
@@ -277,6 +299,7 @@ export function Approvals({ live, focusId }: { live: Live; focusId: string | nul
           args: argsScope(c),
           note: c.note.trim() || undefined,
           source: window.__TAURI__ ? "window" : "browser",
+          passphrase: decision === "approve" ? passphrase : undefined,
         });
         live.reload();
         if (c.remember !== "once") loadRemembered();
@@ -391,7 +414,7 @@ export function Approvals({ live, focusId }: { live: Live; focusId: string | nul
               choice={choiceOf(a.id)}
               onChoice={(c) => setChoices((x) => ({ ...x, [a.id]: c }))}
               onFocus={() => setFocus(i)}
-              onDecide={(d) => void decide(a, d)}
+              onDecide={(d, passphrase) => void decide(a, d, passphrase)}
               busy={busy[a.id] ?? false}
               error={errors[a.id]}
               targeted={a.id === focusId}
@@ -400,6 +423,7 @@ export function Approvals({ live, focusId }: { live: Live; focusId: string | nul
         </div>
       )}
       <RememberedList items={remembered} onRevoke={revoke} error={rememberedError} />
+      <PassphrasePanel />
     </div>
   );
 }
