@@ -581,6 +581,26 @@ mod tests {
         );
     }
 
+    #[test]
+    fn the_guard_is_on_unless_turned_off_and_turning_it_off_is_warned_about() {
+        let servers = r#""mcpServers": {"s": {"builtin": "demo-pusher"}}"#;
+        let on = Config::parse(&format!("{{{servers}}}"), None).unwrap();
+        assert!(on.gate.guard_own_files && on.warnings.is_empty());
+        let off = Config::parse(
+            &format!("{{\"gate\": {{\"guard_own_files\": false}}, {servers}}}"),
+            None,
+        )
+        .unwrap();
+        assert!(!off.gate.guard_own_files);
+        let warning = off.warnings[0].to_string();
+        assert!(
+            warning.starts_with("<config>:1:30: warning: /gate/guard_own_files: the guard of Airlock's own files is off"),
+            "{warning}"
+        );
+        let bad = Config::parse(r#"{"gate": {"guard_own_files": "no"}}"#, None).unwrap_err();
+        assert!(bad.to_string().contains("/gate/guard_own_files"), "{bad}");
+    }
+
     #[cfg(unix)]
     #[test]
     fn a_relative_command_is_found_under_a_cwd_relative_to_the_config_folder() {
