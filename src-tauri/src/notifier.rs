@@ -306,6 +306,13 @@ async fn on_signal(
                     open(request);
                     return;
                 }
+                // Approving it needs the passphrase, typed on the card in the window: open it.
+                Action::Approve(request) | Action::AllowTenMinutes(request)
+                    if gate.needs_passphrase(&request) =>
+                {
+                    open(Some(request));
+                    return;
+                }
                 Action::Approve(request) => (request, true, Remember::Once),
                 Action::Deny(request) => (request, false, Remember::Once),
                 Action::AllowTenMinutes(request) => (request, true, Remember::Minutes(10)),
