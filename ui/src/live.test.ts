@@ -17,6 +17,7 @@ function approval(id: string, status: Approval["status"], createdMs: number): Ap
     rule: "/tools/terminate_user_connections",
     sessionId: "s1",
     waiting: 1,
+    needsPassphrase: false,
   };
 }
 

@@ -18,9 +18,9 @@ mod grant_admin;
 pub mod grants;
 pub mod identity;
 pub mod logging;
+mod passphrase;
 mod pin_admin;
 pub mod pins;
-mod passphrase;
 pub mod policies;
 mod probe;
 mod roots;
@@ -45,11 +45,11 @@ pub use duration::parse_duration;
 pub use events::GateEvent;
 pub use gate::{BindPolicyError, Gate, GateOptions, PolicySaveError, Remember, ToolPreview};
 pub use grant_admin::{GrantError, GrantInfo};
-pub use policies::{StagedError, StagedPolicy};
-pub use pins::{OnToolChange, PinError, PinState, PinnedTool, ToolDiff};
 pub use passphrase::{
     FAILURE_WINDOW_MS, MAX_FAILURES, MIN_CHARS, PassphraseError, PassphraseStatus,
 };
+pub use pins::{OnToolChange, PinError, PinState, PinnedTool, ToolDiff};
+pub use policies::{StagedError, StagedPolicy};
 pub use probe::configured_server_tools;
 pub use roots::local_path_context;
 

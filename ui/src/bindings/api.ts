@@ -6,7 +6,7 @@ export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in
 
 export type Decision = "allow" | "deny" | "require_approval";
 
-export type DecidedBy = "policy" | "human" | "timeout" | "remembered" | "cancelled" | "disconnected" | "protocol" | "restart" | "error" | "paused";
+export type DecidedBy = "policy" | "human" | "timeout" | "remembered" | "cancelled" | "disconnected" | "protocol" | "restart" | "error" | "paused" | "guard";
 
 export type Outcome = "ok" | "tool_error" | "rpc_error" | "failed" | "cancelled" | "timeout" | "interrupted";
 
@@ -158,7 +158,12 @@ note?: string,
 /**
  * On a decided request: what the remembered decision it created covers, in words.
  */
-remembered?: string, };
+remembered?: string, 
+/**
+ * Approving it needs the user's passphrase (`"approval": "passphrase"`): send it as
+ * `passphrase` with the decision. Denying never needs it.
+ */
+needsPassphrase: boolean, };
 
 export type ArgsScope = { "kind": "same" } | { "kind": "any" } | { "kind": "under", 
 /**
@@ -198,7 +203,12 @@ note?: string,
 /**
  * Where the human decided; `api` when absent.
  */
-source?: DecisionSource, };
+source?: DecisionSource, 
+/**
+ * The user's passphrase, to approve a request that needs it (`needsPassphrase`); ignored
+ * otherwise. Never stored or logged.
+ */
+passphrase?: string, };
 
 export type BulkDecideRequest = { 
 /**
@@ -687,6 +697,34 @@ message: string,
  * With `invalid_policy`: where the policy is wrong.
  */
 diagnostics?: Array<Diagnostic>, };
+
+export type PassphraseState = { 
+/**
+ * True once a passphrase is set.
+ */
+set: boolean, 
+/**
+ * When it was set or last changed (Unix ms).
+ */
+setMs?: number, 
+/**
+ * Shortest passphrase accepted, in characters.
+ */
+minChars: number, };
+
+export type SetPassphrase = { 
+/**
+ * The new passphrase.
+ */
+passphrase: string, 
+/**
+ * The current one; required once one is set.
+ */
+current?: string, 
+/**
+ * Where it is set from (`window`, `cli`, …); `api` when absent.
+ */
+source?: DecisionSource, };
 
 export type ChangeDirection = "tighter" | "looser";
 

@@ -11,7 +11,7 @@ import type { DiffPart, PinDecision, ToolPin } from "../bindings/pins";
 import { api } from "../api";
 import { Empty, ErrorNote } from "../components/Empty";
 import { formatTime } from "../format";
-import type { Live } from "../main";
+import type { Live } from "../live";
 
 const short = (hash?: string) => (hash ? hash.slice(0, 12) : "—");
 

@@ -23,7 +23,9 @@ fn gate_event(gate: &Gate, event: GateEvent) -> Option<Event> {
         GateEvent::Approval(a) => Some(Event::Approval(approval(&a))),
         // A staged policy change shows in the status (its policy's error); the UI then reads
         // `/api/policies/staged` for the diff.
-        GateEvent::Status | GateEvent::PolicyStaged(_) | GateEvent::ToolPin(_) => Some(Event::Status(build_status(gate))),
+        GateEvent::Status | GateEvent::PolicyStaged(_) | GateEvent::ToolPin(_) => {
+            Some(Event::Status(build_status(gate)))
+        }
         GateEvent::Call(record) => Some(Event::Call(call_of(*record))),
         // The UI reloads remembered decisions when approvals change.
         GateEvent::Remembered => None,

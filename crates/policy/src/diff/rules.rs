@@ -105,6 +105,21 @@ fn compare_asking(
         };
         push(out, Direction::Looser, format!("{base}/reason"), text);
     }
+    if a.approval != b.approval {
+        // A passphrase approval is one an agent holding the API token cannot give itself.
+        let (direction, text) = if b.approval == crate::model::ApprovalKind::Passphrase {
+            (
+                Direction::Tighter,
+                format!("approving {subject} would need the user's passphrase"),
+            )
+        } else {
+            (
+                Direction::Looser,
+                format!("approving {subject} would no longer need the user's passphrase"),
+            )
+        };
+        push(out, direction, format!("{base}/approval"), text);
+    }
     let direction = match (old.timeout_ms, new.timeout_ms) {
         (x, y) if x == y => return,
         (Some(x), Some(y)) if y < x => Direction::Tighter,
