@@ -210,7 +210,7 @@ impl Problem {
                 "Set AIRLOCK_LISTEN to a loopback address with a port, like 127.0.0.1:4141, or unset it."
                     .to_string(),
             ),
-            StartupError::Gate(GateError::DataDir { .. } | GateError::Store(_)) => (
+            StartupError::Gate(GateError::DataDir { .. } | GateError::Store { .. }) => (
                 "Airlock cannot open its data folder".to_string(),
                 "Check that the folder exists and is yours, or point AIRLOCK_DATA_DIR at another folder, then start Airlock again."
                     .to_string(),
@@ -223,7 +223,7 @@ impl Problem {
         };
         Problem {
             title,
-            message: error.to_string(),
+            message: with_causes(error),
             fix,
         }
     }
@@ -241,6 +241,18 @@ impl Problem {
             fix = escape_html(&self.fix),
         )
     }
+}
+
+/// `error`'s message followed by each of its causes, as `message: cause: cause`.
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    text
 }
 
 /// Escapes text for HTML element content and attribute values.

@@ -66,6 +66,13 @@ async fn a_taken_port_is_explained_with_the_fix() {
         "{}",
         problem.message
     );
+    // The operating system's reason follows the message (the error's source).
+    assert!(
+        problem.message.len() > format!("cannot listen on {addr}").len() + 2
+            && problem.message.contains("): "),
+        "{}",
+        problem.message
+    );
     assert!(problem.fix.contains("AIRLOCK_LISTEN"), "{}", problem.fix);
     assert!(problem.fix.contains(&path.display().to_string()));
 }

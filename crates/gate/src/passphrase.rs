@@ -110,7 +110,10 @@ impl Passphrases {
         let recent = store
             .passphrase_failures_since(i64::try_from(since).unwrap_or(i64::MAX))
             .await
-            .map_err(|err| GateError::Store(err.to_string()))?;
+            .map_err(|source| GateError::Store {
+                doing: "read the recent wrong passphrase attempts",
+                source,
+            })?;
         let recent = recent
             .into_iter()
             .map(|ms| u64::try_from(ms).unwrap_or(0))

@@ -39,9 +39,9 @@ pub fn default_config_path() -> PathBuf {
 
 /// Creates `dir` (0700) if needed.
 pub fn ensure_private_dir(dir: &Path) -> Result<(), GateError> {
-    std::fs::create_dir_all(dir).map_err(|error| GateError::DataDir {
+    std::fs::create_dir_all(dir).map_err(|source| GateError::DataDir {
         path: dir.to_path_buf(),
-        error,
+        source,
     })?;
     #[cfg(unix)]
     {
@@ -53,9 +53,9 @@ pub fn ensure_private_dir(dir: &Path) -> Result<(), GateError> {
 
 /// Writes `contents` to `path` atomically, readable by the owner only.
 pub fn write_private(path: &Path, contents: &[u8]) -> Result<(), GateError> {
-    let err = |error| GateError::DataDir {
+    let err = |source| GateError::DataDir {
         path: path.to_path_buf(),
-        error,
+        source,
     };
     let tmp = path.with_extension("tmp");
     {
@@ -79,15 +79,15 @@ pub fn make_owner_only(path: &Path) -> Result<bool, GateError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let meta = std::fs::metadata(path).map_err(|error| GateError::DataDir {
+        let meta = std::fs::metadata(path).map_err(|source| GateError::DataDir {
             path: path.to_path_buf(),
-            error,
+            source,
         })?;
         if meta.permissions().mode() & 0o077 != 0 {
             std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(
-                |error| GateError::DataDir {
+                |source| GateError::DataDir {
                     path: path.to_path_buf(),
-                    error,
+                    source,
                 },
             )?;
             return Ok(true);
@@ -129,7 +129,7 @@ pub struct RuntimeInfo {
 pub fn write_runtime(dir: &Path, info: &RuntimeInfo) -> Result<(), GateError> {
     let json = serde_json::to_vec_pretty(info).map_err(|e| GateError::DataDir {
         path: dir.join("runtime.json"),
-        error: std::io::Error::other(e),
+        source: std::io::Error::other(e),
     })?;
     write_private(&dir.join("runtime.json"), &json)
 }

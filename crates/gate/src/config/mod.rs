@@ -304,9 +304,9 @@ impl Config {
     /// `config/check/`) and what it names on this machine (stdio commands on `PATH`,
     /// policy files that exist and load).
     pub fn load(path: &Path) -> Result<Self, GateError> {
-        let text = std::fs::read_to_string(path).map_err(|error| GateError::ConfigRead {
+        let text = std::fs::read_to_string(path).map_err(|source| GateError::ConfigRead {
             path: path.to_path_buf(),
-            error,
+            source,
         })?;
         Self::check(&text, Some(path), Environment::Check).map_err(GateError::ConfigProblems)
     }

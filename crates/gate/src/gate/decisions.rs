@@ -46,7 +46,7 @@ impl Gate {
             let stored = store
                 .insert_remembered(crate::store_glue::rule_to_store(rule))
                 .await
-                .map_err(|err| GateError::Store(err.to_string()))?;
+                .map_err(GateError::store("store the remembered decision"))?;
             rule.id = stored.id.to_string();
         }
         let status = if decision.approve {
@@ -62,7 +62,7 @@ impl Gate {
         // Fail closed: a decision history cannot show is not applied.
         crate::store_glue::decide_durably(store, &staged, Some(decision.source))
             .await
-            .map_err(|err| GateError::Store(err.to_string()))?;
+            .map_err(GateError::store("store the decision in history"))?;
         broker
             .decide(id, &decision, rule)
             .map_err(GateError::Decide)
@@ -111,7 +111,9 @@ impl Gate {
             self.store()
                 .revoke_remembered(store_id, now)
                 .await
-                .map_err(|err| GateError::Store(err.to_string()))?;
+                .map_err(GateError::store(
+                    "revoke the remembered decision in history",
+                ))?;
         }
         Ok(self.inner.interceptor.broker.revoke(id))
     }

@@ -36,10 +36,10 @@ impl Gate {
         let tmp = path.with_extension("json.airlock-tmp");
         tokio::fs::write(&tmp, text)
             .await
-            .map_err(|e| PolicySaveError::Io(e.to_string()))?;
+            .map_err(PolicySaveError::Io)?;
         tokio::fs::rename(&tmp, path)
             .await
-            .map_err(|e| PolicySaveError::Io(e.to_string()))?;
+            .map_err(PolicySaveError::Io)?;
         crate::watch::apply_reload(
             &self.inner.interceptor.policies,
             &self.inner.proxy,
@@ -118,8 +118,8 @@ pub enum PolicySaveError {
     NotAPolicyFile(String),
     #[error("the policy is invalid:\n{0}")]
     Invalid(Diagnostics),
-    #[error("cannot write the policy file: {0}")]
-    Io(String),
+    #[error("cannot write the policy file")]
+    Io(#[source] std::io::Error),
 }
 
 /// Why a server could not be pointed at a policy.

@@ -100,6 +100,6 @@ impl Gate {
         }
         tokio::net::TcpListener::bind(addr)
             .await
-            .map_err(|error| GateError::Bind { addr, error })
+            .map_err(|source| GateError::Bind { addr, source })
     }
 }

@@ -71,18 +71,24 @@ impl Gate {
             }
         })
         .await
-        .map_err(|err| GateError::Store(err.to_string()))?
-        .map_err(|err| GateError::Store(err.to_string()))?;
+        .map_err(|source| GateError::Blocking {
+            doing: "open the history database",
+            source,
+        })?
+        .map_err(GateError::store("open the history database"))?;
 
         // Log lines are redacted with the same rules as history from here on.
         crate::logging::use_redactor(store.redactor().clone());
 
         let now = clock.now_ms();
         let now_ms = i64::try_from(now).unwrap_or(i64::MAX);
-        let interrupted = store
-            .interrupt_unfinished_calls(now_ms)
-            .await
-            .map_err(|err| GateError::Store(err.to_string()))?;
+        let interrupted =
+            store
+                .interrupt_unfinished_calls(now_ms)
+                .await
+                .map_err(GateError::store(
+                    "mark the last run's unfinished calls as interrupted",
+                ))?;
         if interrupted > 0 {
             tracing::warn!(
                 "{interrupted} call(s) forwarded by the last run never got an answer before it stopped; history marks them interrupted"
@@ -91,7 +97,9 @@ impl Gate {
         let expired = store
             .expire_pending_approvals_at_startup(now_ms)
             .await
-            .map_err(|err| GateError::Store(err.to_string()))?;
+            .map_err(GateError::store(
+                "expire the approval requests the last run left pending",
+            ))?;
         if !expired.is_empty() {
             tracing::warn!(
                 "{} approval request(s) left pending by the last run are now expired; none was approved",
@@ -113,7 +121,9 @@ impl Gate {
             store
                 .record_call(approval_end_row(&ended, now))
                 .await
-                .map_err(|err| GateError::Store(err.to_string()))?;
+                .map_err(GateError::store(
+                    "record how the last run's pending approval requests ended",
+                ))?;
         }
 
         let mut counters = SlidingWindows::new();
@@ -122,14 +132,14 @@ impl Gate {
         let events = store
             .load_counter_events(since)
             .await
-            .map_err(|err| GateError::Store(err.to_string()))?;
+            .map_err(GateError::store("load the limit counters"))?;
         counters.restore(crate::counters::from_stored(events));
 
         let broker = Broker::new(clock.clone());
         let remembered = store
             .active_remembered(i64::try_from(now).unwrap_or(i64::MAX))
             .await
-            .map_err(|err| GateError::Store(err.to_string()))?;
+            .map_err(GateError::store("load the remembered decisions"))?;
         broker.restore_remembered(
             remembered
                 .into_iter()
@@ -143,7 +153,7 @@ impl Gate {
         let stored_grants = store
             .list_grants()
             .await
-            .map_err(|err| GateError::Store(err.to_string()))?;
+            .map_err(GateError::store("load the grants"))?;
         let grants = build_grants(
             &config,
             &api_token,
@@ -202,9 +212,9 @@ impl Gate {
         let roots_config = config.clone();
         let roots = tokio::task::spawn_blocking(move || ServerRoots::from_config(&roots_config))
             .await
-            .map_err(|err| GateError::ConfigInvalid {
-                path: "mcpServers".into(),
-                message: format!("cannot prepare the servers' roots: {err}"),
+            .map_err(|source| GateError::Blocking {
+                doing: "prepare the servers' roots",
+                source,
             })??;
         crate::roots::warn_about_missing_roots(&config, &policies);
         let pin_events = events.clone();
@@ -217,7 +227,10 @@ impl Gate {
             }),
         )
         .await
-        .map_err(|e| GateError::Store(e.to_string()))?;
+        .map_err(|source| GateError::Store {
+            doing: "load the pinned tool definitions",
+            source,
+        })?;
         let pins = Arc::new(pins);
         let passphrases =
             crate::passphrase::Passphrases::load(store.clone(), clock.clone()).await?;

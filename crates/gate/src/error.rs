@@ -1,0 +1,67 @@
+//! [`GateError`]: what can stop the gate from starting or serving, written for the person running
+//! it. Each variant keeps its cause as a typed [`std::error::Error::source`], so a reporter that
+//! walks the chain (the CLI's `{:#}`, the app's start-up screen) shows it once, after the message.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::approvals::DecideError;
+
+/// Errors of the gate.
+#[derive(Debug, thiserror::Error)]
+pub enum GateError {
+    #[error("cannot read config `{}`", path.display())]
+    ConfigRead {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A setting the config checker lets through but the gate cannot use; `message` says why.
+    #[error("invalid config `{path}`: {message}")]
+    ConfigInvalid { path: String, message: String },
+    /// The config file has problems, each with its position (warnings may be among them).
+    #[error("the config does not load:\n{0}")]
+    ConfigProblems(airlock_policy::Diagnostics),
+    #[error("cannot use data directory `{}`", path.display())]
+    DataDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The history database failed; `doing` says at what, e.g. "open the history database".
+    #[error("cannot {doing}")]
+    Store {
+        doing: &'static str,
+        #[source]
+        source: airlock_store::StoreError,
+    },
+    /// Work moved off the async runtime (opening the database, resolving roots) did not finish.
+    #[error("cannot {doing}: its task stopped")]
+    Blocking {
+        doing: &'static str,
+        #[source]
+        source: tokio::task::JoinError,
+    },
+    #[error(
+        "cannot listen on {addr} (is another Airlock running? stop it, or pick another port with --listen or gate.listen)"
+    )]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the server stopped")]
+    Serve(#[source] std::io::Error),
+    #[error(transparent)]
+    Decide(#[from] DecideError),
+    /// A passphrase approval or change was refused (`crate::passphrase`).
+    #[error(transparent)]
+    Passphrase(#[from] crate::passphrase::PassphraseError),
+}
+
+impl GateError {
+    /// A history-database failure while doing `doing` (a verb phrase: "store the decision").
+    pub(crate) fn store(doing: &'static str) -> impl FnOnce(airlock_store::StoreError) -> Self {
+        move |source| GateError::Store { doing, source }
+    }
+}
