@@ -1,57 +1,13 @@
-//! Conversions between the broker's types and the store's, and writes that must not be lost.
+//! Conversions between the broker's remembered rules and the store's.
 
-use airlock_store::{ApprovalDecision, Effect, NewRemembered, Remembered, Store};
+use airlock_store::{Effect, NewRemembered, Remembered};
 
-use crate::approvals::{Approval, ApprovalStatus, DecisionSource, RememberedRule};
+use crate::approvals::RememberedRule;
 use crate::identity::is_tokenless;
 use crate::scope::ArgMatch;
 
 fn ms(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
-}
-
-fn store_status(status: ApprovalStatus) -> airlock_store::ApprovalStatus {
-    match status {
-        ApprovalStatus::Pending => airlock_store::ApprovalStatus::Pending,
-        ApprovalStatus::Approved => airlock_store::ApprovalStatus::Approved,
-        ApprovalStatus::Denied => airlock_store::ApprovalStatus::Denied,
-        ApprovalStatus::Expired => airlock_store::ApprovalStatus::Expired,
-        ApprovalStatus::Withdrawn => airlock_store::ApprovalStatus::Withdrawn,
-    }
-}
-
-/// Writes a request's new status. Failures are logged: the decision path that needs durability
-/// (`Gate::decide`) calls [`decide_durably`] instead.
-pub async fn persist_status(store: &Store, approval: &Approval, source: Option<DecisionSource>) {
-    if let Err(err) = decide_durably(store, approval, source).await {
-        tracing::error!(id = %approval.id, "cannot store approval status: {err}");
-    }
-}
-
-/// Writes a request's new status and waits for the commit.
-pub async fn decide_durably(
-    store: &Store,
-    approval: &Approval,
-    source: Option<DecisionSource>,
-) -> Result<bool, airlock_store::StoreError> {
-    let decided_by = match approval.status {
-        ApprovalStatus::Approved | ApprovalStatus::Denied => "human",
-        ApprovalStatus::Expired => "timeout",
-        ApprovalStatus::Withdrawn => "agent",
-        ApprovalStatus::Pending => "",
-    };
-    store
-        .decide_approval(
-            &approval.id,
-            ApprovalDecision {
-                status: store_status(approval.status),
-                at_ms: ms(approval.decided_ms.unwrap_or(approval.created_ms)),
-                decided_by: Some(decided_by.to_string()),
-                source: source.map(|s| s.as_str().to_string()),
-                note: approval.note.clone(),
-            },
-        )
-        .await
 }
 
 pub fn rule_to_store(rule: &RememberedRule) -> NewRemembered {

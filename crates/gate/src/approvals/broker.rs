@@ -1,11 +1,17 @@
-//! The broker's state machine: the requests by id and fingerprint, their status, the waiting
-//! count, and the remembered rules in force.
+//! The broker's state machine, in memory: the requests by id and fingerprint, their status, the
+//! agents waiting, and the remembered rules in force.
+//!
+//! The broker never decides when a status changes: it applies a change the caller has already
+//! written to the store (`approvals/durable.rs`, the only writer of approval status). What it
+//! does by itself is bookkeeping that is not a status: who waits, who claimed an approval, and
+//! marking a request whose last agent left as *withdrawing*, so nobody joins or decides it while
+//! its withdrawal is written.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde_json::Value;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{mpsc, watch};
 
 use crate::clock::Clock;
 
@@ -17,11 +23,22 @@ use super::{
 /// Something changed that a UI or a notifier wants to know.
 #[derive(Debug, Clone)]
 pub enum BrokerEvent {
-    /// A request was created (after it was persisted) or changed status.
+    /// A request was created (after it was persisted), changed status, or its waiting count.
     Approval(Box<Approval>),
     /// A remembered rule was added or revoked.
     Remembered,
 }
+
+/// Where the broker's events go (see `durable::gate_events`); called outside the broker's lock
+/// and must not block.
+pub type Notify = Arc<dyn Fn(BrokerEvent) + Send + Sync>;
+
+/// How long a settled request stays visible (to the UI and to late retries) before it is
+/// forgotten.
+const KEEP_SETTLED_MS: u64 = 300_000;
+
+/// How long a denial answers identical retries at least.
+const DENIAL_STANDS_MS: u64 = 60_000;
 
 struct Entry {
     approval: Approval,
@@ -32,6 +49,23 @@ struct Entry {
     tx: watch::Sender<ApprovalStatus>,
     /// An approved request runs once: the first caller to claim it.
     claimed: bool,
+    /// The last agent left a pending request: its withdrawal is being written. It can no longer
+    /// be joined or decided; it is still `Pending` until the write is applied.
+    withdrawing: bool,
+}
+
+impl Entry {
+    /// Pending and open to joining and deciding.
+    fn open(&self) -> bool {
+        self.approval.status == ApprovalStatus::Pending && !self.withdrawing
+    }
+
+    /// Moves to `status` (already persisted) and wakes the waiters.
+    fn settle(&mut self, status: ApprovalStatus, now: u64) {
+        self.approval.status = status;
+        self.approval.decided_ms = Some(now);
+        self.tx.send_replace(status);
+    }
 }
 
 #[derive(Default)]
@@ -46,7 +80,10 @@ struct State {
 #[derive(Clone)]
 pub struct Broker {
     state: Arc<Mutex<State>>,
-    events: broadcast::Sender<BrokerEvent>,
+    notify: Notify,
+    /// Ids of requests whose last agent left; `durable` writes each withdrawal, then applies it.
+    withdrawals: mpsc::UnboundedSender<String>,
+    withdrawn_rx: Arc<Mutex<Option<mpsc::UnboundedReceiver<String>>>>,
     clock: Arc<dyn Clock>,
 }
 
@@ -70,11 +107,19 @@ pub enum Joined {
 }
 
 impl Broker {
+    /// A broker that tells nobody about its changes (tests of the state machine).
     pub fn new(clock: Arc<dyn Clock>) -> Self {
-        let (events, _) = broadcast::channel(1024);
+        Broker::notifying(clock, Arc::new(|_| {}))
+    }
+
+    /// A broker whose changes go to `notify`.
+    pub fn notifying(clock: Arc<dyn Clock>, notify: Notify) -> Self {
+        let (withdrawals, rx) = mpsc::unbounded_channel();
         Broker {
             state: Arc::new(Mutex::new(State::default())),
-            events,
+            notify,
+            withdrawals,
+            withdrawn_rx: Arc::new(Mutex::new(Some(rx))),
             clock,
         }
     }
@@ -85,14 +130,20 @@ impl Broker {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<BrokerEvent> {
-        self.events.subscribe()
+    /// The ids of withdrawn requests, for the one task that writes them (taken once).
+    pub(super) fn take_withdrawals(&self) -> Option<mpsc::UnboundedReceiver<String>> {
+        self.withdrawn_rx
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
     }
 
     fn emit(&self, approval: &Approval) {
-        let _ = self
-            .events
-            .send(BrokerEvent::Approval(Box::new(approval.clone())));
+        (self.notify)(BrokerEvent::Approval(Box::new(approval.clone())));
+    }
+
+    fn emit_remembered(&self) {
+        (self.notify)(BrokerEvent::Remembered);
     }
 
     /// Joins the request for this call (`arguments` as sent), creating it when there is none.
@@ -104,7 +155,7 @@ impl Broker {
             && let Some(entry) = state.entries.get_mut(&id)
         {
             match entry.approval.status {
-                ApprovalStatus::Pending if entry.approval.expires_ms > now => {
+                ApprovalStatus::Pending if entry.open() && entry.approval.expires_ms > now => {
                     entry.approval.waiting += 1;
                     let waiter = Waiter::new(self.clone(), &id, entry.tx.subscribe());
                     let snapshot = entry.approval.clone();
@@ -144,6 +195,7 @@ impl Broker {
                 arguments: arguments.clone(),
                 tx,
                 claimed: false,
+                withdrawing: false,
             },
         );
         Joined::Created(Waiter::new(self.clone(), &id, rx))
@@ -166,13 +218,13 @@ impl Broker {
         self.lock().entries.get(id).map(|e| e.approval.clone())
     }
 
-    /// Pending requests, oldest first.
+    /// Requests a human can still decide, oldest first.
     pub fn pending(&self) -> Vec<Approval> {
         let mut list: Vec<Approval> = self
             .lock()
             .entries
             .values()
-            .filter(|e| e.approval.status == ApprovalStatus::Pending)
+            .filter(|e| e.open())
             .map(|e| e.approval.clone())
             .collect();
         list.sort_by(|a, b| a.created_ms.cmp(&b.created_ms).then(a.id.cmp(&b.id)));
@@ -186,17 +238,16 @@ impl Broker {
             .entries
             .get(id)
             .ok_or_else(|| DecideError::NotFound(id.to_string()))?;
-        if entry.approval.status != ApprovalStatus::Pending {
-            return Err(DecideError::NotPending {
-                id: id.to_string(),
-                status: entry.approval.status.as_str(),
-            });
+        if !entry.open() {
+            return Err(not_pending(entry));
         }
         Ok(entry.approval.clone())
     }
 
-    /// Applies a human decision (already persisted by the caller) and, when given, the remembered
-    /// rule it creates (see [`remembered_rule`]; persisted first too, so it has its store id).
+    /// Applies a human decision (already persisted) and, when given, the remembered rule it
+    /// creates (see [`super::remembered_rule`]; persisted first too, so it has its store id).
+    /// Only `durable` calls it, after the store accepted the decision, so it applies whatever
+    /// the request's state in memory (a withdrawal that lost to it in the store is not applied).
     pub fn decide(
         &self,
         id: &str,
@@ -210,26 +261,22 @@ impl Broker {
             .get_mut(id)
             .ok_or_else(|| DecideError::NotFound(id.to_string()))?;
         if entry.approval.status != ApprovalStatus::Pending {
-            return Err(DecideError::NotPending {
-                id: id.to_string(),
-                status: entry.approval.status.as_str(),
-            });
+            return Err(not_pending(entry));
         }
         let status = if decision.approve {
             ApprovalStatus::Approved
         } else {
             ApprovalStatus::Denied
         };
-        entry.approval.status = status;
-        entry.approval.decided_ms = Some(now);
+        entry.withdrawing = false;
         entry.approval.decided_by = Some(decision.source);
         entry.approval.note = decision.note.clone();
         entry.approval.remembered = rule.as_ref().map(RememberedRule::describe);
         if !decision.approve {
             // A denial answers retries for as long as the request would have waited.
-            entry.approval.expires_ms = entry.approval.expires_ms.max(now + 60_000);
+            entry.approval.expires_ms = entry.approval.expires_ms.max(now + DENIAL_STANDS_MS);
         }
-        entry.tx.send_replace(status);
+        entry.settle(status, now);
         let approval = entry.approval.clone();
         let remembered = rule.is_some();
         if let Some(rule) = rule {
@@ -238,7 +285,7 @@ impl Broker {
         drop(state);
         self.emit(&approval);
         if remembered {
-            let _ = self.events.send(BrokerEvent::Remembered);
+            self.emit_remembered();
         }
         Ok(approval)
     }
@@ -260,21 +307,11 @@ impl Broker {
         }
     }
 
-    /// Expires every pending request whose time is up. Returns the expired ones.
-    pub fn expire_due(&self) -> Vec<Approval> {
+    /// The pending requests whose time is up (to be expired by `durable`), after forgetting
+    /// settled requests nobody can join any more.
+    pub fn due(&self) -> Vec<String> {
         let now = self.clock.now_ms();
-        let mut expired = Vec::new();
         let mut state = self.lock();
-        for entry in state.entries.values_mut() {
-            if entry.approval.status == ApprovalStatus::Pending && entry.approval.expires_ms <= now
-            {
-                entry.approval.status = ApprovalStatus::Expired;
-                entry.approval.decided_ms = Some(now);
-                entry.tx.send_replace(ApprovalStatus::Expired);
-                expired.push(entry.approval.clone());
-            }
-        }
-        // Forget settled requests nobody can join any more.
         let State {
             entries,
             by_fingerprint,
@@ -287,29 +324,37 @@ impl Broker {
                 ApprovalStatus::Denied => e.approval.expires_ms <= now && e.approval.waiting == 0,
                 ApprovalStatus::Expired | ApprovalStatus::Withdrawn => e.approval.waiting == 0,
             };
-            // Keep settled entries a little while so the UI and late retries can still see them.
-            !(settled && now.saturating_sub(e.approval.decided_ms.unwrap_or(now)) > 300_000)
+            !(settled && now.saturating_sub(e.approval.decided_ms.unwrap_or(now)) > KEEP_SETTLED_MS)
         });
         by_fingerprint.retain(|_, id| entries.contains_key(id));
-        drop(state);
-        for approval in &expired {
-            self.emit(approval);
-        }
-        expired
+        entries
+            .values()
+            .filter(|e| {
+                e.approval.status == ApprovalStatus::Pending && e.approval.expires_ms <= now
+            })
+            .map(|e| e.approval.id.clone())
+            .collect()
     }
 
-    /// Expires one pending request now (its holder waited until its expiry). Returns it when it
-    /// was still pending.
-    pub fn expire(&self, id: &str) -> Option<Approval> {
+    /// Applies an expiry (already persisted). Returns the request when it was still pending.
+    pub fn apply_expired(&self, id: &str) -> Option<Approval> {
+        self.apply_settled(id, ApprovalStatus::Expired)
+    }
+
+    /// Applies a withdrawal (already persisted). Returns the request when it was still pending.
+    pub fn apply_withdrawn(&self, id: &str) -> Option<Approval> {
+        self.apply_settled(id, ApprovalStatus::Withdrawn)
+    }
+
+    fn apply_settled(&self, id: &str, status: ApprovalStatus) -> Option<Approval> {
         let now = self.clock.now_ms();
         let mut state = self.lock();
         let entry = state.entries.get_mut(id)?;
         if entry.approval.status != ApprovalStatus::Pending {
             return None;
         }
-        entry.approval.status = ApprovalStatus::Expired;
-        entry.approval.decided_ms = Some(now);
-        entry.tx.send_replace(ApprovalStatus::Expired);
+        entry.withdrawing = false;
+        entry.settle(status, now);
         let snapshot = entry.approval.clone();
         drop(state);
         self.emit(&snapshot);
@@ -356,7 +401,7 @@ impl Broker {
         let changed = state.remembered.len() != before;
         drop(state);
         if changed {
-            let _ = self.events.send(BrokerEvent::Remembered);
+            self.emit_remembered();
         }
     }
 
@@ -368,29 +413,43 @@ impl Broker {
         let changed = state.remembered.len() != before;
         drop(state);
         if changed {
-            let _ = self.events.send(BrokerEvent::Remembered);
+            self.emit_remembered();
         }
         changed
     }
 
+    /// An agent stops waiting. When it withdrew and was the last one on a request still open,
+    /// the request is marked withdrawing and handed to `durable`, which writes the withdrawal and
+    /// then applies it.
     pub(super) fn leave(&self, id: &str, withdraw_if_last: bool) {
-        let now = self.clock.now_ms();
         let mut state = self.lock();
         let Some(entry) = state.entries.get_mut(id) else {
             return;
         };
         entry.approval.waiting = entry.approval.waiting.saturating_sub(1);
-        if withdraw_if_last
-            && entry.approval.waiting == 0
-            && entry.approval.status == ApprovalStatus::Pending
-        {
-            entry.approval.status = ApprovalStatus::Withdrawn;
-            entry.approval.decided_ms = Some(now);
-            entry.tx.send_replace(ApprovalStatus::Withdrawn);
+        let withdraw = withdraw_if_last && entry.approval.waiting == 0 && entry.open();
+        if withdraw {
+            entry.withdrawing = true;
         }
         let snapshot = entry.approval.clone();
         drop(state);
+        if withdraw && self.withdrawals.send(snapshot.id.clone()).is_err() {
+            // Nobody writes withdrawals (a broker without `durable`): the request stays
+            // withdrawing, which no one can join or decide, until it expires.
+            tracing::debug!(id = %snapshot.id, "no writer for a withdrawal");
+        }
         self.emit(&snapshot);
+    }
+}
+
+fn not_pending(entry: &Entry) -> DecideError {
+    DecideError::NotPending {
+        id: entry.approval.id.clone(),
+        status: if entry.withdrawing {
+            ApprovalStatus::Withdrawn.as_str()
+        } else {
+            entry.approval.status.as_str()
+        },
     }
 }
 
@@ -501,12 +560,16 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_last_waiter_withdrawing_withdraws_the_request() {
+    async fn the_last_waiter_withdrawing_hands_the_request_over_to_be_withdrawn() {
         let broker = Broker::new(Arc::new(ManualClock::new(1_000)));
+        let mut withdrawals = broker.take_withdrawals().unwrap();
         let waiter = created(broker.join(request("h"), &serde_json::json!({})));
         let id = waiter.id().to_string();
         drop(waiter);
-        assert_eq!(broker.get(&id).unwrap().status, ApprovalStatus::Withdrawn);
+        // Not withdrawn until the withdrawal is written, but nobody can decide or join it.
+        assert_eq!(broker.get(&id).unwrap().status, ApprovalStatus::Pending);
+        assert_eq!(withdrawals.try_recv().unwrap(), id);
+        assert!(broker.pending().is_empty());
         assert_eq!(
             decide(&broker, &id, &approve(Remember::Once)).unwrap_err(),
             (DecideError::NotPending {
@@ -514,6 +577,17 @@ mod tests {
                 status: "withdrawn"
             })
         );
+        let again = created(broker.join(request("h"), &serde_json::json!({})));
+        assert_ne!(
+            again.id(),
+            id,
+            "an identical call files a request of its own"
+        );
+        assert_eq!(
+            broker.apply_withdrawn(&id).unwrap().status,
+            ApprovalStatus::Withdrawn
+        );
+        assert!(broker.apply_withdrawn(&id).is_none(), "applied once");
     }
 
     #[tokio::test]
@@ -534,10 +608,11 @@ mod tests {
         let clock = Arc::new(ManualClock::new(1_000));
         let broker = Broker::new(clock.clone());
         let mut waiter = created(broker.join(request("h"), &serde_json::json!({})));
-        assert!(broker.expire_due().is_empty());
+        assert!(broker.due().is_empty());
         clock.advance(600_000);
-        let expired = broker.expire_due();
-        assert_eq!(expired.len(), 1);
+        assert_eq!(broker.due(), vec![waiter.id().to_string()]);
+        assert!(broker.apply_expired(waiter.id()).is_some());
+        assert!(broker.due().is_empty());
         assert_eq!(waiter.settled().await, ApprovalStatus::Expired);
         assert!(!broker.claim(waiter.id()));
     }

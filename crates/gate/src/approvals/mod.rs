@@ -16,11 +16,13 @@
 //! Nothing here approves by itself: timeouts expire, cancellations withdraw, and a restart turns
 //! every pending request into an expired one (see `Gate::build`).
 //!
-//! The broker is in memory and synchronous (a `std::sync::Mutex` held for microseconds, never
-//! across an await). Persistence is the caller's job: the gate writes a request to the store
-//! before announcing it, and a decision before applying it.
+//! The broker (`broker.rs`) is in memory and synchronous (a `std::sync::Mutex` held for
+//! microseconds, never across an await); `waiter.rs` is one agent held on a request;
+//! `remembered.rs` the decisions a human asked to remember. Every status change is written to
+//! the store before the broker applies it, by `durable.rs` alone.
 
 mod broker;
+pub(crate) mod durable;
 mod remembered;
 mod waiter;
 

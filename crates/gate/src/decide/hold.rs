@@ -6,6 +6,7 @@ use airlock_policy::Evaluation;
 use airlock_proxy::{AgentChannel, ToolCall};
 use serde_json::{Value, json};
 
+use crate::approvals::durable::Durable;
 use crate::approvals::{Approval, ApprovalRequest, ApprovalStatus, Joined, Waiter};
 
 use super::GateInterceptor;
@@ -52,24 +53,11 @@ impl GateInterceptor {
                     return Human::Unavailable("the request vanished".into());
                 };
                 // Written to the store before anyone is asked.
-                let stored = airlock_store::NewApproval {
-                    id: approval.id.clone(),
-                    created_ms: i64::try_from(approval.created_ms).unwrap_or(i64::MAX),
-                    expires_ms: i64::try_from(approval.expires_ms).unwrap_or(i64::MAX),
-                    grant: Some(approval.request.grant.clone()),
-                    session_id: Some(approval.request.session_id.clone()),
-                    server: approval.request.server.clone(),
-                    tool: approval.request.tool.clone(),
-                    arguments: call.arguments,
-                    rule: Some(approval.request.rule.clone()),
-                    reason: approval.request.reason.clone(),
-                };
-                if let Err(err) = self.store.insert_approval(stored).await {
+                if let Err(err) = self.durable().file(&approval, call.arguments).await {
                     tracing::error!("cannot store approval request: {err}");
                     drop(waiter);
                     return Human::Unavailable(err.to_string());
                 }
-                self.broker.announce(waiter.id());
                 waiter
             }
         };
@@ -126,9 +114,7 @@ impl GateInterceptor {
             None if holds_to_expiry => {
                 // The hold lasted until the request's expiry: it timed out.
                 waiter.done();
-                if let Some(expired) = self.broker.expire(&id) {
-                    crate::store_glue::persist_status(&self.store, &expired, None).await;
-                }
+                self.durable().expire(&id).await;
                 self.broker.get(&id).map_or(
                     Human::Unavailable("the request vanished".into()),
                     |a| match a.status {
@@ -147,6 +133,13 @@ impl GateInterceptor {
                 )
             }
         }
+    }
+}
+
+impl GateInterceptor {
+    /// Where approval status is written (see `approvals/durable.rs`).
+    fn durable(&self) -> Durable {
+        Durable::new(self.store.clone(), self.broker.clone())
     }
 }
 

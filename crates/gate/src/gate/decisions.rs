@@ -1,9 +1,7 @@
 //! What a human decides: pending requests, decisions, remembered rules.
 
 use crate::GateError;
-use crate::approvals::{
-    Approval, ApprovalStatus, DecideError, HumanDecision, RememberedRule, remembered_rule,
-};
+use crate::approvals::{Approval, DecideError, HumanDecision, RememberedRule};
 
 use super::Gate;
 
@@ -19,7 +17,7 @@ impl Gate {
 
     /// A human decides a pending request. The decision (and the rule it asks to remember) is
     /// written to the store first; only then is it applied, so nothing is approved that history
-    /// does not show.
+    /// does not show (see `approvals/durable.rs`).
     /// Approving a request whose rule asks for the passphrase is refused here
     /// ([`crate::PassphraseError::Required`]): use [`Gate::decide_with_passphrase`].
     pub async fn decide(&self, id: &str, decision: HumanDecision) -> Result<Approval, GateError> {
@@ -35,37 +33,7 @@ impl Gate {
         id: &str,
         decision: HumanDecision,
     ) -> Result<Approval, GateError> {
-        let broker = &self.inner.interceptor.broker;
-        let store = &self.inner.interceptor.store;
-        let current = broker.check_pending(id).map_err(GateError::Decide)?;
-        let now = broker.now_ms();
-        let arguments = broker.arguments(id).unwrap_or_default();
-        let mut rule = remembered_rule(&current, &decision, &arguments, now)
-            .map_err(|e| GateError::Decide(e.into()))?;
-        if let Some(rule) = rule.as_mut() {
-            let stored = store
-                .insert_remembered(crate::store_glue::rule_to_store(rule))
-                .await
-                .map_err(GateError::store("store the remembered decision"))?;
-            rule.id = stored.id.to_string();
-        }
-        let status = if decision.approve {
-            ApprovalStatus::Approved
-        } else {
-            ApprovalStatus::Denied
-        };
-        let mut staged = current.clone();
-        staged.status = status;
-        staged.note = decision.note.clone();
-        staged.decided_by = Some(decision.source);
-        staged.decided_ms = Some(now);
-        // Fail closed: a decision history cannot show is not applied.
-        crate::store_glue::decide_durably(store, &staged, Some(decision.source))
-            .await
-            .map_err(GateError::store("store the decision in history"))?;
-        broker
-            .decide(id, &decision, rule)
-            .map_err(GateError::Decide)
+        self.inner.durable.decide(id, &decision).await
     }
 
     /// Decides every pending request of `tool` by one agent: `grant` and, for agents without a
@@ -106,15 +74,12 @@ impl Gate {
 
     /// Revokes a remembered decision. False when there is none with that id.
     pub async fn revoke_remembered(&self, id: &str) -> Result<bool, GateError> {
-        if let Ok(store_id) = id.parse::<i64>() {
-            let now = i64::try_from(self.inner.interceptor.clock.now_ms()).unwrap_or(i64::MAX);
-            self.store()
-                .revoke_remembered(store_id, now)
-                .await
-                .map_err(GateError::store(
-                    "revoke the remembered decision in history",
-                ))?;
-        }
-        Ok(self.inner.interceptor.broker.revoke(id))
+        self.inner
+            .durable
+            .revoke(id)
+            .await
+            .map_err(GateError::store(
+                "revoke the remembered decision in history",
+            ))
     }
 }

@@ -19,6 +19,7 @@ use airlock_store::Store;
 use arc_swap::ArcSwap;
 use tokio::sync::broadcast;
 
+use crate::approvals::durable::Durable;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::decide::GateInterceptor;
@@ -69,6 +70,8 @@ struct Inner {
     data_dir: PathBuf,
     api_token: String,
     interceptor: Arc<GateInterceptor>,
+    /// Every change of an approval's status goes through it (persist, then apply).
+    durable: Durable,
     proxy: Proxy,
     events: broadcast::Sender<GateEvent>,
     /// Kept alive for as long as the gate runs.

@@ -11,10 +11,10 @@ use arc_swap::ArcSwap;
 use tokio::sync::broadcast;
 
 use crate::GateError;
-use crate::approvals::{ApprovalStatus, Broker, BrokerEvent};
+use crate::approvals::durable::{self, Durable};
+use crate::approvals::{Approval, Broker};
 use crate::decide::{EndedApproval, GateInterceptor, HoldSettings, approval_end_row};
 use crate::duration::parse_duration;
-use crate::events::GateEvent;
 use crate::grants::build_grants;
 use crate::policies::PolicySet;
 use crate::roots::ServerRoots;
@@ -94,8 +94,7 @@ impl Gate {
                 "{interrupted} call(s) forwarded by the last run never got an answer before it stopped; history marks them interrupted"
             );
         }
-        let expired = store
-            .expire_pending_approvals_at_startup(now_ms)
+        let expired = durable::expire_left_pending(&store, now)
             .await
             .map_err(GateError::store(
                 "expire the approval requests the last run left pending",
@@ -135,7 +134,8 @@ impl Gate {
             .map_err(GateError::store("load the limit counters"))?;
         counters.restore(crate::counters::from_stored(events));
 
-        let broker = Broker::new(clock.clone());
+        let (events, _) = broadcast::channel(1024);
+        let broker = Broker::notifying(clock.clone(), durable::gate_events(events.clone()));
         let remembered = store
             .active_remembered(i64::try_from(now).unwrap_or(i64::MAX))
             .await
@@ -149,7 +149,6 @@ impl Gate {
                 .collect(),
         );
 
-        let (events, _) = broadcast::channel(1024);
         let stored_grants = store
             .list_grants()
             .await
@@ -223,7 +222,7 @@ impl Gate {
             config.gate.on_tool_change,
             clock.clone(),
             Box::new(move |pin| {
-                let _ = pin_events.send(GateEvent::ToolPin(Box::new(pin)));
+                let _ = pin_events.send(crate::events::GateEvent::ToolPin(Box::new(pin)));
             }),
         )
         .await
@@ -295,70 +294,24 @@ impl Gate {
 
         let mut tasks = Vec::new();
 
-        // Expire requests whose time is up, once a second; persist what expired.
+        let durable = Durable::new(interceptor.store.clone(), broker.clone());
+        // Expire requests whose time is up, once a second.
         {
-            let broker = broker.clone();
-            let interceptor = interceptor.clone();
+            let durable = durable.clone();
+            let store = interceptor.store.clone();
             tasks.push(tokio::spawn(async move {
                 let mut tick = tokio::time::interval(Duration::from_secs(1));
                 loop {
                     tick.tick().await;
-                    for approval in broker.expire_due() {
-                        crate::store_glue::persist_status(&interceptor.store, &approval, None)
-                            .await;
+                    for approval in durable.expire_due().await {
                         if approval.waiting == 0 {
-                            // Nobody is held on it: no call's own row will say how it ended.
-                            let r = &approval.request;
-                            let ended = EndedApproval {
-                                id: &approval.id,
-                                grant: Some(&r.grant),
-                                session_id: Some(&r.session_id),
-                                server: &r.server,
-                                tool: &r.tool,
-                                arguments: &r.arguments,
-                                rule: Some(&r.rule),
-                                restart: false,
-                            };
-                            let at = approval.decided_ms.unwrap_or(approval.expires_ms);
-                            let row = approval_end_row(&ended, at);
-                            if let Err(err) = interceptor.store.record_call(row).await {
-                                tracing::error!("cannot record an expired approval: {err}");
-                            }
+                            record_unheld_expiry(&store, &approval).await;
                         }
                     }
                 }
             }));
         }
-        // Forward broker events to gate events; persist withdrawals.
-        {
-            let mut rx = broker.subscribe();
-            let events = events.clone();
-            let interceptor = interceptor.clone();
-            tasks.push(tokio::spawn(async move {
-                loop {
-                    match rx.recv().await {
-                        Ok(BrokerEvent::Approval(approval)) => {
-                            if approval.status == ApprovalStatus::Withdrawn {
-                                crate::store_glue::persist_status(
-                                    &interceptor.store,
-                                    &approval,
-                                    None,
-                                )
-                                .await;
-                            }
-                            let _ = events.send(GateEvent::Approval(approval));
-                        }
-                        Ok(BrokerEvent::Remembered) => {
-                            let _ = events.send(GateEvent::Remembered);
-                        }
-                        Err(broadcast::error::RecvError::Lagged(n)) => {
-                            tracing::warn!("event stream lagged by {n} events");
-                        }
-                        Err(broadcast::error::RecvError::Closed) => break,
-                    }
-                }
-            }));
-        }
+        tasks.push(tokio::spawn(durable.clone().write_withdrawals()));
 
         let watcher = crate::watch::watch_policies(policies.clone(), proxy.clone(), events.clone());
 
@@ -369,11 +322,32 @@ impl Gate {
                 data_dir,
                 api_token,
                 interceptor,
+                durable,
                 proxy,
                 events,
                 watcher: std::sync::Mutex::new(watcher),
                 tasks,
             }),
         })
+    }
+}
+
+/// The history row of a request that expired with nobody held on it: no call's own row will say
+/// how it ended.
+async fn record_unheld_expiry(store: &Store, approval: &Approval) {
+    let r = &approval.request;
+    let ended = EndedApproval {
+        id: &approval.id,
+        grant: Some(&r.grant),
+        session_id: Some(&r.session_id),
+        server: &r.server,
+        tool: &r.tool,
+        arguments: &r.arguments,
+        rule: Some(&r.rule),
+        restart: false,
+    };
+    let at = approval.decided_ms.unwrap_or(approval.expires_ms);
+    if let Err(err) = store.record_call(approval_end_row(&ended, at)).await {
+        tracing::error!("cannot record an expired approval: {err}");
     }
 }
