@@ -2,7 +2,7 @@
 //! rebuilt from after a restart, kept for [`COUNTER_RETENTION`].
 //!
 //! **Retention.** The gate reads back the events of the last 8 days at start-up
-//! (`Gate::build` in `crates/gate/src/gate.rs`), so older events are never read again: the
+//! (`Gate::build` in `crates/gate/src/gate/start.rs`), so older events are never read again: the
 //! writer deletes them once a day (`housekeeping.rs`), and [`Store::prune`] does too. Eight days
 //! cover the longest named window (`day`) with a week to spare, and a numeric window of up to 7
 //! days with a day of margin. A policy may give a window of up to 366 days in seconds; across a
@@ -34,8 +34,10 @@ const RETENTION_EVERY: Duration = Duration::from_secs(86_400);
 const RETENTION_STEP: i64 = 2000;
 
 impl Store {
-    /// Appends counter events (committed reservations) without waiting, for synchronous code.
-    /// The write joins the writer's next group; a failure is logged.
+    /// Appends counter events without a call, without waiting (tests that seed counters: the
+    /// gate writes them with their call, [`Store::record_call_counted`]). The write joins the
+    /// writer's next group; a failure is logged.
+    #[cfg(feature = "test-support")]
     pub fn save_counter_events_nowait(&self, events: Vec<CounterEvent>) {
         if !events.is_empty() {
             self.writer().enqueue("save_counter_events", move |ctx| {
