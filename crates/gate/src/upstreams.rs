@@ -68,23 +68,16 @@ pub(crate) fn spec(
             message,
         })?;
     let spec = match kind {
-        UpstreamKind::Stdio {
-            command,
-            args,
-            env,
-            cwd,
-        } => UpstreamSpec::Stdio {
-            command,
-            args,
-            env,
-            cwd: cwd.map(|c| {
+        UpstreamKind::Stdio(mut command) => {
+            command.cwd = command.cwd.map(|c| {
                 if c.is_absolute() {
                     c
                 } else {
                     config.base_dir().join(c)
                 }
-            }),
-        },
+            });
+            UpstreamSpec::Stdio(command)
+        }
         UpstreamKind::StreamableHttp { url, headers } => UpstreamSpec::StreamableHttp {
             url,
             headers: header_map(&headers, name)?,

@@ -36,4 +36,4 @@ pub use interceptor::{
 pub use proxy::Proxy;
 pub use relay::ServerStatus;
 pub use security::SecurityConfig;
-pub use upstream::{Connect, UpstreamError, UpstreamLink, UpstreamSpec};
+pub use upstream::{Connect, StdioCommand, UpstreamError, UpstreamLink, UpstreamSpec};

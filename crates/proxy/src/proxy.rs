@@ -26,11 +26,11 @@ impl Drop for Owner {
 /// ```no_run
 /// # use std::sync::Arc;
 /// # async fn run() -> std::io::Result<()> {
-/// use airlock_proxy::{PassThrough, Proxy, ProxyConfig, UpstreamSpec};
+/// use airlock_proxy::{PassThrough, Proxy, ProxyConfig, StdioCommand, UpstreamSpec};
 /// let proxy = Proxy::new(Arc::new(PassThrough), ProxyConfig::default());
-/// proxy.set_servers([("echo".to_owned(), UpstreamSpec::Stdio {
+/// proxy.set_servers([("echo".to_owned(), UpstreamSpec::Stdio(StdioCommand {
 ///     command: "my-server".into(), args: vec![], env: Default::default(), cwd: None,
-/// })]);
+/// }))]);
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
 /// axum::serve(listener, proxy.router()).await
 /// # }

@@ -59,12 +59,12 @@ fn blocking<T>(f: impl FnOnce() -> T) -> T {
 fn stdio_everything() -> Result<UpstreamSpec> {
     let mut argv = blocking(airlock_testkit::everything_stdio_argv)?.into_iter();
     let command = argv.next().context("empty argv")?;
-    Ok(UpstreamSpec::Stdio {
+    Ok(UpstreamSpec::Stdio(airlock_proxy::StdioCommand {
         command,
         args: argv.collect(),
         env: BTreeMap::new(),
         cwd: None,
-    })
+    }))
 }
 
 fn http_everything(peer: &Peer) -> UpstreamSpec {

@@ -131,7 +131,7 @@ async fn start() -> Harness {
 async fn start_with(config: ProxyConfig) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("upstream.log");
-    let spec = UpstreamSpec::Stdio {
+    let spec = UpstreamSpec::Stdio(airlock_proxy::StdioCommand {
         command: upstream_bin().to_string_lossy().into_owned(),
         args: vec![],
         env: BTreeMap::from([(
@@ -139,7 +139,7 @@ async fn start_with(config: ProxyConfig) -> Harness {
             log.to_string_lossy().into_owned(),
         )]),
         cwd: None,
-    };
+    });
     let rec = Arc::new(Recorder::default());
     let proxy = Proxy::new(
         Arc::new(Gate(rec.clone())),

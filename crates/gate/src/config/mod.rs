@@ -28,6 +28,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use airlock_policy::{Diagnostic, Diagnostics, Severity};
+use airlock_proxy::StdioCommand;
 use serde::{Deserialize, Serialize};
 
 use crate::GateError;
@@ -228,15 +229,13 @@ pub struct GrantEntry {
     pub description: Option<String>,
 }
 
-/// How to reach an upstream, resolved from a [`ServerEntry`].
+/// How to reach an upstream, resolved from a [`ServerEntry`]: the config's form. The relay's
+/// form is `airlock_proxy::UpstreamSpec`, made from it by `upstreams::spec` (the only code that
+/// converts), which resolves a relative `cwd`, parses headers and starts the demo server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UpstreamKind {
-    Stdio {
-        command: String,
-        args: Vec<String>,
-        env: BTreeMap<String, String>,
-        cwd: Option<PathBuf>,
-    },
+    /// `cwd` as written (relative to the config's folder).
+    Stdio(StdioCommand),
     StreamableHttp {
         url: String,
         headers: BTreeMap<String, String>,
@@ -382,12 +381,12 @@ impl ServerEntry {
             };
         }
         match (kind, &self.command, &self.url) {
-            (None | Some("stdio"), Some(command), None) => Ok(UpstreamKind::Stdio {
+            (None | Some("stdio"), Some(command), None) => Ok(UpstreamKind::Stdio(StdioCommand {
                 command: command.clone(),
                 args: self.args.clone(),
                 env: self.env.clone(),
                 cwd: self.cwd.clone(),
-            }),
+            })),
             (None | Some("http" | "streamable-http" | "streamableHttp"), None, Some(url)) => {
                 Ok(UpstreamKind::StreamableHttp {
                     url: url.clone(),

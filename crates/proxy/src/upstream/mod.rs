@@ -82,17 +82,35 @@ pub trait Connect: Send + Sync + 'static {
     fn connect(&self) -> BoxFuture<'static, Result<UpstreamLink, UpstreamError>>;
 }
 
+/// A child process to start for a stdio server: the one definition the gate's config and the
+/// relay share.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StdioCommand {
+    pub command: String,
+    /// An argv vector, never interpreted by a shell.
+    pub args: Vec<String>,
+    /// Added to the inherited environment.
+    pub env: BTreeMap<String, String>,
+    pub cwd: Option<PathBuf>,
+}
+
+impl fmt::Debug for StdioCommand {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Env values may hold secrets: print names only.
+        f.debug_struct("StdioCommand")
+            .field("command", &self.command)
+            .field("args", &self.args)
+            .field("env", &self.env.keys().collect::<Vec<_>>())
+            .field("cwd", &self.cwd)
+            .finish()
+    }
+}
+
 /// How to reach one configured MCP server.
 #[derive(Clone)]
 pub enum UpstreamSpec {
-    /// A child process speaking line-delimited JSON on stdin/stdout. `args` is an argv vector,
-    /// never interpreted by a shell.
-    Stdio {
-        command: String,
-        args: Vec<String>,
-        env: BTreeMap<String, String>,
-        cwd: Option<PathBuf>,
-    },
+    /// A child process speaking line-delimited JSON on stdin/stdout.
+    Stdio(StdioCommand),
     /// A Streamable HTTP endpoint (`upstream/http/`).
     StreamableHttp {
         url: String,
@@ -110,19 +128,8 @@ pub enum UpstreamSpec {
 impl fmt::Debug for UpstreamSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            // Env values and headers may hold secrets: print names only.
-            UpstreamSpec::Stdio {
-                command,
-                args,
-                env,
-                cwd,
-            } => f
-                .debug_struct("Stdio")
-                .field("command", command)
-                .field("args", args)
-                .field("env", &env.keys().collect::<Vec<_>>())
-                .field("cwd", cwd)
-                .finish(),
+            // Headers may hold secrets: print names only.
+            UpstreamSpec::Stdio(command) => f.debug_tuple("Stdio").field(command).finish(),
             UpstreamSpec::StreamableHttp { url, headers } => f
                 .debug_struct("StreamableHttp")
                 .field("url", url)
@@ -142,12 +149,9 @@ impl UpstreamSpec {
     /// Opens one fresh connection to this server. `name` labels logs (the child's stderr).
     pub async fn connect(&self, name: &str) -> Result<UpstreamLink, UpstreamError> {
         match self {
-            UpstreamSpec::Stdio {
-                command,
-                args,
-                env,
-                cwd,
-            } => stdio::spawn(name, command, args, env, cwd.as_deref()),
+            UpstreamSpec::Stdio(c) => {
+                stdio::spawn(name, &c.command, &c.args, &c.env, c.cwd.as_deref())
+            }
             UpstreamSpec::StreamableHttp { url, headers } => http::connect(url, headers).await,
             UpstreamSpec::LegacySse { url, headers } => sse::connect(url, headers).await,
             UpstreamSpec::Custom(c) => c.connect().await,
