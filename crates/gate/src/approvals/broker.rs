@@ -329,9 +329,9 @@ impl Broker {
         by_fingerprint.retain(|_, id| entries.contains_key(id));
         entries
             .values()
-            .filter(|e| {
-                e.approval.status == ApprovalStatus::Pending && e.approval.expires_ms <= now
-            })
+            // A withdrawing request belongs to its withdrawal's writer: expiring it too would
+            // give it a second ending in history.
+            .filter(|e| e.open() && e.approval.expires_ms <= now)
             .map(|e| e.approval.id.clone())
             .collect()
     }
@@ -561,7 +561,8 @@ mod tests {
 
     #[tokio::test]
     async fn the_last_waiter_withdrawing_hands_the_request_over_to_be_withdrawn() {
-        let broker = Broker::new(Arc::new(ManualClock::new(1_000)));
+        let clock = Arc::new(ManualClock::new(1_000));
+        let broker = Broker::new(clock.clone());
         let mut withdrawals = broker.take_withdrawals().unwrap();
         let waiter = created(broker.join(request("h"), &serde_json::json!({})));
         let id = waiter.id().to_string();
@@ -582,6 +583,12 @@ mod tests {
             again.id(),
             id,
             "an identical call files a request of its own"
+        );
+        clock.advance(600_000);
+        assert_eq!(
+            broker.due(),
+            vec![again.id().to_string()],
+            "the withdrawing request is not expired as well"
         );
         assert_eq!(
             broker.apply_withdrawn(&id).unwrap().status,
