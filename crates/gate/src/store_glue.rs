@@ -6,7 +6,8 @@ use crate::approvals::RememberedRule;
 use crate::identity::is_tokenless;
 use crate::scope::ArgMatch;
 
-fn ms(value: u64) -> i64 {
+/// A gate time (milliseconds since the epoch) as the store keeps it.
+pub(crate) fn ms(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 

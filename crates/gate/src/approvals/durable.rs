@@ -27,6 +27,7 @@ use tokio::sync::broadcast;
 
 use crate::GateError;
 use crate::events::GateEvent;
+use crate::store_glue::ms;
 
 use super::broker::Notify;
 use super::{
@@ -263,10 +264,6 @@ pub async fn expire_left_pending(
     now_ms: u64,
 ) -> Result<Vec<airlock_store::Approval>, StoreError> {
     store.expire_pending_approvals_at_startup(ms(now_ms)).await
-}
-
-fn ms(value: u64) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]
