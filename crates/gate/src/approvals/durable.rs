@@ -285,7 +285,7 @@ mod tests {
     /// A broker over a real SQLite file, its events on a gate bus.
     fn setup() -> Setup {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("airlock.db")).unwrap();
+        let store = Store::open(dir.path().join("airlock.db")).unwrap();
         let (tx, events) = broadcast::channel(64);
         let broker = Broker::notifying(Arc::new(ManualClock::new(1_000)), gate_events(tx));
         let durable = Durable::new(store.clone(), broker.clone());
@@ -432,7 +432,7 @@ mod tests {
     async fn an_expiry_is_written_then_applied_once() {
         let clock = Arc::new(ManualClock::new(1_000));
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("airlock.db")).unwrap();
+        let store = Store::open(dir.path().join("airlock.db")).unwrap();
         let broker = Broker::new(clock.clone());
         let durable = Durable::new(store.clone(), broker.clone());
         let Joined::Created(mut waiter) = broker.join(request(), &json!({})) else {
