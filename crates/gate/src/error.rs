@@ -1,11 +1,13 @@
 //! [`GateError`]: what can stop the gate from starting or serving, written for the person running
 //! it. Each variant keeps its cause as a typed [`std::error::Error::source`], so a reporter that
 //! walks the chain (the CLI's `{:#}`, the app's start-up screen) shows it once, after the message.
+//!
+//! A leaf: it names no other module of the crate, so every module can return these errors
+//! without an import circle. [`DecideError`] (re-exported by `approvals`) and [`ScopeError`]
+//! (re-exported by `scope`) live here for that reason.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-
-use crate::approvals::DecideError;
 
 /// Errors of the gate.
 #[derive(Debug, thiserror::Error)]
@@ -64,4 +66,36 @@ impl GateError {
     pub(crate) fn store(doing: &'static str) -> impl FnOnce(airlock_store::StoreError) -> Self {
         move |source| GateError::Store { doing, source }
     }
+}
+
+/// Why a human decision cannot be applied.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DecideError {
+    #[error("no approval request `{0}`")]
+    NotFound(String),
+    #[error("approval request `{id}` is already {status}")]
+    NotPending { id: String, status: &'static str },
+    #[error(transparent)]
+    Scope(#[from] ScopeError),
+}
+
+/// Why a scope cannot be remembered as asked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScopeError {
+    #[error("the call has no string argument `{0}` to scope the decision to")]
+    NoArgument(String),
+    #[error("`{path}` is not an absolute path that can be normalized: {detail}")]
+    BadPath { path: String, detail: String },
+    #[error(
+        "`{value}` (argument `{argument}`) is not under `{path}`: the call on screen would not be covered"
+    )]
+    NotCovered {
+        argument: String,
+        value: String,
+        path: String,
+    },
+    #[error(
+        "a decision for this request only covers these arguments; widen it with a remembered one"
+    )]
+    OnceWidened,
 }

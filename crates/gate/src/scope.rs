@@ -19,6 +19,7 @@ use airlock_policy::PathContext;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+pub use crate::error::ScopeError;
 use crate::identity::{UNNAMED_CLIENT, agent_label, is_tokenless};
 
 /// How long a human decision holds.
@@ -62,27 +63,6 @@ pub enum ArgMatch {
         argument: String,
         path: String,
     },
-}
-
-/// Why a scope cannot be remembered as asked.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ScopeError {
-    #[error("the call has no string argument `{0}` to scope the decision to")]
-    NoArgument(String),
-    #[error("`{path}` is not an absolute path that can be normalized: {detail}")]
-    BadPath { path: String, detail: String },
-    #[error(
-        "`{value}` (argument `{argument}`) is not under `{path}`: the call on screen would not be covered"
-    )]
-    NotCovered {
-        argument: String,
-        value: String,
-        path: String,
-    },
-    #[error(
-        "a decision for this request only covers these arguments; widen it with a remembered one"
-    )]
-    OnceWidened,
 }
 
 /// Lexical normalization for argument patterns: no bases (relative paths fail), no resolver.

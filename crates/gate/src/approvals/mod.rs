@@ -31,8 +31,9 @@ use serde_json::Value;
 
 use crate::identity::{ClientInfo, client_key, is_tokenless};
 
+pub use crate::error::DecideError;
+use crate::scope::ArgsChoice;
 pub use crate::scope::Remember;
-use crate::scope::{ArgsChoice, ScopeError};
 pub use broker::{Broker, BrokerEvent, Joined};
 pub use remembered::{CallKey, RememberedRule, remembered_rule};
 pub use waiter::Waiter;
@@ -176,14 +177,4 @@ pub struct Approval {
     /// What the decision's remembered rule covers, in words (see [`RememberedRule::describe`]);
     /// `None` for a decision about this request only.
     pub remembered: Option<String>,
-}
-
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum DecideError {
-    #[error("no approval request `{0}`")]
-    NotFound(String),
-    #[error("approval request `{id}` is already {status}")]
-    NotPending { id: String, status: &'static str },
-    #[error(transparent)]
-    Scope(#[from] ScopeError),
 }
