@@ -16,8 +16,7 @@ use tokio::sync::{mpsc, watch};
 use crate::clock::Clock;
 
 use super::{
-    Approval, ApprovalRequest, ApprovalStatus, CallKey, DecideError, HumanDecision, RememberedRule,
-    Waiter,
+    Approval, ApprovalRequest, ApprovalStatus, DecideError, HumanDecision, RememberedRule, Waiter,
 };
 
 /// Something changed that a UI or a notifier wants to know.
@@ -69,11 +68,11 @@ impl Entry {
 }
 
 #[derive(Default)]
-struct State {
+pub(super) struct State {
     entries: HashMap<String, Entry>,
     /// Fingerprint -> id of the newest request with that fingerprint.
     by_fingerprint: HashMap<String, String>,
-    remembered: Vec<RememberedRule>,
+    pub(super) remembered: Vec<RememberedRule>,
 }
 
 /// The broker. Cheap to clone.
@@ -124,7 +123,7 @@ impl Broker {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding this lock cannot leave it half-updated in a way that approves
         // anything, so a poisoned lock is still safe to use.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
@@ -142,7 +141,7 @@ impl Broker {
         (self.notify)(BrokerEvent::Approval(Box::new(approval.clone())));
     }
 
-    fn emit_remembered(&self) {
+    pub(super) fn emit_remembered(&self) {
         (self.notify)(BrokerEvent::Remembered);
     }
 
@@ -361,63 +360,6 @@ impl Broker {
         Some(snapshot)
     }
 
-    /// The remembered decision that applies to this call, if any. A deny wins over an approve.
-    pub fn remembered_for(&self, call: &CallKey<'_>) -> Option<RememberedRule> {
-        let now = self.clock.now_ms();
-        let state = self.lock();
-        let mut found: Option<&RememberedRule> = None;
-        for rule in state.remembered.iter().filter(|r| r.matches(call, now)) {
-            if !rule.approve {
-                return Some(rule.clone());
-            }
-            found.get_or_insert(rule);
-        }
-        found.cloned()
-    }
-
-    /// Remembered rules still in force.
-    pub fn remembered(&self) -> Vec<RememberedRule> {
-        let now = self.clock.now_ms();
-        self.lock()
-            .remembered
-            .iter()
-            .filter(|r| r.expires_ms.is_none_or(|t| now < t))
-            .cloned()
-            .collect()
-    }
-
-    /// Loads rules persisted by an earlier run.
-    pub fn restore_remembered(&self, rules: Vec<RememberedRule>) {
-        self.lock().remembered = rules;
-    }
-
-    /// Forgets the "this session" rules of a session that ended: they can never match again.
-    pub fn session_ended(&self, session_id: &str) {
-        let mut state = self.lock();
-        let before = state.remembered.len();
-        state
-            .remembered
-            .retain(|r| r.session_id.as_deref() != Some(session_id));
-        let changed = state.remembered.len() != before;
-        drop(state);
-        if changed {
-            self.emit_remembered();
-        }
-    }
-
-    /// Revokes a remembered rule. False when there is none with that id.
-    pub fn revoke(&self, id: &str) -> bool {
-        let mut state = self.lock();
-        let before = state.remembered.len();
-        state.remembered.retain(|r| r.id != id);
-        let changed = state.remembered.len() != before;
-        drop(state);
-        if changed {
-            self.emit_remembered();
-        }
-        changed
-    }
-
     /// An agent stops waiting. When it withdrew and was the last one on a request still open,
     /// the request is marked withdrawing and handed to `durable`, which writes the withdrawal and
     /// then applies it.
@@ -462,7 +404,7 @@ fn short_id() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::approvals::{DecisionSource, Remember, remembered_rule};
+    use crate::approvals::{CallKey, DecisionSource, Remember, remembered_rule};
     use crate::clock::ManualClock;
     use crate::identity::ClientInfo;
     use crate::scope::{ArgsChoice, ScopeError};

@@ -5,7 +5,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::approvals::{Approval, HumanDecision, Remember};
+use crate::approvals::{Approval, Broker, HumanDecision, Remember};
 use crate::identity::{client_key, is_tokenless};
 use crate::scope::{ArgMatch, ArgsChoice, ScopeError, describe, describe_duration, describe_who};
 
@@ -139,4 +139,64 @@ pub fn remembered_rule(
         expires_ms,
         approval_id: approval.id.clone(),
     }))
+}
+
+/// The broker's remembered rules: matched on every call that would ask a human.
+impl Broker {
+    /// The remembered decision that applies to this call, if any. A deny wins over an approve.
+    pub fn remembered_for(&self, call: &CallKey<'_>) -> Option<RememberedRule> {
+        let now = self.now_ms();
+        let state = self.lock();
+        let mut found: Option<&RememberedRule> = None;
+        for rule in state.remembered.iter().filter(|r| r.matches(call, now)) {
+            if !rule.approve {
+                return Some(rule.clone());
+            }
+            found.get_or_insert(rule);
+        }
+        found.cloned()
+    }
+
+    /// Remembered rules still in force.
+    pub fn remembered(&self) -> Vec<RememberedRule> {
+        let now = self.now_ms();
+        self.lock()
+            .remembered
+            .iter()
+            .filter(|r| r.expires_ms.is_none_or(|t| now < t))
+            .cloned()
+            .collect()
+    }
+
+    /// Loads rules persisted by an earlier run.
+    pub fn restore_remembered(&self, rules: Vec<RememberedRule>) {
+        self.lock().remembered = rules;
+    }
+
+    /// Forgets the "this session" rules of a session that ended: they can never match again.
+    pub fn session_ended(&self, session_id: &str) {
+        let mut state = self.lock();
+        let before = state.remembered.len();
+        state
+            .remembered
+            .retain(|r| r.session_id.as_deref() != Some(session_id));
+        let changed = state.remembered.len() != before;
+        drop(state);
+        if changed {
+            self.emit_remembered();
+        }
+    }
+
+    /// Revokes a remembered rule. False when there is none with that id.
+    pub fn revoke(&self, id: &str) -> bool {
+        let mut state = self.lock();
+        let before = state.remembered.len();
+        state.remembered.retain(|r| r.id != id);
+        let changed = state.remembered.len() != before;
+        drop(state);
+        if changed {
+            self.emit_remembered();
+        }
+        changed
+    }
 }
