@@ -1,8 +1,8 @@
 //! `/api/policies/staged`, `/apply` and `/discard` over a real gate (a policy file in a temp dir,
 //! the demo Pusher server, a real SQLite store), served on port 0 and called over HTTP.
 
-use airlock_api::routes::staged::{ChangeDirection, StagedChange};
 use airlock_api::types::ErrorBody;
+use airlock_api::types::{ChangeDirection, StagedChange};
 use airlock_gate::{Config, Gate, GateOptions};
 use serde_json::json;
 

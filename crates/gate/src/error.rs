@@ -58,7 +58,7 @@ pub enum GateError {
     Decide(#[from] DecideError),
     /// A passphrase approval or change was refused (`crate::passphrase`).
     #[error(transparent)]
-    Passphrase(#[from] crate::passphrase::PassphraseError),
+    Passphrase(#[from] PassphraseError),
 }
 
 impl GateError {
@@ -98,4 +98,51 @@ pub enum ScopeError {
         "a decision for this request only covers these arguments; widen it with a remembered one"
     )]
     OnceWidened,
+}
+
+/// Why a passphrase step was refused. Messages are for the person at the window or terminal.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PassphraseError {
+    /// An approval of a passphrase rule came without one.
+    #[error(
+        "approving this request needs the user's passphrase: type it on the request's card in the Airlock window, or run `airlock approve`, which asks for it"
+    )]
+    Required,
+    /// A passphrase rule asked, but none was ever set.
+    #[error(
+        "no passphrase is set yet: set one in the Airlock window or with `airlock passphrase set`, then approve"
+    )]
+    NotSet,
+    /// The passphrase does not match.
+    #[error("wrong passphrase ({left} more attempt(s) this minute)")]
+    Wrong {
+        /// Attempts left before the rate limit.
+        left: usize,
+    },
+    /// Too many wrong ones lately.
+    #[error("too many wrong passphrases: try again in {} s", .retry_after_ms.div_ceil(1000))]
+    RateLimited {
+        /// When an attempt is accepted again.
+        retry_after_ms: u64,
+    },
+    /// Setting a new one when one is set, without the current one.
+    #[error("a passphrase is already set: changing it needs the current one")]
+    AlreadySet,
+    /// Too short or too long.
+    #[error(
+        "the passphrase must have at least {min_chars} characters and at most {max_bytes} bytes"
+    )]
+    BadLength {
+        /// The shortest accepted (`passphrase::MIN_CHARS`).
+        min_chars: usize,
+        /// The longest accepted.
+        max_bytes: usize,
+    },
+    /// Another change won the race.
+    #[error("the passphrase was changed meanwhile: try again")]
+    Changed,
+    /// Hashing or the store failed.
+    #[error("cannot check the passphrase: {0}")]
+    Internal(String),
 }

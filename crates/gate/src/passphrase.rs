@@ -24,9 +24,8 @@ use rand::RngCore;
 use serde::Serialize;
 
 use crate::GateError;
-use crate::approvals::{Approval, DecisionSource, HumanDecision};
+use crate::approvals::DecisionSource;
 use crate::clock::Clock;
-use crate::gate::Gate;
 
 /// Most wrong passphrases in one [`FAILURE_WINDOW_MS`].
 pub const MAX_FAILURES: usize = 5;
@@ -37,47 +36,7 @@ pub const MIN_CHARS: usize = 8;
 /// Longest passphrase accepted, in bytes (hashing is bounded; no one types more).
 const MAX_BYTES: usize = 1024;
 
-/// Why a passphrase step was refused. Messages are for the person at the window or terminal.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum PassphraseError {
-    /// An approval of a passphrase rule came without one.
-    #[error(
-        "approving this request needs the user's passphrase: type it on the request's card in the Airlock window, or run `airlock approve`, which asks for it"
-    )]
-    Required,
-    /// A passphrase rule asked, but none was ever set.
-    #[error(
-        "no passphrase is set yet: set one in the Airlock window or with `airlock passphrase set`, then approve"
-    )]
-    NotSet,
-    /// The passphrase does not match.
-    #[error("wrong passphrase ({left} more attempt(s) this minute)")]
-    Wrong {
-        /// Attempts left before the rate limit.
-        left: usize,
-    },
-    /// Too many wrong ones lately.
-    #[error("too many wrong passphrases: try again in {} s", .retry_after_ms.div_ceil(1000))]
-    RateLimited {
-        /// When an attempt is accepted again.
-        retry_after_ms: u64,
-    },
-    /// Setting a new one when one is set, without the current one.
-    #[error("a passphrase is already set: changing it needs the current one")]
-    AlreadySet,
-    /// Too short or too long.
-    #[error(
-        "the passphrase must have at least {MIN_CHARS} characters and at most {MAX_BYTES} bytes"
-    )]
-    BadLength,
-    /// Another change won the race.
-    #[error("the passphrase was changed meanwhile: try again")]
-    Changed,
-    /// Hashing or the store failed.
-    #[error("cannot check the passphrase: {0}")]
-    Internal(String),
-}
+pub use crate::error::PassphraseError;
 
 /// Whether a passphrase is set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -188,7 +147,10 @@ impl Passphrases {
         source: DecisionSource,
     ) -> Result<(), PassphraseError> {
         if new.chars().count() < MIN_CHARS || new.len() > MAX_BYTES {
-            return Err(PassphraseError::BadLength);
+            return Err(PassphraseError::BadLength {
+                min_chars: MIN_CHARS,
+                max_bytes: MAX_BYTES,
+            });
         }
         let stored = self.store.passphrase().await.map_err(internal)?;
         let expected = match (&stored, current) {
@@ -250,65 +212,4 @@ async fn matches(given: &str, stored: &str) -> Result<bool, PassphraseError> {
     })
     .await
     .map_err(internal)?
-}
-
-impl Gate {
-    /// Whether a passphrase is set.
-    pub async fn passphrase_status(&self) -> Result<PassphraseStatus, GateError> {
-        Ok(self.interceptor().passphrases.status().await?)
-    }
-
-    /// Sets the approval passphrase: the first time without `current`; after that only with the
-    /// current one (a wrong one counts against the rate limit).
-    pub async fn set_passphrase(
-        &self,
-        current: Option<&str>,
-        new: &str,
-        source: DecisionSource,
-    ) -> Result<(), GateError> {
-        Ok(self
-            .interceptor()
-            .passphrases
-            .set(current, new, source)
-            .await?)
-    }
-
-    /// True if approving request `id` needs the passphrase: its rule said so when it was made,
-    /// or the policy in force says so now.
-    pub fn needs_passphrase(&self, id: &str) -> bool {
-        self.approval(id)
-            .is_some_and(|a| self.request_needs_passphrase(&a))
-    }
-
-    pub(crate) fn request_needs_passphrase(&self, approval: &Approval) -> bool {
-        let r = &approval.request;
-        r.passphrase
-            || self
-                .policy_for(&r.grant, &r.server)
-                .is_ok_and(|p| p.needs_passphrase(&r.tool))
-    }
-
-    /// [`Gate::decide`] with the passphrase the human typed: required to approve a request whose
-    /// rule asks for it (checked under the rate limit), ignored otherwise.
-    pub async fn decide_with_passphrase(
-        &self,
-        id: &str,
-        decision: HumanDecision,
-        passphrase: Option<&str>,
-    ) -> Result<Approval, GateError> {
-        if decision.approve
-            && let Some(approval) = self.approval(id)
-            && self.request_needs_passphrase(&approval)
-        {
-            let given = passphrase
-                .filter(|p| !p.is_empty())
-                .ok_or(PassphraseError::Required)?;
-            self.interceptor()
-                .passphrases
-                .verify(given, Some(id), decision.source)
-                .await?;
-            return self.decide_verified(id, decision).await;
-        }
-        self.decide(id, decision).await
-    }
 }

@@ -195,7 +195,7 @@ mod tests {
             VSCODE,
             &["servers".to_string()],
             "fetch",
-            crate::clients::is_transport,
+            |key: &str| matches!(key, "type" | "url" | "command" | "args" | "env" | "headers"),
             &fields,
         )?;
         let value = parse_value(&out, Path::new("mcp.json"))?;

@@ -15,12 +15,12 @@ mod export;
 mod grants;
 mod history;
 mod onboarding;
-pub mod passphrase;
+mod passphrase;
 pub mod pins;
 mod policies;
 mod remembered;
 mod servers;
-pub mod staged;
+mod staged;
 mod status;
 
 pub use approvals::approval;

@@ -15,7 +15,9 @@ mod events;
 mod grants;
 mod history;
 pub mod onboarding;
+mod passphrase;
 mod policies;
+mod staged;
 mod status;
 
 /// The stored vocabulary, defined once in the store (with the names it stores) and sent as is:
@@ -27,7 +29,9 @@ pub use approvals::*;
 pub use events::*;
 pub use grants::*;
 pub use history::*;
+pub use passphrase::*;
 pub use policies::*;
+pub use staged::*;
 pub use status::*;
 
 /// Writes the TypeScript declarations of every wire type, in a stable order, as one module.
@@ -73,12 +77,12 @@ pub fn typescript_bindings() -> String {
         Event::decl(&cfg),
         ErrorBody::decl(&cfg),
         ErrorDetail::decl(&cfg),
-        crate::routes::passphrase::PassphraseState::decl(&cfg),
-        crate::routes::passphrase::SetPassphrase::decl(&cfg),
-        crate::routes::staged::ChangeDirection::decl(&cfg),
-        crate::routes::staged::PolicyChange::decl(&cfg),
-        crate::routes::staged::StagedChange::decl(&cfg),
-        crate::routes::staged::StagedDecision::decl(&cfg),
+        PassphraseState::decl(&cfg),
+        SetPassphrase::decl(&cfg),
+        ChangeDirection::decl(&cfg),
+        PolicyChange::decl(&cfg),
+        StagedChange::decl(&cfg),
+        StagedDecision::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from crates/api/src/types/ by `UPDATE_BINDINGS=1 cargo test -p airlock-api`.\n\

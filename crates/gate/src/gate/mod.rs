@@ -1,6 +1,7 @@
 //! `Gate`: the running core, and the handle the CLI, the API and the desktop app hold.
 
 mod decisions;
+mod passphrase;
 pub(crate) mod policy_files;
 pub(crate) mod previews;
 mod serve;
