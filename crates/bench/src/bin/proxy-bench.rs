@@ -192,7 +192,11 @@ fn raise_limits(value: &mut Value) {
 /// into `dir`.
 fn write_config(airlock: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
     std::fs::write(dir.join("policy.json"), generous_policy()?.to_string())?;
+    // An experiment switch: `AIRLOCK_BENCH_NO_GUARD=1` turns the guard of Airlock's own files off
+    // (`gate.guard_own_files`), to measure what its per-call path lookup costs.
+    let guard = std::env::var_os("AIRLOCK_BENCH_NO_GUARD").is_none();
     let config = json!({
+        "gate": {"guard_own_files": guard},
         "mcpServers": {
             "pusher": {
                 "command": airlock,
