@@ -235,12 +235,7 @@ pub async fn accept(
     Path((server, tool)): Path<(String, String)>,
     ApiJson(body): ApiJson<PinDecision>,
 ) -> Result<Json<ToolPin>, ApiError> {
-    let hash = reviewed(&body)?;
-    let pin = gate
-        .accept_tool(&server, &tool, Some(hash), gate_source(body.source))
-        .await
-        .map_err(pin_error)?;
-    Ok(Json(wire(pin)))
+    decide(&gate, &server, &tool, &body, true).await
 }
 
 /// `POST /api/tool-pins/{server}/{tool}/reject`.
@@ -249,12 +244,25 @@ pub async fn reject(
     Path((server, tool)): Path<(String, String)>,
     ApiJson(body): ApiJson<PinDecision>,
 ) -> Result<Json<ToolPin>, ApiError> {
-    let hash = reviewed(&body)?;
-    let pin = gate
-        .reject_tool(&server, &tool, Some(hash), gate_source(body.source))
-        .await
-        .map_err(pin_error)?;
-    Ok(Json(wire(pin)))
+    decide(&gate, &server, &tool, &body, false).await
+}
+
+/// A human's accept or reject of the definition they reviewed (`body.hash`).
+async fn decide(
+    gate: &Gate,
+    server: &str,
+    tool: &str,
+    body: &PinDecision,
+    accept: bool,
+) -> Result<Json<ToolPin>, ApiError> {
+    let hash = reviewed(body)?;
+    let source = gate_source(body.source);
+    let pin = if accept {
+        gate.accept_tool(server, tool, Some(hash), source).await
+    } else {
+        gate.reject_tool(server, tool, Some(hash), source).await
+    };
+    Ok(Json(wire(pin.map_err(pin_error)?)))
 }
 
 /// The TypeScript declarations of this module's wire types, as one module beside `api.ts`.
