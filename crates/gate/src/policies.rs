@@ -179,15 +179,30 @@ impl PolicySet {
             .values()
             .filter_map(|loaded| loaded.policy.as_ref())
             .flat_map(|policy| {
-                let doc = policy.document();
-                let all = doc.all_tools.iter().flat_map(|a| a.limits.iter());
-                let tools = doc.tools.values().flat_map(|t| t.limits.iter());
-                all.chain(tools)
+                policy
+                    .limits()
                     .map(|l| l.window.millis())
                     .collect::<Vec<_>>()
             })
             .max()
             .unwrap_or(0)
+    }
+
+    /// The policies in force that count a limit with `"scope": "team"`, by label: with the
+    /// embedded store this gate is the whole team, and the gate says so at start.
+    pub fn team_scoped(&self) -> Vec<String> {
+        let table = self.table.load();
+        table
+            .policies
+            .iter()
+            .filter(|(_, loaded)| {
+                loaded
+                    .policy
+                    .as_ref()
+                    .is_some_and(|p| p.limits().any(|l| l.scope == airlock_policy::Scope::Team))
+            })
+            .map(|(source, _)| source.label())
+            .collect()
     }
 
     /// Every policy and its state, for the UI.

@@ -42,7 +42,9 @@ pub struct CounterKey {
 impl fmt::Display for CounterKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.scope {
-            Scope::Global => write!(f, "`{}` (global)", self.counter),
+            Scope::Global | Scope::Team => {
+                write!(f, "`{}` ({})", self.counter, self.scope.as_str())
+            }
             s => write!(
                 f,
                 "`{}` ({} `{}`)",

@@ -370,11 +370,20 @@ pub enum Scope {
     Server,
     /// One counter for everything this policy's limits see.
     Global,
+    /// One counter for every gate sharing the team store (PostgreSQL, docs/team.md). With the
+    /// embedded store there is one gate, so it counts as `global` does (the gate warns at start).
+    Team,
 }
 
 impl Scope {
     /// All scopes, in the order they are listed in messages.
-    pub const ALL: [Scope; 4] = [Scope::Grant, Scope::Session, Scope::Server, Scope::Global];
+    pub const ALL: [Scope; 5] = [
+        Scope::Grant,
+        Scope::Session,
+        Scope::Server,
+        Scope::Global,
+        Scope::Team,
+    ];
 
     /// The word used in the policy file.
     pub fn as_str(self) -> &'static str {
@@ -383,6 +392,7 @@ impl Scope {
             Scope::Session => "session",
             Scope::Server => "server",
             Scope::Global => "global",
+            Scope::Team => "team",
         }
     }
 }

@@ -125,6 +125,13 @@ impl Policy {
             .any(|tool| self.checks_paths(tool))
     }
 
+    /// Every limit of the policy, `all_tools`' first, in the order written.
+    pub fn limits(&self) -> impl Iterator<Item = &crate::model::Limit> {
+        let doc = self.document();
+        let all = doc.all_tools.iter().flat_map(|a| a.limits.iter());
+        all.chain(doc.tools.values().flat_map(|t| t.limits.iter()))
+    }
+
     /// True if approving a call of `tool` needs the user's passphrase (`"approval":
     /// "passphrase"`): the gate then refuses an approval without it.
     pub fn needs_passphrase(&self, tool: &str) -> bool {

@@ -31,7 +31,7 @@ policies/broken.json:16:27: /tools/trigger_event/approval_timeout: invalid durat
   = help: write a positive whole number and a unit: `30s`, `10m`, `1h` or `1d`
 policies/broken.json:18:40: /tools/trigger_event/limits/0/window: unknown window `fortnight`, expected one of `second`, `minute`, `hour`, `day` or a number of seconds
 policies/broken.json:18:60: /tools/trigger_event/limits/0/max: `max` must be greater than 0, found `0`
-policies/broken.json:18:72: /tools/trigger_event/limits/0/scope: unknown scope `grnat`, expected one of `grant`, `session`, `server`, `global`
+policies/broken.json:18:72: /tools/trigger_event/limits/0/scope: unknown scope `grnat`, expected one of `grant`, `session`, `server`, `global`, `team`
   = help: did you mean `grant`?
 policies/broken.json:19:22: /tools/trigger_event/limits/1/counter: empty counter name
 policies/broken.json:19:36: /tools/trigger_event/limits/1/window: window `0` must be a whole number of seconds from 1 to 31622400

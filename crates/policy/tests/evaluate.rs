@@ -684,3 +684,47 @@ fn a_spend_limit_counts_one_number_so_a_star_path_is_refused_at_load() {
     assert!(err.contains("a spend limit counts one number"), "{err}");
     assert!(err.contains("/tools/pay/limits/0/increment_from"), "{err}");
 }
+
+#[test]
+fn a_team_limit_is_one_counter_for_every_agent_session_and_server_apart_from_global() {
+    let p = policy(
+        r#"{"version":"1","default":"allow","tools":{"t":{"limits":[
+          {"counter":"team_t","window":"minute","max":2,"scope":"team"},
+          {"counter":"own_t","window":"minute","max":5,"scope":"global"}]}}}"#,
+    );
+    let mut w = SlidingWindows::new();
+    let args = json!({});
+    let callers = [
+        ("alice", "s1", "a"),
+        ("bob", "s2", "b"),
+        ("carol", "s3", "c"),
+    ];
+    let mut verdicts = Vec::new();
+    for (i, (grant, session, server)) in callers.into_iter().enumerate() {
+        let facts = CallFacts {
+            grant,
+            session,
+            server,
+            tool: "t",
+            args: &args,
+        };
+        let e = evaluate(&p, &facts, None, &w, 1_000 + i as u64);
+        if e.verdict == Verdict::Allow {
+            assert_eq!(e.limit_uses[0].key.scope, airlock_policy::Scope::Team);
+            assert_eq!(e.limit_uses[0].key.scope_value, "");
+            w.reserve(&e.limit_uses, 1_000 + i as u64).unwrap();
+        }
+        verdicts.push(kind(&e));
+    }
+    // Two fit the team's counter whoever asks; the third is over it, though `global` has room.
+    assert_eq!(verdicts, [None, None, Some(DenyKind::Limit)]);
+    assert_eq!(
+        airlock_policy::CounterKey {
+            counter: "team_t".into(),
+            scope: airlock_policy::Scope::Team,
+            scope_value: String::new(),
+        }
+        .to_string(),
+        "`team_t` (team)"
+    );
+}

@@ -216,6 +216,14 @@ impl Gate {
                 source,
             })??;
         crate::roots::warn_about_missing_roots(&config, &policies);
+        let team_scoped = policies.team_scoped();
+        if !team_scoped.is_empty() {
+            tracing::warn!(
+                "{} count limits with \"scope\": \"team\", but this gate keeps its own store: \
+                 the team is this gate alone, so those limits count as \"global\" ones",
+                team_scoped.join(", ")
+            );
+        }
         let pin_events = events.clone();
         let pins = crate::pins::Pins::load(
             &store,

@@ -44,7 +44,7 @@ const OPS: &[&str] = &[
     "glob",
 ];
 const WINDOWS: &[&str] = &["second", "minute", "hour", "day"];
-const SCOPES: &[&str] = &["grant", "session", "server", "global"];
+const SCOPES: &[&str] = &["grant", "session", "server", "global", "team"];
 
 /// A checked policy: the document, its compiled form, and warnings about what loads but is
 /// likely wrong (in source order).

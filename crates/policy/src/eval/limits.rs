@@ -36,7 +36,7 @@ pub(super) fn finish(
             Scope::Grant => facts.grant,
             Scope::Session => facts.session,
             Scope::Server => facts.server,
-            Scope::Global => "",
+            Scope::Global | Scope::Team => "",
         };
         // The same counter listed twice (all_tools and the tool) is one counter.
         if uses.iter().any(|u| {
